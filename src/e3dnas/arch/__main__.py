@@ -1,0 +1,97 @@
+"""``python -m e3dnas.arch FILE [FILE ...]``: per-stage table, cost and scores of architecture YAMLs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+from e3dnas import cost, scores
+from e3dnas.arch import ArchBatch, ArchError, read_arch
+
+
+def describe(path: str, frames: int | None, resolution: int | None, console: Console) -> None:
+    doc = read_arch(path)
+    arch = doc.arch.with_input(frames or doc.arch.frames, resolution or doc.arch.resolution)
+    batch = ArchBatch.from_archs([arch])
+    flops = [float(f[0]) for f in cost.flops_by_part(batch)]
+    params = [int(p[0]) for p in cost.params_by_part(batch)]
+    total_flops, total = sum(flops), cost.cost(arch)
+    stem_side, stage_sides = arch.skeleton.sides()
+    table = Table(title=f"{doc.name or path} @ {arch.frames}×{arch.resolution}²  ({path})")
+    for column in (
+        "part",
+        "C_in→C_out",
+        "B",
+        "kt×k×k",
+        "depth",
+        "stride",
+        "output",
+        "GFLOPs",
+        "share",
+        "params",
+    ):
+        table.add_column(column, justify="right" if column not in ("part",) else "left")
+
+    def row(part, c_in, c_out, b, kernel, depth, stride, side, f, p):
+        table.add_row(
+            part,
+            f"{c_in}→{c_out}",
+            str(b),
+            f"{kernel[0]}×{kernel[1]}×{kernel[1]}",
+            str(depth),
+            str(stride),
+            f"{arch.frames}×{side}²",
+            f"{f / 1e9:.3f}",
+            f"{100 * f / total_flops:.1f}%",
+            f"{p:,}",
+        )
+
+    row(
+        "stem", 3, arch.stem.width, "-", arch.stem.kernel, 1, arch.stem.stride, stem_side, flops[0], params[0]
+    )
+    c_in = arch.stem.width
+    for i, (stage, side) in enumerate(zip(arch.stages, stage_sides, strict=True)):
+        row(
+            f"stage{i + 1}",
+            c_in,
+            stage.width,
+            stage.bottleneck,
+            stage.kernel,
+            stage.depth,
+            stage.stride,
+            side,
+            flops[i + 1],
+            params[i + 1],
+        )
+        c_in = stage.width
+    row("head", c_in, arch.head_width, "-", (1, 1), 1, 1, stage_sides[-1], flops[-1], params[-1])
+    console.print(table)
+    all_scores = scores.all_scores(arch)
+    console.print(
+        f"total: {total.flops / 1e9:.3f} GFLOPs (conv MACs), {total.params:,} params (backbone), "
+        f"{total.layers} layers; "
+        + ", ".join(f"{name} {value:.4g}" for name, value in all_scores.items() if name != "random")
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m e3dnas.arch", description=__doc__)
+    parser.add_argument("files", nargs="+", help="architecture YAML files")
+    parser.add_argument("--frames", type=int, help="evaluate at this many frames instead of the file's")
+    parser.add_argument("--resolution", type=int, help="evaluate at this resolution instead of the file's")
+    args = parser.parse_args(argv)
+    console = Console(width=140)
+    try:
+        for path in args.files:
+            describe(path, args.frames, args.resolution, console)
+    except ArchError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

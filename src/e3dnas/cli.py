@@ -1,0 +1,49 @@
+"""Shared bits of the Hydra entry points: where the configs live and how a run fails cleanly."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+#: The repository's conf/ (the package is installed editable: src/e3dnas → ../../conf).
+CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """End the program with one clear line instead of a traceback."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def group_options(group: str) -> list[str]:
+    return sorted(p.stem for p in (Path(CONF_DIR) / group).glob("*.yaml"))
+
+
+def check_group_choices(argv: list[str], groups: tuple[str, ...]) -> None:
+    """Exit 2 with one line when an override names a config-group option that does not exist.
+
+    Hydra would report it too, but with exit code 1 and a page of text; checking here (sweeps included,
+    e.g. ``+budget=e3d_s,e3d_x``) gives scripts a usage-error code before anything runs.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    overrides = [a for a in argv if "=" in a and not a.startswith("-")]
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception:
+        return  # a syntax error: Hydra's own message is the clearest
+    for override in parsed:
+        group = override.key_or_group
+        if group not in groups or override.is_delete():
+            continue
+        values = (
+            list(override.sweep_string_iterator()) if override.is_sweep_override() else [override.value()]
+        )
+        known = group_options(group)
+        for value in values:
+            if str(value) not in known:
+                fail(
+                    f"unknown {group} {value!r} "
+                    f"(available: {', '.join(known)}; add conf/{group}/{value}.yaml)"
+                )

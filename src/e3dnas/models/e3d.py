@@ -1,0 +1,150 @@
+"""The E3D network (DESIGN §3) built from an :class:`~e3dnas.arch.Arch`.
+
+Plain Conv3d/BatchNorm3d modules, 'same' padding, no temporal striding. The backbone is kept apart from
+the classifier so the analytic cost model can be checked against it module for module.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from e3dnas.arch import Arch
+
+ACTIVATION_LAYERS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "relu6": nn.ReLU6,
+    "silu": nn.SiLU,
+    "gelu": nn.GELU,
+    "hardswish": nn.Hardswish,
+}
+
+
+def conv_bn(
+    c_in: int, c_out: int, kernel: tuple[int, int], stride: int = 1, groups: int = 1
+) -> nn.Sequential:
+    kt, k = kernel
+    return nn.Sequential(
+        nn.Conv3d(
+            c_in,
+            c_out,
+            kernel_size=(kt, k, k),
+            stride=(1, stride, stride),
+            padding=(kt // 2, k // 2, k // 2),
+            groups=groups,
+            bias=False,
+        ),
+        nn.BatchNorm3d(c_out),
+    )
+
+
+class InvertedBottleneck3d(nn.Module):
+    """1×1×1 expand → depthwise kt×k×k (strided) → 1×1×1 project, residual when widths match."""
+
+    def __init__(
+        self,
+        c_in: int,
+        bottleneck: int,
+        c_out: int,
+        kernel: tuple[int, int],
+        stride: int,
+        activation: type[nn.Module],
+    ):
+        super().__init__()
+        self.expand = nn.Sequential(conv_bn(c_in, bottleneck, (1, 1)), activation())
+        self.depthwise = nn.Sequential(
+            conv_bn(bottleneck, bottleneck, kernel, stride, groups=bottleneck), activation()
+        )
+        self.project = conv_bn(bottleneck, c_out, (1, 1))
+        self.has_residual = c_in == c_out
+        # ceil_mode keeps odd sides in step with the strided conv: ⌈R/2⌉ on both paths.
+        self.shortcut = (
+            nn.AvgPool3d((1, 2, 2), stride=(1, 2, 2), ceil_mode=True)
+            if self.has_residual and stride == 2
+            else nn.Identity()
+        )
+        self.out_act = activation()
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.project(self.depthwise(self.expand(x)))
+        if self.has_residual:
+            y = y + self.shortcut(x)
+        return self.out_act(y)
+
+
+class E3DNet(nn.Module):
+    """stem → stages → head conv (``backbone``) → pool → MLP classifier (``classifier``)."""
+
+    def __init__(
+        self,
+        arch: Arch,
+        num_classes: int,
+        dropout: float = 0.5,
+        classifier_hidden: int = 2048,
+        zero_init_residual: bool = True,
+    ):
+        super().__init__()
+        self.arch = arch
+        act = ACTIVATION_LAYERS[arch.activation]
+        layers: list[nn.Module] = [
+            nn.Sequential(conv_bn(3, arch.stem.width, arch.stem.kernel, arch.stem.stride), act())
+        ]
+        c_in = arch.stem.width
+        for stage in arch.stages:
+            blocks = [
+                InvertedBottleneck3d(
+                    c_in if i == 0 else stage.width,
+                    stage.bottleneck,
+                    stage.width,
+                    stage.kernel,
+                    stage.stride if i == 0 else 1,
+                    act,
+                )
+                for i in range(stage.depth)
+            ]
+            layers.append(nn.Sequential(*blocks))
+            c_in = stage.width
+        layers.append(nn.Sequential(conv_bn(c_in, arch.head_width, (1, 1)), act()))
+        self.backbone = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(
+            nn.AdaptiveAvgPool3d(1),
+            nn.Flatten(1),
+            nn.Linear(arch.head_width, classifier_hidden),
+            act(),
+            nn.Dropout(dropout),
+            nn.Linear(classifier_hidden, num_classes),
+        )
+        self.reset_parameters(zero_init_residual)
+
+    def reset_parameters(self, zero_init_residual: bool) -> None:
+        for module in self.modules():
+            if isinstance(module, nn.Conv3d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(module, nn.BatchNorm3d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Linear):
+                nn.init.kaiming_uniform_(module.weight, nonlinearity="relu")
+                nn.init.zeros_(module.bias)
+        if zero_init_residual:
+            # Each residual block starts as the identity: deep nets train from the first step.
+            for module in self.modules():
+                if isinstance(module, InvertedBottleneck3d) and module.has_residual:
+                    nn.init.zeros_(module.project[1].weight)
+
+    def forward(self, clips: Tensor) -> Tensor:
+        """(B, 3, T, H, W) → (B, num_classes) logits."""
+        return self.classifier(self.backbone(clips))
+
+
+def build_e3d(
+    *,
+    arch: Arch,
+    num_classes: int,
+    dropout: float = 0.5,
+    classifier_hidden: int = 2048,
+    zero_init_residual: bool = True,
+    frames: int | None = None,
+    resolution: int | None = None,
+) -> E3DNet:
+    """E3D pools adaptively, so it runs at any input size: the registry's frames/resolution are unused."""
+    return E3DNet(arch, num_classes, dropout, classifier_hidden, zero_init_residual)

@@ -1,0 +1,43 @@
+"""X3D, the hand-designed baseline of the same family (pytorchvideo's ``create_x3d``)."""
+
+from __future__ import annotations
+
+from pytorchvideo.models.x3d import create_x3d
+from torch import nn
+
+#: pytorchvideo's model-zoo settings per size: (frames, crop, width_factor, depth_factor).
+X3D_SIZES: dict[str, tuple[int, int, float, float]] = {
+    "xs": (4, 160, 2.0, 2.2),
+    "s": (13, 160, 2.0, 2.2),
+    "m": (16, 224, 2.0, 2.2),
+    "l": (16, 312, 2.0, 5.0),
+}
+
+
+def build_x3d(
+    *,
+    size: str,
+    num_classes: int,
+    frames: int | None = None,
+    resolution: int | None = None,
+    dropout: float = 0.5,
+    width_factor: float | None = None,
+    depth_factor: float | None = None,
+    arch: object = None,
+) -> nn.Module:
+    """X3D-``size`` emitting logits (no softmax), its head pool sized for ``frames`` × ``resolution``.
+
+    X3D is hand-designed: ``arch`` (part of the registry's builder signature) is ignored.
+    """
+    if size not in X3D_SIZES:
+        raise ValueError(f"unknown X3D size {size!r} (known: {', '.join(X3D_SIZES)})")
+    zoo_frames, zoo_crop, zoo_width, zoo_depth = X3D_SIZES[size]
+    return create_x3d(
+        input_clip_length=frames or zoo_frames,
+        input_crop_size=resolution or zoo_crop,
+        model_num_class=num_classes,
+        dropout_rate=dropout,
+        width_factor=width_factor or zoo_width,
+        depth_factor=depth_factor or zoo_depth,
+        head_activation=None,
+    )

@@ -1,0 +1,110 @@
+"""Training-free scores of architectures: STEntr (DESIGN §4) and the ablations beside it.
+
+Every scorer maps an :class:`ArchBatch` to one float64 per architecture; higher is better. All are
+closed form over the stage table (a stage's d blocks are one term, not d), so scoring a batch of
+thousands costs a few dozen numpy operations and never builds an nn.Module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from e3dnas import cost
+from e3dnas.arch import Arch, ArchBatch
+
+Scorer = Callable[[ArchBatch], np.ndarray]
+
+#: 1 − cos θ is floored here before the log: aligned kernel and feature-map vectors (cos θ = 1) would
+#: otherwise give α = +inf. With this floor α ≤ −ln(1e-12) ≈ 27.6, far above any real layer's α (< 3).
+COS_FLOOR = 1e-12
+
+
+def refinement(frames, side, kt, k, floor: float = COS_FLOOR) -> np.ndarray:
+    """Spatio-temporal refinement factor α(T, R, kt, k) of DESIGN §4 (broadcasts over arrays)."""
+    frames, side = np.asarray(frames, np.float64), np.asarray(side, np.float64)
+    kt, k = np.asarray(kt, np.float64), np.asarray(k, np.float64)
+    cos = (frames * kt + 2.0 * side * k) / (np.sqrt(frames**2 + 2.0 * side**2) * np.sqrt(kt**2 + 2.0 * k**2))
+    alpha = -np.log(np.maximum(1.0 - cos, floor))
+    return np.where(k == 1, 1.0, alpha)
+
+
+def spatio_temporal_entropy(batch: ArchBatch, refine: bool = True, floor: float = COS_FLOOR) -> np.ndarray:
+    """STEntr = Σ_layers H + ln(C_final); with ``refine=False`` α ≡ 1 (the plain-entropy ablation)."""
+    sk = batch.skeleton
+    stem_side, stage_sides = sk.sides()
+    t = sk.frames
+
+    def kernel_term(side, kt, k):
+        alpha = refinement(t, side, kt, k, floor) if refine else 1.0
+        return 0.5 * np.log(kt * k**2 * alpha)
+
+    kt0, k0 = sk.stem_kernel
+    c_in = batch.stem_width.astype(np.float64)
+    total = 0.5 * np.log(3.0) + kernel_term(stem_side, kt0, k0) + np.zeros(len(batch))
+    width, bottle = batch.column("width"), batch.column("bottleneck")
+    kt, k, depth = batch.column("kt"), batch.column("k"), batch.column("depth")
+    for i, side in enumerate(stage_sides):
+        log_c, log_b = np.log(width[:, i]), np.log(bottle[:, i])
+        per_block = 0.5 * log_b + kernel_term(side, kt[:, i], k[:, i])
+        # The stage's first block reads C_in channels, the remaining d-1 read the stage width.
+        total += 0.5 * np.log(c_in) + per_block + (depth[:, i] - 1) * (0.5 * log_c + per_block)
+        c_in = width[:, i].astype(np.float64)
+    total += 0.5 * np.log(c_in)  # head: 1×1×1 conv, α = 1
+    return total + np.log(sk.head_width)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def random_score(batch: ArchBatch, seed: int = 0) -> np.ndarray:
+    """A uniform [0, 1) value per architecture, fixed by (seed, genes): the same arch always scores alike."""
+    with np.errstate(over="ignore"):
+        h = np.full(len(batch), np.uint64(seed), dtype=np.uint64)
+        for column in batch.genes.T.astype(np.uint64):
+            h = _splitmix64(h ^ column)
+    return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def _make_stentr(floor: float = COS_FLOOR) -> Scorer:
+    return lambda batch: spatio_temporal_entropy(batch, refine=True, floor=floor)
+
+
+def _make_entropy() -> Scorer:
+    return lambda batch: spatio_temporal_entropy(batch, refine=False)
+
+
+def _make_random(seed: int = 0) -> Scorer:
+    return lambda batch: random_score(batch, seed)
+
+
+SCORERS: dict[str, Callable[..., Scorer]] = {
+    "stentr": _make_stentr,
+    "entropy": _make_entropy,
+    "flops": lambda: cost.flops,
+    "params": lambda: lambda batch: cost.params(batch).astype(np.float64),
+    "random": _make_random,
+}
+
+
+def build_scorer(name: str, **options: Any) -> Scorer:
+    """The scorer registered as ``name``, configured with ``options`` (conf/scorer/<name>.yaml)."""
+    if name not in SCORERS:
+        raise KeyError(f"unknown scorer {name!r} (known: {', '.join(SCORERS)})")
+    return SCORERS[name](**options)
+
+
+def score_arch(arch: Arch, name: str = "stentr", **options: Any) -> float:
+    return float(build_scorer(name, **options)(ArchBatch.from_archs([arch]))[0])
+
+
+def all_scores(arch: Arch, options: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, float]:
+    """Every registered scorer on one architecture (for the arch inspector and YAML metadata)."""
+    options = options or {}
+    return {name: score_arch(arch, name, **options.get(name, {})) for name in SCORERS}

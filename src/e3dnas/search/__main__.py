@@ -1,0 +1,105 @@
+"""``python -m e3dnas.search +budget=NAME``: compose the config, run the search, write the outputs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from e3dnas import cost, scores
+from e3dnas.arch import ArchError, load_arch
+from e3dnas.cli import CONF_DIR, check_group_choices, fail, group_options
+from e3dnas.search.budget import Budget, BudgetError
+from e3dnas.search.evolution import ScorerSpec, SearchSettings
+from e3dnas.search.islands import run_search
+from e3dnas.search.outputs import population_archs, write_outputs
+from e3dnas.search.plots import plot_convergence, plot_pareto
+from e3dnas.space import SearchSpace, SpaceError
+
+
+def released_references(scorer: ScorerSpec, frames: int, resolution: int) -> dict[str, tuple[float, float]]:
+    """(FLOPs, score) of each conf/arch/*.yaml at the search's input size, for the pareto plot."""
+    refs = {}
+    for path in sorted((Path(CONF_DIR) / "arch").glob("*.yaml")):
+        arch = load_arch(path).with_input(frames, resolution)
+        refs[path.stem.upper().replace("_", "-")] = (
+            cost.cost(arch).flops,
+            scores.score_arch(arch, scorer.name, **scorer.options),
+        )
+    return refs
+
+
+@hydra.main(config_path=CONF_DIR, config_name="search", version_base="1.3")
+def main(cfg: DictConfig) -> float:
+    if "budget" not in cfg:
+        fail(f"no budget given: add +budget=NAME (available: {', '.join(group_options('budget'))})")
+    from hydra.core.hydra_config import HydraConfig
+
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        budget = Budget.from_config(OmegaConf.to_container(cfg.budget, resolve=True))
+        space = SearchSpace.from_config(
+            OmegaConf.to_container(cfg.space, resolve=True),
+            frames=budget.frames,
+            resolution=budget.resolution,
+            max_layers=budget.layers,
+        )
+        scorer = ScorerSpec(cfg.scorer.name, OmegaConf.to_container(cfg.scorer.options, resolve=True))
+        scorer.build()
+        settings = SearchSettings(**OmegaConf.to_container(cfg.search, resolve=True))
+        result = run_search(space, scorer, budget, settings, run_dir / "checkpoint", progress=cfg.progress)
+    except (BudgetError, SpaceError, ArchError, KeyError) as err:
+        fail(str(err).strip("'\""))
+
+    archs = population_archs(result, space.skeleton)
+    best_yaml = write_outputs(result, archs, run_dir, budget, scorer, settings)
+    pop = result.population
+    plots = {
+        "convergence": plot_convergence(result.history, scorer.name, run_dir / "convergence.png"),
+        "pareto": plot_pareto(
+            result.samples,
+            pop.flops,
+            pop.scores,
+            budget.flops,
+            released_references(scorer, budget.frames, budget.resolution),
+            scorer.name,
+            run_dir / "pareto.png",
+        ),
+    }
+    if cfg.wandb.enabled:
+        from e3dnas.search.tracking import log_search
+
+        top = [
+            {
+                "rank": rank,
+                "score": float(pop.scores[rank - 1]),
+                "flops": float(pop.flops[rank - 1]),
+                "params": int(pop.params[rank - 1]),
+                "layers": cost.cost(arch).layers,
+                "arch": str(run_dir / "top" / f"{rank:0{len(str(settings.top_k))}d}.yaml"),
+            }
+            for rank, arch in enumerate(archs[: settings.top_k], start=1)
+        ]
+        log_search(
+            cfg.wandb,
+            run_dir=run_dir,
+            name=f"search-{budget.name}-{scorer.name}-seed{settings.seed}",
+            config=OmegaConf.to_container(cfg, resolve=True) | {"budget_name": budget.name},
+            result=result,
+            top=top,
+            plots=plots,
+            best_yaml=best_yaml,
+        )
+    rate = result.evaluated / max(result.seconds, 1e-9)
+    print(
+        f"best {scorer.name} {pop.scores[0]:.4f} at {pop.flops[0] / 1e9:.3f} GFLOPs "
+        f"({result.evaluated} candidates in {result.seconds:.1f} s, {rate:,.0f}/s) -> {best_yaml}"
+    )
+    return float(pop.scores[0])
+
+
+if __name__ == "__main__":
+    check_group_choices(sys.argv[1:], ("budget", "scorer", "space"))
+    main()

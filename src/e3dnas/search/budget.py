@@ -1,0 +1,57 @@
+"""Compute budgets a searched network must meet (conf/budget/*.yaml, DESIGN §5)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+
+class BudgetError(ValueError):
+    """The budget is malformed or impossible; the message says which field and why."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    name: str
+    frames: int
+    resolution: int
+    flops: float
+    layers: int
+    params: float | None = None
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> Budget:
+        known = {f.name for f in fields(cls)}
+        unknown = set(cfg) - known
+        if unknown:
+            raise BudgetError(f"budget: unknown field(s) {sorted(unknown)} (known: {sorted(known)})")
+        name = cfg.get("name", "?")
+        for key in ("frames", "resolution", "flops", "layers"):
+            if key not in cfg or cfg[key] is None:
+                raise BudgetError(f"budget {name}: field '{key}' is missing")
+        for key in ("frames", "resolution", "flops", "layers", "params"):
+            value = cfg.get(key)
+            if value is None and key == "params":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise BudgetError(f"budget {name}: '{key}' must be a positive number, got {value!r}")
+        return cls(
+            name=str(name),
+            frames=int(cfg["frames"]),
+            resolution=int(cfg["resolution"]),
+            flops=float(cfg["flops"]),
+            layers=int(cfg["layers"]),
+            params=None if cfg.get("params") is None else float(cfg["params"]),
+        )
+
+    def admits(self, flops: np.ndarray, params: np.ndarray, layers: np.ndarray) -> np.ndarray:
+        ok = (flops <= self.flops) & (layers <= self.layers)
+        if self.params is not None:
+            ok &= params <= self.params
+        return ok
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}

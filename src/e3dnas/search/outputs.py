@@ -1,0 +1,106 @@
+"""Files a search leaves in its run dir: best.yaml, top/<rank>.yaml, history.csv, population.jsonl."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from e3dnas import __version__, cost, scores
+from e3dnas.arch import Arch, ArchBatch, arch_to_dict, save_arch
+from e3dnas.atomic import atomic_write_text
+from e3dnas.search.budget import Budget
+from e3dnas.search.evolution import HISTORY_COLUMNS, ScorerSpec, SearchSettings
+from e3dnas.search.islands import SearchResult
+
+#: Scorers recorded in every architecture's metadata (the random one carries no information).
+RECORDED_SCORES = ("stentr", "entropy")
+
+
+def population_archs(result: SearchResult, skeleton) -> list[Arch]:
+    batch = ArchBatch(skeleton, result.population.genes)
+    return [batch.arch(i) for i in range(len(batch))]
+
+
+def arch_meta(
+    arch: Arch, rank: int, score: float, budget: Budget, scorer: ScorerSpec, settings: SearchSettings
+):
+    c = cost.cost(arch)
+    return {
+        "flops": c.flops,
+        "params": c.params,
+        "layers": c.layers,
+        "scores": {scorer.name: score, **{n: scores.score_arch(arch, n) for n in RECORDED_SCORES}},
+        "source": {
+            "tool": f"e3dnas {__version__} search",
+            "rank": rank,
+            "scorer": scorer.name,
+            "budget": budget.as_dict(),
+            "seed": settings.seed,
+            "iterations": settings.iterations,
+            "workers": settings.workers,
+        },
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def write_outputs(
+    result: SearchResult,
+    archs: list[Arch],
+    run_dir: Path,
+    budget: Budget,
+    scorer: ScorerSpec,
+    settings: SearchSettings,
+) -> Path:
+    """Write the architecture files and tables; return the path of best.yaml."""
+    pop = result.population
+    name = f"{budget.name}-{scorer.name}-seed{settings.seed}"
+    metas = [
+        arch_meta(arch, rank, float(pop.scores[rank - 1]), budget, scorer, settings)
+        for rank, arch in enumerate(archs[: settings.top_k], start=1)
+    ]
+    best = save_arch(run_dir / "best.yaml", archs[0], name=name, meta=metas[0])
+    digits = len(str(settings.top_k))
+    for rank, (arch, meta) in enumerate(zip(archs, metas, strict=False), start=1):
+        save_arch(run_dir / "top" / f"{rank:0{digits}d}.yaml", arch, name=f"{name}-top{rank}", meta=meta)
+
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator="\n")
+    writer.writerow(HISTORY_COLUMNS)
+    writer.writerows(result.history)
+    atomic_write_text(run_dir / "history.csv", table.getvalue())
+
+    lines = []
+    for rank, arch in enumerate(archs, start=1):
+        record: dict[str, Any] = {
+            "rank": rank,
+            "score": float(pop.scores[rank - 1]),
+            "flops": float(pop.flops[rank - 1]),
+            "params": int(pop.params[rank - 1]),
+            "layers": cost.cost(arch).layers,
+            "arch": arch_to_dict(arch),
+        }
+        lines.append(json.dumps(record, sort_keys=False))
+    atomic_write_text(run_dir / "population.jsonl", "\n".join(lines) + "\n")
+    atomic_write_text(
+        run_dir / "summary.json",
+        json.dumps(
+            {
+                "budget": budget.as_dict(),
+                "scorer": asdict(scorer) | {"options": dict(scorer.options)},
+                "settings": asdict(settings),
+                "best_score": float(pop.scores[0]),
+                "best_flops": float(pop.flops[0]),
+                "evaluated": result.evaluated,
+                "accepted": result.accepted,
+                "seconds": result.seconds,
+                "candidates_per_second": result.evaluated / max(result.seconds, 1e-9),
+            },
+            indent=2,
+        ),
+    )
+    return best

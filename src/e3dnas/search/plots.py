@@ -1,0 +1,85 @@
+"""Pictures of a search: how the best score grew, and where the candidates fell against the budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from e3dnas.atomic import atomic_write_bytes
+
+
+def _save(fig, path: Path) -> Path:
+    from io import BytesIO
+
+    buffer = BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def plot_convergence(history: list[tuple], scorer: str, path: Path) -> Path:
+    """Best and median population score against candidates evaluated, one line pair per island."""
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    rows = np.array([row[:4] for row in history], dtype=float)
+    for island in np.unique(rows[:, 0]).astype(int):
+        sel = rows[rows[:, 0] == island]
+        label = f" (island {island})" if rows[:, 0].max() > 0 else ""
+        ax.plot(sel[:, 1], sel[:, 2], label=f"best{label}")
+        ax.plot(sel[:, 1], sel[:, 3], linestyle="--", alpha=0.6, label=f"population median{label}")
+    ax.set_xscale("log")
+    ax.set_xlabel("candidates evaluated")
+    ax.set_ylabel(f"{scorer} score")
+    ax.set_title("Search convergence")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_pareto(
+    samples: np.ndarray,
+    population_flops: np.ndarray,
+    population_scores: np.ndarray,
+    budget_flops: float,
+    references: dict[str, tuple[float, float]],
+    scorer: str,
+    path: Path,
+) -> Path:
+    """Score vs FLOPs of a sample of everything evaluated, the final population, budget and released nets.
+
+    Left: the whole run. Right: the neighbourhood of the budget, where the winners are decided.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
+    admitted = samples[:, 2] > 0
+    near = [
+        (name, flops, score) for name, (flops, score) in references.items() if flops <= 1.5 * budget_flops
+    ]
+    for ax in axes:
+        ax.scatter(
+            samples[~admitted, 0] / 1e9, samples[~admitted, 1], s=3, c="lightgray", label="over budget"
+        )
+        ax.scatter(
+            samples[admitted, 0] / 1e9, samples[admitted, 1], s=3, c="tab:blue", alpha=0.4, label="evaluated"
+        )
+        ax.scatter(population_flops / 1e9, population_scores, s=10, c="tab:orange", label="final population")
+        ax.scatter(population_flops[:1] / 1e9, population_scores[:1], s=90, marker="*", c="red", label="best")
+        ax.axvline(budget_flops / 1e9, color="k", linestyle=":", label="FLOPs budget")
+        for name, flops, score in near:
+            ax.scatter([flops / 1e9], [score], marker="D", s=40, c="tab:green")
+            ax.annotate(name, (flops / 1e9, score), textcoords="offset points", xytext=(5, -12), fontsize=8)
+        ax.set_xlabel("GFLOPs (conv MACs)")
+        ax.set_ylabel(f"{scorer} score")
+        ax.grid(alpha=0.3, which="both")
+    axes[0].set_xscale("log")
+    axes[0].set_title("All candidates (released E3D as diamonds)")
+    axes[0].legend(fontsize=7, loc="lower right")
+    top = np.concatenate([population_scores, [score for _, _, score in near]])
+    spread = max(float(top.max() - top.min()), 1e-6)
+    axes[1].set_xlim(0.5 * budget_flops / 1e9, 1.3 * budget_flops / 1e9)
+    axes[1].set_ylim(top.min() - 2 * spread, top.max() + 0.5 * spread)
+    axes[1].set_title("Near the budget")
+    return _save(fig, path)

@@ -1,0 +1,68 @@
+"""Every registered model builds, maps clips to logits, and trains for a step."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from e3dnas.arch import load_arch
+from e3dnas.models import MODELS, build_model, model_options, prepare_model
+from e3dnas.models.e3d import InvertedBottleneck3d
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_forward_and_backward(name):
+    torch.manual_seed(0)
+    arch = load_arch(CONF / "arch" / "e3d_s.yaml")
+    model = build_model(name, arch=arch, num_classes=7, frames=4, resolution=64)
+    clips = torch.randn(2, 3, 4, 64, 64)
+    logits = model(clips)
+    assert logits.shape == (2, 7)
+    loss = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 3]))
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    model.eval()
+    with torch.no_grad():
+        assert torch.allclose(model(clips[:1]), model(clips[:1]))
+
+
+def test_e3d_runs_at_odd_sides_with_residual_pooling():
+    arch = load_arch(CONF / "arch" / "e3d_m.yaml")
+    model = build_model("e3d", arch=arch, num_classes=3).eval()
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 2, 90, 90)).shape == (1, 3)
+
+
+def test_zero_init_makes_residual_blocks_identity_at_start():
+    arch = load_arch(CONF / "arch" / "e3d_s.yaml")
+    model = build_model("e3d", arch=arch, num_classes=3, zero_init_residual=True)
+    blocks = [m for m in model.modules() if isinstance(m, InvertedBottleneck3d) and m.has_residual]
+    assert blocks and all(torch.count_nonzero(b.project[1].weight) == 0 for b in blocks)
+    plain = build_model("e3d", arch=arch, num_classes=3, zero_init_residual=False)
+    assert all(
+        torch.count_nonzero(b.project[1].weight) > 0
+        for b in plain.modules()
+        if isinstance(b, InvertedBottleneck3d) and b.has_residual
+    )
+
+
+def test_channels_last_3d_gives_the_same_logits():
+    torch.manual_seed(0)
+    arch = load_arch(CONF / "arch" / "e3d_s.yaml")
+    model = build_model("e3d", arch=arch, num_classes=5).eval()
+    clips = torch.randn(1, 3, 4, 64, 64)
+    with torch.no_grad():
+        reference = model(clips)
+        fast = prepare_model(model, channels_last_3d=True)(clips.to(memory_format=torch.channels_last_3d))
+    torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-4)
+
+
+def test_registry_errors_and_options():
+    with pytest.raises(KeyError, match="unknown model 'resnet'"):
+        build_model("resnet", num_classes=2)
+    with pytest.raises(ValueError, match="needs an architecture"):
+        build_model("e3d", num_classes=2)
+    assert model_options({"name": "e3d", "dropout": 0.3, "compile": True}) == {"dropout": 0.3}

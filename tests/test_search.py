@@ -1,0 +1,162 @@
+"""The search: budgets are respected, results are reproducible and resumable, bad input exits 2."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from e3dnas import cost, scores
+from e3dnas.arch import load_arch, read_arch
+from e3dnas.search import Budget, ScorerSpec, SearchSettings, run_island, run_search
+from e3dnas.space import SearchSpace
+
+ROOT = Path(__file__).resolve().parents[1]
+SPACE_CFG = yaml.safe_load((ROOT / "conf" / "space" / "e3d.yaml").read_text())
+
+
+def search_cli(run_dir: Path, *overrides: str, wait: bool = True):
+    cmd = [sys.executable, "-m", "e3dnas.search", f"hydra.run.dir={run_dir}", "progress=false", *overrides]
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    if not wait:
+        return subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def without_timestamp(path: Path) -> str:
+    return "".join(
+        line for line in path.read_text().splitlines(True) if not line.lstrip().startswith("created:")
+    )
+
+
+def space_and_budget(name: str):
+    budget = Budget.from_config(yaml.safe_load((ROOT / "conf" / "budget" / f"{name}.yaml").read_text()))
+    space = SearchSpace.from_config(
+        SPACE_CFG, frames=budget.frames, resolution=budget.resolution, max_layers=budget.layers
+    )
+    return space, budget
+
+
+@pytest.mark.parametrize("name", ["e3d_s", "e3d_m", "e3d_l", "demo"])
+def test_budget_is_never_exceeded_and_search_beats_the_seed(tmp_path, name):
+    run = search_cli(tmp_path, f"+budget={name}", "search.iterations=20000", "wandb.enabled=false")
+    assert run.returncode == 0, run.stderr
+    budget = yaml.safe_load((ROOT / "conf" / "budget" / f"{name}.yaml").read_text())
+    files = [tmp_path / "best.yaml", *sorted((tmp_path / "top").glob("*.yaml"))]
+    assert len(files) == 11
+    for path in files:
+        arch = load_arch(path)
+        c = cost.cost(arch)
+        assert c.flops <= budget["flops"] and c.layers <= budget["layers"]
+        assert (arch.frames, arch.resolution) == (budget["frames"], budget["resolution"])
+    records = [json.loads(line) for line in (tmp_path / "population.jsonl").read_text().splitlines()]
+    assert len(records) == 256
+    assert all(r["flops"] <= budget["flops"] and r["layers"] <= budget["layers"] for r in records)
+    assert [r["score"] for r in records] == sorted((r["score"] for r in records), reverse=True)
+    space, _ = space_and_budget(name)
+    best = read_arch(tmp_path / "best.yaml")
+    assert best.meta["scores"]["stentr"] == pytest.approx(scores.score_arch(best.arch))
+    assert best.meta["scores"]["stentr"] > scores.score_arch(space.seed) + 10
+    for picture in ("convergence.png", "pareto.png"):
+        assert (tmp_path / picture).read_bytes()[:4] == b"\x89PNG"
+    history = (tmp_path / "history.csv").read_text().splitlines()
+    assert history[0] == "island,evaluated,best_score,median_score,best_flops,accepted_rate"
+    assert int(history[-1].split(",")[1]) == 20000
+
+
+def test_params_budget_is_respected(tmp_path):
+    run = search_cli(
+        tmp_path, "+budget=e3d_s", "budget.params=1.2e6", "search.iterations=10000", "wandb.enabled=false"
+    )
+    assert run.returncode == 0, run.stderr
+    for path in [tmp_path / "best.yaml", *(tmp_path / "top").glob("*.yaml")]:
+        assert cost.cost(load_arch(path)).params <= 1.2e6
+
+
+def test_same_seed_gives_identical_best_yaml(tmp_path):
+    runs = [tmp_path / "a", tmp_path / "b", tmp_path / "c"]
+    for run_dir, seed in zip(runs, (3, 3, 4), strict=True):
+        out = search_cli(
+            run_dir, "+budget=e3d_s", f"search.seed={seed}", "search.iterations=30000", "wandb.enabled=false"
+        )
+        assert out.returncode == 0, out.stderr
+    a, b, c = (without_timestamp(r / "best.yaml") for r in runs)
+    assert a == b
+    assert a != c  # the seed matters
+    assert (runs[0] / "history.csv").read_text() == (runs[1] / "history.csv").read_text()
+
+
+def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path):
+    args = ["+budget=e3d_s", "search.iterations=600000", "search.checkpoint_every=0.2", "wandb.enabled=false"]
+    victim = search_cli(tmp_path / "killed", *args, wait=False)
+    checkpoint = tmp_path / "killed" / "checkpoint" / "island0.pkl"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert checkpoint.exists() and not (tmp_path / "killed" / "best.yaml").exists()
+    resumed = search_cli(tmp_path / "killed", *args, "search.resume=true")
+    assert resumed.returncode == 0, resumed.stderr
+    straight = search_cli(tmp_path / "straight", *args)
+    assert straight.returncode == 0, straight.stderr
+    assert without_timestamp(tmp_path / "killed" / "best.yaml") == without_timestamp(
+        tmp_path / "straight" / "best.yaml"
+    )
+    assert (tmp_path / "killed" / "history.csv").read_text() == (
+        tmp_path / "straight" / "history.csv"
+    ).read_text()
+
+
+def test_islands_in_processes_are_deterministic_and_merge():
+    space, budget = space_and_budget("e3d_s")
+    settings = SearchSettings(iterations=20000, workers=2, seed=5)
+    first = run_search(space, ScorerSpec("stentr"), budget, settings, progress=False)
+    second = run_search(space, ScorerSpec("stentr"), budget, settings, progress=False)
+    np.testing.assert_array_equal(first.population.genes, second.population.genes)
+    assert first.evaluated == 20000
+    assert {row[0] for row in first.history} == {0, 1}
+    island0 = run_island(0, space, ScorerSpec("stentr"), budget, settings, 10000)
+    assert first.population.scores[0] >= island0.population.scores[0]
+
+
+def test_scorer_choice_changes_the_winner():
+    space, budget = space_and_budget("e3d_s")
+    settings = SearchSettings(iterations=10000)
+    by_flops = run_search(space, ScorerSpec("flops"), budget, settings, progress=False).population
+    by_random = run_search(
+        space, ScorerSpec("random", {"seed": 1}), budget, settings, progress=False
+    ).population
+    assert by_flops.flops[0] > 0.95 * budget.flops
+    assert not np.array_equal(by_flops.genes[0], by_random.genes[0])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["+budget=e3d_s", "budget.flops=1e8"], "budget e3d_s is impossible: the seed network already needs"),
+        (["+budget=e3d_s", "budget.flops=0"], "budget e3d_s: 'flops' must be a positive number, got 0"),
+        (["+budget=e3d_s", "budget.layers=10"], "a layer budget of 10 is impossible"),
+        (["+budget=e3d_xl"], "unknown budget 'e3d_xl' (available: demo, e3d_l, e3d_m, e3d_s"),
+        (["+budget=e3d_s,e3d_xl"], "unknown budget 'e3d_xl'"),
+        (
+            ["+budget=e3d_s", "scorer=zen"],
+            "unknown scorer 'zen' (available: entropy, flops, params, random, stentr",
+        ),
+        ([], "no budget given: add +budget=NAME (available: demo, e3d_l, e3d_m, e3d_s)"),
+    ],
+)
+def test_bad_requests_exit_2_with_one_line(tmp_path, overrides, message):
+    run = search_cli(tmp_path, *overrides, "wandb.enabled=false")
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], run.stderr
