@@ -47,3 +47,17 @@ def check_group_choices(argv: list[str], groups: tuple[str, ...]) -> None:
                     f"unknown {group} {value!r} "
                     f"(available: {', '.join(known)}; add conf/{group}/{value}.yaml)"
                 )
+
+
+def route_arch_files(argv: list[str]) -> list[str]:
+    """Hand ``arch=<file.yaml>`` to Hydra as ``arch_file=<file.yaml>``.
+
+    conf/arch/ is a config group (``arch=e3d_s`` picks a released network), so Hydra would read a path
+    as a group option and fail; a value naming YAML files is an architecture file from a search instead.
+    """
+    routed = []
+    for arg in argv:
+        key, _, value = arg.partition("=")
+        is_file = value and all(v.strip().endswith((".yaml", ".yml")) for v in value.split(","))
+        routed.append(f"arch_file={value}" if key == "arch" and is_file else arg)
+    return routed

@@ -114,8 +114,11 @@ class Evolution:
         self.samples: list[np.ndarray] = []  # (flops, score, admitted) of every sample_every-th batch
         self._window = [0, 0]  # evaluated, accepted since the last history row
 
-    def step(self, n: int) -> None:
-        """Evaluate ``n`` children and fold the admitted ones into the population."""
+    def step(self, n: int) -> tuple[ArchBatch, np.ndarray]:
+        """Evaluate ``n`` children and fold the admitted ones into the population.
+
+        Returns the children and which of them met the budget (studies sample the visited space from it).
+        """
         parents = self.population.genes[self.rng.integers(0, len(self.population), n)]
         children = ArchBatch(self.space.skeleton, self.space.mutate(parents, self.rng))
         flops, params = cost.flops(children), cost.params(children)
@@ -136,6 +139,7 @@ class Evolution:
             or self.evaluated == self.settings.iterations
         ):
             self._record()
+        return children, ok
 
     def _record(self) -> None:
         pop = self.population

@@ -1,0 +1,60 @@
+"""Rank correlation of each training-free score with trained accuracy, with bootstrap intervals."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from scipy import stats
+
+from e3dnas.atomic import atomic_write_bytes
+
+
+def _kendall(x, y):
+    return stats.kendalltau(x, y).statistic
+
+
+def _spearman(x, y):
+    return stats.spearmanr(x, y).statistic
+
+
+def correlation(x: np.ndarray, y: np.ndarray, resamples: int, seed: int) -> dict[str, float]:
+    """Kendall τ and Spearman ρ, each with a 95 % percentile-bootstrap interval over architectures."""
+    out = {}
+    for name, statistic in (("kendall", _kendall), ("spearman", _spearman)):
+        ci = stats.bootstrap(
+            (x, y),
+            statistic,
+            paired=True,
+            vectorized=False,
+            n_resamples=resamples,
+            method="percentile",
+            random_state=seed,
+        ).confidence_interval
+        out[name] = float(statistic(x, y))
+        out[f"{name}_low"], out[f"{name}_high"] = float(ci.low), float(ci.high)
+    return out
+
+
+def scatter(
+    scores: dict[str, np.ndarray], accuracy: np.ndarray, spread: np.ndarray, table, path: Path
+) -> Path:
+    """One panel per scorer: mean val top-1 over seeds (bars: min–max) against the score."""
+    fig, axes = plt.subplots(1, len(scores), figsize=(3.6 * len(scores), 3.4), sharey=True)
+    for ax, (name, x) in zip(axes, scores.items(), strict=True):
+        ax.errorbar(x, 100 * accuracy, yerr=100 * spread, fmt="o", ms=4, capsize=2, alpha=0.8)
+        row = table[name]
+        ax.set_title(f"{name}\nτ={row['kendall']:.2f}, ρ={row['spearman']:.2f}", fontsize=9)
+        ax.set_xlabel("score")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("val top-1 (%)")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return atomic_write_bytes(path, buffer.getvalue())

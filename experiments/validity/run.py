@@ -1,0 +1,232 @@
+"""Does the score predict accuracy? (issue 7)  ``make validity`` or ``python experiments/validity/run.py``
+
+Stages (each resumable: a training whose results.json exists is not redone, a killed one continues from
+its last checkpoint):
+
+1. calibrate: train the searched demo network on camera-motion sets of several pan speeds and keep the
+   speed whose accuracy is furthest from both chance and saturation (closest to ``--target``);
+2. sample ``--archs`` architectures spanning the STEntr range the search visits at the demo budget;
+3. train each with one recipe and ``--seeds`` seeds; correlate every scorer with mean val top-1
+   (Kendall τ, Spearman ρ, 95 % bootstrap intervals), one scatter panel per scorer;
+4. E3D vs hand design: the searched network against an X3D scaled to the same conv FLOPs, ``--compare-seeds``
+   seeds each, same recipe.
+
+Results (CSV, PNG, architecture YAMLs, results.md) go to experiments/validity/results/; runs and data to
+outputs/validity/ (not committed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from analyse import correlation, scatter
+from sample import stratified, visited_architectures
+
+from e3dnas import cost, scores
+from e3dnas.arch import load_arch, save_arch
+from e3dnas.atomic import atomic_write_text
+from e3dnas.data.demo import build_demo
+from e3dnas.search import Budget
+from e3dnas.space import SearchSpace
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = Path(__file__).resolve().parent / "results"
+WORK = ROOT / "outputs" / "validity"
+SCORERS = ("stentr", "entropy", "flops", "params", "random")
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def train_run(run_dir: Path, data: Path, epochs: int, seed: int, *model_args: str) -> dict:
+    """One training with the study's fixed recipe; returns its results.json (reused when it exists)."""
+    results = run_dir / "results.json"
+    if not results.exists():
+        command = [
+            sys.executable,
+            "-m",
+            "e3dnas.train",
+            *model_args,
+            "+experiment=demo",
+            f"dataset.root={data}",
+            f"trainer.max_epochs={epochs}",
+            f"seed={seed}",
+            "logger=csv",
+            "callbacks.progress_bar=none",
+            "train.test=false",
+            f"hydra.run.dir={run_dir}",
+        ]
+        log(f"train {run_dir.relative_to(WORK)}")
+        env = {**os.environ, "WANDB_MODE": "disabled"}
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"training failed in {run_dir}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return json.loads(results.read_text())
+
+
+def load_space(budget: Budget) -> SearchSpace:
+    cfg = yaml.safe_load((ROOT / "conf" / "space" / "e3d.yaml").read_text())
+    return SearchSpace.from_config(
+        cfg, frames=budget.frames, resolution=budget.resolution, max_layers=budget.layers
+    )
+
+
+def searched_network(budget: Budget) -> Path:
+    """The default search at the demo budget (the network the demo trains)."""
+    out = WORK / "search"
+    if not (out / "best.yaml").exists():
+        log("search at the demo budget")
+        command = [
+            sys.executable,
+            "-m",
+            "e3dnas.search",
+            "+budget=demo",
+            "wandb.enabled=false",
+            "progress=false",
+        ]
+        subprocess.run([*command, f"hydra.run.dir={out}"], cwd=ROOT, check=True, capture_output=True)
+    return out / "best.yaml"
+
+
+def calibrate(best: Path, steps: list[float], target: float, epochs: int) -> tuple[float, list[dict]]:
+    rows = []
+    for step in steps:
+        data = build_demo(WORK / f"data-step{step:g}", step=step)
+        result = train_run(WORK / "calibrate" / f"step{step:g}", data, epochs, 0, f"arch={best}")
+        rows.append({"step_px": step, "final_val_top1": result["final_val_top1"]})
+        log(f"calibration: {step:g} px/frame -> val top-1 {result['final_val_top1']:.3f}")
+    chosen = min(rows, key=lambda r: abs(r["final_val_top1"] - target))
+    return chosen["step_px"], rows
+
+
+def x3d_matching(flops: float, frames: int, resolution: int) -> tuple[float, float]:
+    """X3D (XS depth) width factor whose conv FLOPs at the demo input are closest to ``flops``."""
+    from fvcore.nn import FlopCountAnalysis
+
+    from e3dnas.models import build_model
+
+    best = (float("inf"), 0.0, 0.0)
+    clip = torch.zeros(1, 3, frames, resolution, resolution)
+    for width in np.arange(0.5, 2.51, 0.1):
+        model = build_model(
+            "x3d_xs", num_classes=5, frames=frames, resolution=resolution, width_factor=float(width)
+        )
+        counter = FlopCountAnalysis(model.eval(), clip)
+        counter.unsupported_ops_warnings(False)
+        counter.uncalled_modules_warnings(False)
+        conv = counter.by_operator()["conv"]
+        best = min(best, (abs(conv - flops) / flops, float(round(width, 2)), float(conv)))
+    return best[1], best[2]
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, table.getvalue())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--archs", type=int, default=24)
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--compare-seeds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--steps", type=float, nargs="+", default=[0.5, 1.0, 2.0])
+    parser.add_argument("--target", type=float, default=0.65, help="calibration: wanted val top-1")
+    parser.add_argument("--resamples", type=int, default=5000)
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    budget = Budget.from_config(yaml.safe_load((ROOT / "conf" / "budget" / "demo.yaml").read_text()))
+    best = searched_network(budget)
+
+    step, calibration = calibrate(best, args.steps, args.target, args.epochs)
+    write_csv(RESULTS / "calibration.csv", calibration)
+    data = build_demo(WORK / f"data-step{step:g}", step=step)
+    log(f"study data: camera motion at {step:g} px/frame ({data})")
+
+    space = load_space(budget)
+    visited = visited_architectures(space, budget, iterations=100_000, seed=0)
+    archs = stratified(visited, scores.spatio_temporal_entropy(visited), args.archs, seed=0)
+    rows = []
+    for i, arch in enumerate(archs):
+        path = save_arch(RESULTS / "archs" / f"{i:02d}.yaml", arch, name=f"validity-{i:02d}")
+        accuracy = [
+            train_run(WORK / "runs" / f"{i:02d}-seed{seed}", data, args.epochs, seed, f"arch={path}")[
+                "final_val_top1"
+            ]
+            for seed in range(args.seeds)
+        ]
+        c = cost.cost(arch)
+        row = {"arch": f"{i:02d}", "flops": c.flops, "params": c.params, "layers": c.layers}
+        row |= {f"score_{name}": scores.score_arch(arch, name) for name in SCORERS}
+        row |= {f"val_top1_seed{s}": a for s, a in enumerate(accuracy)}
+        rows.append(
+            row
+            | {"val_top1_mean": statistics.mean(accuracy), "val_top1_range": max(accuracy) - min(accuracy)}
+        )
+    write_csv(RESULTS / "trainings.csv", rows)
+
+    accuracy = np.array([r["val_top1_mean"] for r in rows])
+    spread = np.array([r["val_top1_range"] / 2 for r in rows])
+    by_scorer = {name: np.array([r[f"score_{name}"] for r in rows]) for name in SCORERS}
+    table = {name: correlation(x, accuracy, args.resamples, seed=0) for name, x in by_scorer.items()}
+    write_csv(RESULTS / "correlations.csv", [{"scorer": n} | v for n, v in table.items()])
+    scatter(by_scorer, accuracy, spread, table, RESULTS / "scatter.png")
+
+    searched = load_arch(best)
+    flops = cost.cost(searched).flops
+    width, x3d_flops = x3d_matching(flops, budget.frames, budget.resolution)
+    comparison = []
+    for label, model_args, f in (
+        ("E3D (searched)", [f"arch={best}"], flops),
+        (f"X3D (width {width:g})", ["model=x3d_xs", f"model.width_factor={width}"], x3d_flops),
+    ):
+        runs = [
+            train_run(WORK / "compare" / f"{label.split()[0]}-seed{s}", data, args.epochs, s, *model_args)
+            for s in range(args.compare_seeds)
+        ]
+        top1 = [r["final_val_top1"] for r in runs]
+        comparison.append(
+            {
+                "model": label,
+                "conv_gflops": f / 1e9,
+                "params": runs[0]["params"] if runs[0].get("params") else "",
+                "val_top1_mean": statistics.mean(top1),
+                "val_top1_std": statistics.stdev(top1),
+                **{f"seed{s}": t for s, t in enumerate(top1)},
+            }
+        )
+    write_csv(RESULTS / "comparison.csv", comparison)
+    meta = {
+        "step_px": step,
+        "epochs": args.epochs,
+        "seeds": args.seeds,
+        "archs": args.archs,
+        "visited": len(visited),
+        "budget": budget.as_dict(),
+        "device": "CPU (2 cores)",
+    }
+    atomic_write_text(RESULTS / "study.json", json.dumps(meta, indent=2))
+    log(f"done: {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""Sample architectures whose scores span what the search visits, not only its winners.
+
+A search at the study's budget is replayed and every admitted child is kept; the STEntr range of those
+children is cut into equal-count strata and one architecture is drawn from each, so early, small networks
+and near-optimal ones are both represented.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from e3dnas.arch import Arch, ArchBatch
+from e3dnas.search import Budget, Evolution, ScorerSpec, SearchSettings
+from e3dnas.space import SearchSpace
+
+
+def visited_architectures(space: SearchSpace, budget: Budget, iterations: int, seed: int) -> ArchBatch:
+    """Every distinct admitted child of one evolution run."""
+    settings = SearchSettings(iterations=iterations, seed=seed)
+    evolution = Evolution(space, ScorerSpec("stentr"), budget, settings, np.random.default_rng(seed))
+    kept = []
+    while evolution.evaluated < iterations:
+        children, ok = evolution.step(settings.batch)
+        kept.append(children.genes[ok])
+    return ArchBatch(space.skeleton, np.unique(np.concatenate(kept), axis=0))
+
+
+def stratified(batch: ArchBatch, scores: np.ndarray, count: int, seed: int) -> list[Arch]:
+    """One architecture from each of ``count`` equal-count STEntr strata, lowest first."""
+    rng = np.random.default_rng(seed)
+    order = np.argsort(scores, kind="stable")
+    strata = np.array_split(order, count)
+    return [batch.arch(int(rng.choice(stratum))) for stratum in strata]

@@ -1,0 +1,1 @@
+"""Evaluation stage: ``python -m e3dnas.evaluate ckpt=<path> dataset=<name>``."""

@@ -1,0 +1,56 @@
+"""Per-class accuracy table and confusion-matrix picture of an evaluation."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import torch
+from torchmetrics.functional.classification import multiclass_confusion_matrix
+
+from e3dnas.atomic import atomic_write_bytes, atomic_write_text
+
+
+def confusion(probs: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Counts, rows = true class, columns = predicted class."""
+    return multiclass_confusion_matrix(probs.argmax(-1), labels, num_classes)
+
+
+def write_per_class_csv(matrix: torch.Tensor, class_names: list[str], path: Path) -> Path:
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator="\n")
+    writer.writerow(["class_index", "class_name", "support", "correct", "top1"])
+    for i, name in enumerate(class_names):
+        support, correct = int(matrix[i].sum()), int(matrix[i, i])
+        writer.writerow([i, name, support, correct, f"{correct / support:.4f}" if support else ""])
+    return atomic_write_text(path, table.getvalue())
+
+
+def plot_confusion(matrix: torch.Tensor, class_names: list[str], title: str, path: Path) -> Path:
+    """Row-normalised confusion matrix; class names on the axes when there are few enough to read."""
+    rows = matrix.float() / matrix.sum(1, keepdim=True).clamp(min=1)
+    n = len(class_names)
+    size = min(12.0, 3 + 0.5 * n)
+    fig, ax = plt.subplots(figsize=(size, size))
+    image = ax.imshow(rows.numpy(), cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    if n <= 30:
+        ax.set_xticks(range(n), class_names, rotation=60, ha="right", fontsize=8)
+        ax.set_yticks(range(n), class_names, fontsize=8)
+        for i in range(n):
+            for j in range(n):
+                if matrix[i, j]:
+                    color = "white" if rows[i, j] > 0.5 else "black"
+                    ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=7, color=color)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return atomic_write_bytes(path, buffer.getvalue())

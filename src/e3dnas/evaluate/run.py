@@ -1,0 +1,68 @@
+"""Evaluate a checkpoint: multi-view test protocol (or the trainer's single validation view)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from e3dnas.atomic import atomic_write_text
+from e3dnas.data import VideoDataModule
+from e3dnas.evaluate.reports import confusion, plot_confusion, write_per_class_csv
+from e3dnas.train.module import ClipClassifier
+from e3dnas.train.run import ConfigError, dataset_kwargs
+
+
+def load_checkpoint(path: str) -> ClipClassifier:
+    if not Path(path).is_file():
+        raise ConfigError(f"ckpt: no checkpoint at {path}")
+    try:
+        return ClipClassifier.load_from_checkpoint(path, map_location="cpu")
+    except (KeyError, RuntimeError, TypeError) as err:
+        raise ConfigError(f"ckpt: {path} is not an e3dnas training checkpoint ({err})") from None
+
+
+def evaluate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    module = load_checkpoint(cfg.ckpt)
+    datamodule = VideoDataModule(**dataset_kwargs(OmegaConf.to_container(cfg.dataset, resolve=True)))
+    trained_for = module.hparams.num_classes
+    if datamodule.num_classes != trained_for:
+        raise ConfigError(
+            f"ckpt {cfg.ckpt} was trained for {trained_for} classes, but dataset {cfg.dataset.name} "
+            f"at {cfg.dataset.root} has {datamodule.num_classes}"
+        )
+    module.collect_predictions = True
+    trainer = L.Trainer(
+        **OmegaConf.to_container(cfg.trainer, resolve=True), logger=False, default_root_dir=run_dir
+    )
+    if cfg.views == "multi":
+        (metrics,) = trainer.test(module, datamodule=datamodule)
+    elif cfg.views == "single":
+        (metrics,) = trainer.validate(module, datamodule=datamodule)
+    else:
+        raise ConfigError(f"views: expected 'multi' or 'single', got {cfg.views!r}")
+    probs = torch.cat([p for p, _ in module.predictions])
+    labels = torch.cat([y for _, y in module.predictions])
+    names = list(module.hparams.class_names or datamodule.class_names)
+    matrix = confusion(probs, labels, trained_for)
+    write_per_class_csv(matrix, names, run_dir / "per_class.csv")
+    plot_confusion(
+        matrix,
+        names,
+        f"{Path(cfg.ckpt).name} on {cfg.dataset.name} ({cfg.views} view)",
+        run_dir / "confusion.png",
+    )
+    results = {
+        "ckpt": str(cfg.ckpt),
+        "dataset": cfg.dataset.name,
+        "views": cfg.views,
+        "videos": len(labels),
+        **{key.split("/")[-1]: float(value) for key, value in metrics.items() if "top" in key},
+        "skipped_samples": datamodule.skipped,
+    }
+    atomic_write_text(run_dir / "metrics.json", json.dumps(results, indent=2))
+    return results

@@ -1,0 +1,1 @@
+"""Compare the runs of a sweep (``python -m e3dnas.report <sweep dir>``): tables and plots, offline."""

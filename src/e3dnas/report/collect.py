@@ -1,0 +1,104 @@
+"""Find the search and training runs under a directory and read what each one produced."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from e3dnas.arch import ArchError, read_arch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    kind: str  # "search" | "train"
+    run_dir: str
+    budget: str | None
+    dataset: str | None
+    frames: int | None
+    resolution: int | None
+    seed: int | None
+    model: str | None
+    scorer: str | None
+    score: float | None
+    flops: float | None
+    params: int | None
+    layers: int | None
+    budget_flops: float | None = None
+    val_top1: float | None = None
+    test_top1: float | None = None
+
+    def row(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _hydra_config(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / ".hydra" / "config.yaml"
+    return yaml.safe_load(path.read_text()) if path.exists() else {}
+
+
+def read_search(run_dir: Path) -> RunRecord:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    best = read_arch(run_dir / "best.yaml")
+    return RunRecord(
+        kind="search",
+        run_dir=str(run_dir),
+        budget=summary["budget"]["name"],
+        dataset=None,
+        frames=summary["budget"]["frames"],
+        resolution=summary["budget"]["resolution"],
+        seed=summary["settings"]["seed"],
+        model="e3d",
+        scorer=summary["scorer"]["name"],
+        score=summary["best_score"],
+        flops=summary["best_flops"],
+        params=best.meta.get("params"),
+        layers=best.meta.get("layers"),
+        budget_flops=summary["budget"]["flops"],
+    )
+
+
+def read_train(run_dir: Path) -> RunRecord:
+    results = json.loads((run_dir / "results.json").read_text())
+    config = _hydra_config(run_dir)
+    return RunRecord(
+        kind="train",
+        run_dir=str(run_dir),
+        budget=results.get("budget"),
+        dataset=results.get("dataset"),
+        frames=config.get("dataset", {}).get("frames"),
+        resolution=config.get("dataset", {}).get("resolution"),
+        seed=config.get("seed"),
+        model=results.get("arch") or results.get("model"),
+        scorer=None,
+        score=results.get("score"),
+        flops=results.get("flops"),
+        params=results.get("params"),
+        layers=results.get("layers"),
+        val_top1=results.get("val_top1"),
+        test_top1=results.get("test_top1"),
+    )
+
+
+def collect(root: Path) -> tuple[list[RunRecord], list[str]]:
+    """Every run below ``root`` (search: summary.json + best.yaml; train: results.json), and the problems.
+
+    A run whose files are unreadable is reported and skipped, never silently dropped.
+    """
+    records, problems = [], []
+    readers = {"summary.json": read_search, "results.json": read_train}
+    for marker, reader in readers.items():
+        for path in sorted(root.rglob(marker)):
+            try:
+                records.append(reader(path.parent))
+            except (OSError, KeyError, ValueError, ArchError, yaml.YAMLError) as err:
+                problems.append(f"{path.parent}: skipped ({type(err).__name__}: {err})")
+                log.warning(problems[-1])
+    records.sort(key=lambda r: (r.kind, r.budget or "", r.model or "", r.seed if r.seed is not None else -1))
+    return records, problems

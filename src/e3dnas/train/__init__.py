@@ -1,0 +1,1 @@
+"""Training stage: ``python -m e3dnas.train arch=<yaml> dataset=<name> dataset.root=<dir>``."""

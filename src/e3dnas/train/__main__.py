@@ -1,0 +1,33 @@
+"""``python -m e3dnas.train arch=<path/to/best.yaml>|<released name> dataset=<name> [trainer=gpu] ...``"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from e3dnas.arch import ArchError
+from e3dnas.cli import CONF_DIR, check_group_choices, fail, route_arch_files
+from e3dnas.data import DataError
+from e3dnas.train.run import ConfigError, train
+
+
+@hydra.main(config_path=CONF_DIR, config_name="train", version_base="1.3")
+def main(cfg: DictConfig) -> float | None:
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        results = train(cfg, Path(HydraConfig.get().runtime.output_dir))
+    except (ArchError, DataError, ConfigError) as err:
+        fail(str(err))
+    return results.get("val_top1")
+
+
+if __name__ == "__main__":
+    sys.argv = route_arch_files(sys.argv)
+    check_group_choices(
+        sys.argv[1:], ("arch", "dataset", "model", "trainer", "logger", "callbacks", "experiment")
+    )
+    main()

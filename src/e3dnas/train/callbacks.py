@@ -1,0 +1,97 @@
+"""Lightning callbacks and loggers of a training run, built from conf/callbacks and conf/logger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from fvcore.nn.precise_bn import update_bn_stats
+from lightning.pytorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    EMAWeightAveraging,
+    LearningRateMonitor,
+    ModelCheckpoint,
+    RichProgressBar,
+    TQDMProgressBar,
+)
+from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger, WandbLogger
+
+from e3dnas.tracking import wandb_init_kwargs
+
+
+class PreciseBN(Callback):
+    """Recompute BatchNorm statistics on ``batches`` training batches before each validation.
+
+    Running averages lag behind the weights; averaging true per-batch statistics with the weights frozen
+    (fvcore's ``update_bn_stats``, the PySlowFast recipe) gives validation numbers that match the weights.
+    """
+
+    def __init__(self, batches: int = 200):
+        self.batches = batches
+
+    def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or trainer.state.fn != "fit":
+            return
+
+        def clips() -> Iterator:
+            for batch in trainer.train_dataloader:
+                batch = pl_module.transfer_batch_to_device(batch, pl_module.device, 0)
+                yield trainer.datamodule.on_after_batch_transfer(batch, 0)["clip"]
+
+        was_training = pl_module.training
+        pl_module.train()
+        update_bn_stats(pl_module, clips(), self.batches)
+        pl_module.train(was_training)
+
+
+def build_callbacks(cfg: Mapping[str, Any], checkpoint_dir: Path) -> list[Callback]:
+    ckpt = dict(cfg["checkpoint"])
+    callbacks: list[Callback] = [
+        ModelCheckpoint(
+            dirpath=checkpoint_dir,
+            # No "=" in file names: a path like best-epoch=3.ckpt cannot be passed as a Hydra override.
+            filename="best-epoch{epoch:03d}",
+            auto_insert_metric_name=False,
+            monitor=ckpt["monitor"],
+            mode=ckpt["mode"],
+            save_last=ckpt.get("save_last", True),
+            save_top_k=ckpt.get("save_top_k", 1),
+            every_n_train_steps=ckpt.get("every_n_train_steps"),
+        )
+    ]
+    if cfg.get("lr_monitor", True):
+        callbacks.append(LearningRateMonitor(logging_interval="step"))
+    bars = {"rich": RichProgressBar, "tqdm": TQDMProgressBar}
+    if cfg.get("progress_bar", "tqdm") in bars:
+        callbacks.append(bars[cfg["progress_bar"]]())
+    if cfg.get("early_stopping"):
+        callbacks.append(EarlyStopping(**cfg["early_stopping"]))
+    if cfg.get("ema"):
+        callbacks.append(EMAWeightAveraging(**cfg["ema"]))
+    if cfg.get("precise_bn"):
+        callbacks.append(PreciseBN(**cfg["precise_bn"]))
+    return callbacks
+
+
+def build_loggers(
+    cfg: Mapping[str, Any], run_dir: Path, name: str, config: Mapping[str, Any]
+) -> list[Logger]:
+    """One logger per key of conf/logger/<name>.yaml (wandb, csv, tensorboard)."""
+    loggers: list[Logger] = []
+    for kind, options in cfg.items():
+        if kind == "wandb":
+            kwargs = wandb_init_kwargs(
+                options or {}, job_type="train", run_dir=run_dir, name=name, config=config
+            )
+            kwargs["save_dir"] = kwargs.pop("dir")
+            loggers.append(WandbLogger(**kwargs))
+        elif kind == "csv":
+            loggers.append(CSVLogger(run_dir, name="csv", version=""))
+        elif kind == "tensorboard":
+            loggers.append(TensorBoardLogger(run_dir, name="tensorboard", version=""))
+        else:
+            raise ValueError(f"logger: unknown logger {kind!r} (known: wandb, csv, tensorboard)")
+    return loggers

@@ -1,0 +1,110 @@
+"""One training run: resolve the architecture, build data + module + trainer, fit, test, write results."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from omegaconf import DictConfig, OmegaConf
+
+from e3dnas import cost
+from e3dnas.arch import ArchDocument, arch_from_dict, arch_to_dict, read_arch, save_arch
+from e3dnas.atomic import atomic_write_text
+from e3dnas.data import VideoDataModule
+from e3dnas.train.callbacks import build_callbacks, build_loggers
+from e3dnas.train.module import ClipClassifier
+
+
+class ConfigError(ValueError):
+    """The training config cannot work; the message names the key."""
+
+
+def resolve_arch(cfg: DictConfig) -> ArchDocument | None:
+    """The architecture from ``arch=<file.yaml>`` (a search result) or ``arch=<released name>``."""
+    if cfg.get("arch_file"):
+        return read_arch(cfg.arch_file)
+    if cfg.get("arch"):
+        return arch_from_dict(
+            OmegaConf.to_container(cfg.arch, resolve=True), source=f"conf/arch ({cfg.arch.name})"
+        )
+    if cfg.model.name == "e3d":
+        raise ConfigError(
+            "model=e3d needs an architecture: arch=<path/to/best.yaml> or arch=e3d_s|e3d_m|e3d_l"
+        )
+    return None
+
+
+def resume_checkpoint(mode: str, checkpoint_dir: Path) -> str | None:
+    """``auto``: continue from last.ckpt when a previous attempt left one; ``never``; or an explicit path."""
+    if mode == "never":
+        return None
+    if mode == "auto":
+        last = checkpoint_dir / "last.ckpt"
+        return str(last) if last.exists() else None
+    if not Path(mode).exists():
+        raise ConfigError(f"train.resume: checkpoint {mode} does not exist")
+    return mode
+
+
+def dataset_kwargs(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in cfg.items() if k != "name"}
+
+
+def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Fit (resuming if asked), test the best checkpoint, and write ``results.json`` into ``run_dir``."""
+    L.seed_everything(cfg.seed, workers=True)
+    doc = resolve_arch(cfg)
+    datamodule = VideoDataModule(**dataset_kwargs(OmegaConf.to_container(cfg.dataset, resolve=True)))
+    module = ClipClassifier(
+        model=OmegaConf.to_container(cfg.model, resolve=True),
+        num_classes=datamodule.num_classes,
+        frames=cfg.dataset.frames,
+        resolution=cfg.dataset.resolution,
+        optim=OmegaConf.to_container(cfg.optim, resolve=True),
+        label_smoothing=cfg.loss.label_smoothing,
+        arch=arch_to_dict(doc.arch) if doc else None,
+        class_names=list(datamodule.class_names),
+    )
+    arch_summary: dict[str, Any] = {}
+    if doc is not None:
+        save_arch(run_dir / "arch.yaml", doc.arch, doc.name, doc.meta)
+        c = cost.cost(doc.arch.with_input(cfg.dataset.frames, cfg.dataset.resolution))
+        arch_summary = {"arch": doc.name, "flops": c.flops, "params": c.params, "layers": c.layers}
+        source = doc.meta.get("source")
+        arch_summary["budget"] = source.get("budget", {}).get("name") if isinstance(source, dict) else None
+        arch_summary["score"] = (doc.meta.get("scores") or {}).get("stentr")
+    name = f"train-{doc.name if doc else cfg.model.name}-{cfg.dataset.name}"
+    config = OmegaConf.to_container(cfg, resolve=True)
+    checkpoint_dir = run_dir / "checkpoints"
+    trainer = L.Trainer(
+        **OmegaConf.to_container(cfg.trainer, resolve=True),
+        default_root_dir=run_dir,
+        logger=build_loggers(cfg.logger, run_dir, name, config | {"arch_summary": arch_summary}),
+        callbacks=build_callbacks(cfg.callbacks, checkpoint_dir),
+        enable_progress_bar=cfg.callbacks.progress_bar != "none",
+    )
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_checkpoint(cfg.train.resume, checkpoint_dir))
+    checkpoint = trainer.checkpoint_callback
+    results: dict[str, Any] = {
+        "model": cfg.model.name,
+        "dataset": cfg.dataset.name,
+        **arch_summary,
+        "best_checkpoint": checkpoint.best_model_path,
+        "last_checkpoint": checkpoint.last_model_path,
+        "val_top1": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
+        "final_val_top1": float(trainer.callback_metrics["val/top1"])
+        if "val/top1" in trainer.callback_metrics
+        else None,
+        "epochs": trainer.current_epoch,
+        "global_step": trainer.global_step,
+        "skipped_samples": datamodule.skipped,
+    }
+    if cfg.train.test and checkpoint.best_model_path:
+        (metrics,) = trainer.test(module, datamodule=datamodule, ckpt_path=checkpoint.best_model_path)
+        results |= {key.replace("/", "_"): value for key, value in metrics.items()}
+    if trainer.is_global_zero:
+        atomic_write_text(run_dir / "results.json", json.dumps(results, indent=2))
+    return results
