@@ -135,3 +135,25 @@ def test_unreadable_files(tmp_path: Path):
     scalar.write_text("42\n")
     with pytest.raises(ArchError, match=r"scalar.yaml: document: expected a mapping, got int"):
         load_arch(scalar)
+
+
+def test_inspector_prints_stages_cost_and_scores(capsys):
+    from e3dnas.arch.__main__ import main
+
+    assert main([str(CONF / "arch" / "e3d_s.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "E3D-S @ 13×160²" in out
+    assert "1.864 GFLOPs (conv MACs), 1,976,232 params (backbone), 83 layers" in out
+    assert "stentr 202.9" in out
+    assert "│ stage4 │    120→120 │ 176 │  3×3×3 │     6 │      1 │ 13×10² │" in out
+    assert main([str(CONF / "arch" / "e3d_s.yaml"), "--frames", "16", "--resolution", "224"]) == 0
+    assert "E3D-S @ 16×224²" in capsys.readouterr().out
+
+
+def test_inspector_reports_bad_files(tmp_path, capsys):
+    from e3dnas.arch.__main__ import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("format: 1\n")
+    assert main([str(bad)]) == 2
+    assert f"error: {bad}: input: missing" in capsys.readouterr().err

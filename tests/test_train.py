@@ -189,3 +189,51 @@ def test_evaluate_refuses_a_dataset_with_other_classes(tmp_path, demo_root):
         f"hydra.run.dir={tmp_path}/e",
     )
     assert missing.returncode == 2 and "ckpt: no checkpoint at" in missing.stderr
+
+
+@pytest.mark.slow
+def test_local_sweep_groups_training_runs_in_wandb(tmp_path, footage_dataset):
+    """Two trainings of one multirun (joblib): one wandb group, job_type train, the budget in the config."""
+    from wandb_records import wandb_run_record
+
+    search = tmp_path / "search"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "e3dnas.search",
+            "+budget=demo",
+            "search.iterations=5000",
+            "wandb.enabled=false",
+            "progress=false",
+            f"hydra.run.dir={search}",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    run = cli(
+        "e3dnas.train",
+        "-m",
+        f"arch={search / 'best.yaml'}",
+        "seed=0,1",
+        "hydra/launcher=local",
+        "hydra.launcher.n_jobs=2",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        f"dataset.root={footage_dataset()}",
+        "+experiment=demo",
+        "dataset.num_workers=0",
+        "dataset.persistent_workers=false",
+        "trainer.max_epochs=1",
+        "train.test=false",
+        "callbacks.progress_bar=none",
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    records = [
+        wandb_run_record(p) for p in sorted((tmp_path / "sweep").glob("*/wandb/offline-run-*/run-*.wandb"))
+    ]
+    assert len(records) == 2
+    assert {(r.run_group, r.job_type) for r in records} == {("sweep", "train")}
+    for record in records:
+        config = {item.key: yaml.safe_load(item.value_json) for item in record.config.update}
+        assert config["arch_summary"]["budget"] == "demo" and config["dataset"]["name"] == "demo"

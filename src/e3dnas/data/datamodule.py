@@ -1,0 +1,197 @@
+"""The LightningDataModule the trainer uses: configured by ``conf/dataset/<name>.yaml`` (its keys are the
+constructor's arguments), yielding ``{"clip", "label", "index"}`` batches."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from e3dnas.data.annotations import Layout, Split, SplitName, require_dir
+from e3dnas.data.collate import ClipCollate
+from e3dnas.data.dataset import ClipDataset, worker_init
+from e3dnas.data.errors import DataError
+from e3dnas.data.failures import FailureMonitor
+from e3dnas.data.layouts import open_layout
+from e3dnas.data.sampling import make_sampler
+from e3dnas.data.transforms import KINETICS_MEAN, KINETICS_STD, ClipTransform, mirror_labels, render
+
+#: Which annotation split feeds each stage's dataset: testing uses the labelled validation split, multi-view.
+SOURCES: dict[str, SplitName] = {"train": "train", "val": "val", "test": "val"}
+STAGES: dict[str | None, tuple[str, ...]] = {
+    "fit": ("train", "val"),
+    "validate": ("val",),
+    "test": ("test",),
+    None: ("train", "val", "test"),
+}
+
+
+class VideoDataModule(L.LightningDataModule):
+    """Train (random clip, random scale/crop/flip), val (one centre view) and test (``test_clips`` ×
+    ``test_crops`` views on the validation split) loaders over one of the official layouts.
+
+    Batches: ``clip`` float32 ``[B, 3, T, H, W]`` (test: ``[B, V, 3, T, H, W]``), ``label`` and ``index``
+    int64 ``[B]``. Skipped samples are counted in ``skipped`` / ``skip_counts``; past ``max_failure_rate``
+    (once ``min_failure_samples`` were seen in the epoch or split) DataError stops the run."""
+
+    def __init__(
+        self,
+        layout: str,
+        root: str | Path | None,
+        frames: int = 16,
+        resolution: int = 224,
+        sampling: str = "segment",
+        stride: int = 1,
+        train_scale: Sequence[float] | None = None,
+        test_scale: float | None = None,
+        test_clips: int = 1,
+        test_crops: int = 1,
+        flip: str = "none",
+        batch_size: int = 8,
+        test_batch_size: int | None = None,
+        num_workers: int = 4,
+        pin_memory: bool = True,
+        persistent_workers: bool = True,
+        max_failure_rate: float = 0.01,
+        min_failure_samples: int = 100,
+        gpu_transforms: bool = False,
+        seed: int = 0,
+        media_dir: str = ".",
+        annotation_dir: str = ".",
+        decode_threads: int = 1,
+        mean: Sequence[float] = KINETICS_MEAN,
+        std: Sequence[float] = KINETICS_STD,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        if root is None or str(root) in ("", "???"):
+            raise DataError(f"dataset.root is not set for the {layout} layout")
+        self.root = Path(root)
+        self.layout: Layout = open_layout(layout, self.root, media_dir, annotation_dir)
+        if flip == "plain" and self.layout.flip_sensitive:
+            raise ValueError(
+                f"flip='plain' changes labels on {layout} (left/right classes): use 'label_pairs' or 'none'"
+            )
+        self.flip = flip
+        self.sampler = make_sampler(sampling, frames, stride)
+        self.resolution = resolution
+        low, high = train_scale if train_scale is not None else (resolution * 8 / 7, resolution * 10 / 7)
+        test = float(test_scale) if test_scale is not None else resolution * 8 / 7
+        self.mean, self.std = tuple(mean), tuple(std)
+        common = {"resolution": resolution, "mean": self.mean, "std": self.std}
+        self.transforms = {
+            "train": ClipTransform(scale=(float(low), float(high)), train=True, **common),
+            "val": ClipTransform(scale=(test, test), train=False, **common),
+            "test": ClipTransform(
+                scale=(test, test), train=False, crops=test_crops, multiview=True, **common
+            ),
+        }
+        self.max_short = {"train": math.ceil(high), "val": math.ceil(test), "test": math.ceil(test)}
+        self.test_clips = test_clips
+        self.batch_size = batch_size
+        self.test_batch_size = test_batch_size or batch_size
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory and torch.cuda.is_available()  # pinning only helps a GPU
+        self.persistent_workers = persistent_workers and num_workers > 0
+        self.gpu_transforms = gpu_transforms
+        self.seed = seed
+        self.decode_threads = decode_threads
+        self.monitor = FailureMonitor(max_failure_rate, min_failure_samples)
+        self.datasets: dict[str, ClipDataset] = {}
+        self._splits: dict[SplitName, Split] = {}
+
+    @cached_property
+    def class_names(self) -> list[str]:
+        """Class names in index order, as the dataset's label file defines them (read on first access)."""
+        require_dir(self.root, "dataset root")
+        return self.layout.class_names
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def skipped(self) -> int:
+        """Samples skipped so far: records dropped at setup plus samples that failed to load (all workers)."""
+        return sum(self.monitor.counts.values())
+
+    @property
+    def skip_counts(self) -> dict[str, int]:
+        """``skipped`` by reason (missing, empty, corrupt, unreadable, bad_line, bad_entry, unknown_label)."""
+        return dict(self.monitor.counts)
+
+    def setup(self, stage: str | None = None) -> None:
+        for name in STAGES[stage]:
+            if name not in self.datasets:
+                self.datasets[name] = self._dataset(name)
+
+    def _dataset(self, name: str) -> ClipDataset:
+        source = SOURCES[name]
+        if source not in self._splits:
+            require_dir(self.root, "dataset root")
+            self._splits[source] = self.layout.split(source)
+            self.monitor.add_split(source, self._splits[source])
+        dataset = ClipDataset(
+            self._splits[source].records,
+            self.layout.storage,
+            self.sampler,
+            train=name == "train",
+            clips=self.test_clips if name == "test" else 1,
+            max_short=self.max_short[name],
+            decode_threads=self.decode_threads,
+            workers=self.num_workers,
+        )
+        self.monitor.watch(name, dataset.counters)
+        return dataset
+
+    def _loader(self, name: str, batch_size: int) -> DataLoader:
+        if name not in self.datasets:
+            raise RuntimeError(f"call setup() before the {name} dataloader")
+        transform = self.transforms[name]
+        if name == "train":
+            transform = replace(transform, mirror=mirror_labels(self.class_names, self.flip))
+        dataset = self.datasets[name]
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=name == "train",
+            drop_last=name == "train" and len(dataset) >= batch_size,
+            num_workers=self.num_workers,
+            collate_fn=ClipCollate(transform, render=not self.gpu_transforms),
+            pin_memory=self.pin_memory,
+            persistent_workers=self.persistent_workers,
+            worker_init_fn=worker_init,
+            generator=torch.Generator().manual_seed(self.seed),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.batch_size)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", self.batch_size)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", self.test_batch_size)
+
+    def check_failures(self) -> None:
+        """Raise DataError if any split's load-failure rate in the current epoch passes the threshold."""
+        epoch = self.trainer.current_epoch if self.trainer is not None else 0
+        for name in self.datasets:
+            self.monitor.check(name, epoch)
+
+    def on_before_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, Any]:
+        self.check_failures()
+        return batch
+
+    def on_after_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, Any]:
+        """With ``gpu_transforms`` uint8 clips arrive on the device with their planned views: render there."""
+        if "views" in batch:
+            batch["clip"] = render(batch["clip"], batch.pop("views"), self.resolution, self.mean, self.std)
+        return batch

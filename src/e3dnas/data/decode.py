@@ -1,0 +1,158 @@
+"""Decoding only the frames a clip needs, scaled down at decode time when that helps: decord for video files,
+Pillow (libjpeg-turbo) for Something-Something V1 frame folders.
+
+Every failure (missing, empty, corrupt, unreadable) becomes a SampleError with the path and a one-line reason,
+so no library traceback reaches the user. Frames come back as uint8 ``[N, H, W, 3]`` tensors.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from pathlib import Path
+from typing import Protocol
+
+import av
+import decord
+import numpy as np
+import torch
+import torch.utils.dlpack
+from PIL import Image
+
+from e3dnas.data.errors import SampleError
+
+# decord forwards FFmpeg's own log lines to stderr; our SampleError already names the file and the reason.
+decord.logging.set_level(decord.logging.QUIET)
+
+_DECORD_PREFIX = re.compile(r"\[\d\d:\d\d:\d\d\] \S+:\d+: ")
+JPEG_SUFFIXES = (".jpg", ".jpeg")
+
+
+def reason_text(error: BaseException) -> str:
+    """The first line of a library error without decord's '[time] file.cc:line:' prefixes."""
+    lines = str(error).strip().splitlines() or [""]
+    return f"{type(error).__name__}: {_DECORD_PREFIX.sub('', lines[0])[:200]}"
+
+
+def _in_order(
+    frames: torch.Tensor, wanted: np.ndarray, indices: np.ndarray, inverse: np.ndarray
+) -> torch.Tensor:
+    """The decoded unique, sorted ``wanted`` frames rearranged as ``indices`` asks (a no-op in the usual case
+    of increasing indices without repeats)."""
+    if np.array_equal(wanted, indices):
+        return frames
+    return frames[torch.from_numpy(inverse.reshape(-1))]
+
+
+class ClipSource(Protocol):
+    """An opened sample: its frame count, then the frames at given indices."""
+
+    num_frames: int
+
+    def read(self, indices: np.ndarray) -> torch.Tensor: ...
+
+
+def fit_short_side(width: int, height: int, max_short: int | None) -> tuple[int, int]:
+    """(width, height) scaled down so the short side is ``max_short``; unchanged when already that small."""
+    short = min(width, height)
+    if max_short is None or short <= max_short:
+        return width, height
+    return max(1, round(width * max_short / short)), max(1, round(height * max_short / short))
+
+
+def _check_file(path: Path) -> os.stat_result:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise SampleError("missing", path, "file not found") from None
+    except OSError as error:
+        raise SampleError("unreadable", path, reason_text(error)) from None
+    if stat.st_size == 0:
+        raise SampleError("empty", path, "zero-byte file")
+    return stat
+
+
+@functools.lru_cache(maxsize=2**16)
+def frame_size(path: str, modified_ns: int) -> tuple[int, int]:
+    """(width, height) of a video from its container header (PyAV, ~1 ms), cached per process: from the second
+    epoch on a worker no longer probes (the modification time in the key catches a replaced file)."""
+    with av.open(path) as container:
+        if not container.streams.video:
+            raise SampleError("corrupt", path, "no video stream")
+        codec = container.streams.video[0].codec_context
+        return codec.width, codec.height
+
+
+class VideoFile:
+    """A video decoded by decord. Its native size is probed from the container header (PyAV, ~1 ms) so that
+    decord can scale frames down inside FFmpeg's pipeline instead of converting full-size RGB frames."""
+
+    def __init__(self, path: Path, max_short: int | None = None, threads: int = 1) -> None:
+        self.path = path
+        stat = _check_file(path)
+        try:
+            width, height = fit_short_side(*frame_size(os.fspath(path), stat.st_mtime_ns), max_short)
+            self._reader = decord.VideoReader(
+                os.fspath(path), width=width, height=height, num_threads=threads
+            )
+            self.num_frames = len(self._reader)
+        except SampleError:
+            raise
+        except Exception as error:
+            raise SampleError("corrupt", path, reason_text(error)) from None
+
+    def read(self, indices: np.ndarray) -> torch.Tensor:
+        wanted, inverse = np.unique(indices, return_inverse=True)
+        try:
+            frames = torch.utils.dlpack.from_dlpack(self._reader.get_batch(wanted.tolist()).to_dlpack())
+        except Exception as error:
+            raise SampleError("corrupt", self.path, reason_text(error)) from None
+        return _in_order(frames, wanted, indices, inverse)
+
+
+class FrameFolder:
+    """A folder of JPEG frames (``00001.jpg`` …), frame i being the i-th file in name order. Pillow decodes
+    with libjpeg-turbo and, when a frame is larger than needed, scales it down inside the JPEG decoder."""
+
+    def __init__(self, path: Path, max_short: int | None = None) -> None:
+        self.path = path
+        self.max_short = max_short
+        try:
+            names = sorted(name for name in os.listdir(path) if name.lower().endswith(JPEG_SUFFIXES))
+        except FileNotFoundError:
+            raise SampleError("missing", path, "frame folder not found") from None
+        except OSError as error:
+            raise SampleError("unreadable", path, reason_text(error)) from None
+        if not names:
+            raise SampleError("empty", path, "frame folder holds no JPEG frames")
+        self._names = names
+        self.num_frames = len(names)
+
+    def read(self, indices: np.ndarray) -> torch.Tensor:
+        wanted, inverse = np.unique(indices, return_inverse=True)
+        frames: np.ndarray | None = None
+        for slot, index in enumerate(wanted.tolist()):
+            image = self._decode(self.path / self._names[index])
+            if frames is None:
+                frames = np.empty((len(wanted), *image.shape), dtype=np.uint8)
+            if image.shape != frames.shape[1:]:
+                raise SampleError("corrupt", self.path, f"frame {self._names[index]} differs in size")
+            frames[slot] = image
+        return _in_order(torch.from_numpy(frames), wanted, indices, inverse)
+
+    def _decode(self, frame: Path) -> np.ndarray:
+        try:
+            with Image.open(frame) as image:
+                image.draft("RGB", fit_short_side(*image.size, self.max_short))
+                return np.asarray(image.convert("RGB"))
+        except (PermissionError, IsADirectoryError, FileNotFoundError) as error:
+            raise SampleError("unreadable", frame, reason_text(error)) from None
+        except Exception as error:
+            reason = "empty" if frame.stat().st_size == 0 else "corrupt"
+            raise SampleError(reason, frame, reason_text(error)) from None
+
+
+def open_clip(path: Path, storage: str, max_short: int | None = None, threads: int = 1) -> ClipSource:
+    """Open one sample of a layout whose ``storage`` is "video" or "frames"."""
+    return VideoFile(path, max_short, threads) if storage == "video" else FrameFolder(path, max_short)

@@ -1,0 +1,101 @@
+"""Kinetics-400: ``train.csv`` / ``validate.csv`` / ``test.csv``
+(``label,youtube_id,time_start,time_end,split``) and clips ``<youtube_id>_<start:06d>_<end:06d>.mp4``, flat or
+under ``<split>/<label>/``.
+
+The official files define no class index: classes are the sorted label names of ``train.csv`` (the convention
+of the published Kinetics models). Missing clips are normal (videos disappear): they are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from functools import cached_property
+from pathlib import Path
+
+from e3dnas.data.annotations import Row, Split, SplitName, collect, list_names, require_dir, require_file
+from e3dnas.data.errors import DataError, SampleError, where
+
+SPLIT_FILES: dict[SplitName, str] = {"train": "train.csv", "val": "validate.csv", "test": "test.csv"}
+COLUMNS = ("youtube_id", "time_start", "time_end", "split")
+
+
+def clip_stem(youtube_id: str, start: int, end: int) -> str:
+    """File name of a clip without ``.mp4``: also its video id."""
+    return f"{youtube_id}_{start:06d}_{end:06d}"
+
+
+class KineticsLayout:
+    storage = "video"
+    flip_sensitive = False
+
+    def __init__(self, media_dir: Path, annotation_dir: Path) -> None:
+        self.media_dir = Path(media_dir)
+        self.annotation_dir = Path(annotation_dir)
+        self._folders: dict[Path, set[str]] = {}
+
+    @cached_property
+    def class_names(self) -> list[str]:
+        require_dir(self.annotation_dir, "annotation folder")
+        rows = self._rows(self.annotation_dir / SPLIT_FILES["train"], Split())
+        labels = {row.class_name for row in rows if row.class_name is not None}
+        if not labels:
+            raise DataError(
+                f"{where(self.annotation_dir / SPLIT_FILES['train'])}: no labelled clips to define classes"
+            )
+        return sorted(labels)
+
+    def split(self, name: SplitName) -> Split:
+        require_dir(self.media_dir, "video folder")
+        split = Split()
+        return collect(
+            self._rows(self.annotation_dir / SPLIT_FILES[name], split), self.class_names, self._find, split
+        )
+
+    def _find(self, row: Row) -> tuple[Path, bool]:
+        """The clip flat in the media folder or in ``<split>/<label>/`` (label as is or with underscores)."""
+        name, split_dir, label = f"{row.video_id}.mp4", self.media_dir / row.group, row.class_name
+        folders = [self.media_dir]
+        if label is not None:
+            folders += [split_dir / label, split_dir / label.replace(" ", "_")]
+        folders.append(split_dir)
+        for folder in folders:
+            if name in self._names(folder):
+                return folder / name, True
+        return self.media_dir / name, False
+
+    def _names(self, folder: Path) -> set[str]:
+        if folder not in self._folders:
+            self._folders[folder] = list_names(folder)
+        return self._folders[folder]
+
+    @staticmethod
+    def _rows(path: Path, split: Split) -> Iterator[Row]:
+        """One row per clip; its ``group`` is the split column, the folder of the per-class layout."""
+        with require_file(path, "split file").open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = [column.strip() for column in next(reader, [])]
+            missing = [column for column in COLUMNS if column not in header]
+            if missing:
+                raise DataError(f"{where(path, 1)}: header {header} lacks column(s) {missing}")
+            column = {name: header.index(name) for name in header}
+            for row in reader:
+                origin = where(path, reader.line_num)
+                if not any(field.strip() for field in row):
+                    continue
+                if len(row) != len(header):
+                    detail = (
+                        f"expected {len(header)} comma-separated fields ({','.join(header)}), got {len(row)}"
+                    )
+                    split.skipped.append(SampleError("bad_line", origin, detail))
+                    continue
+                try:
+                    start, end = int(row[column["time_start"]]), int(row[column["time_end"]])
+                except ValueError:
+                    split.skipped.append(
+                        SampleError("bad_line", origin, "time_start/time_end are not integers")
+                    )
+                    continue
+                stem = clip_stem(row[column["youtube_id"]].strip(), start, end)
+                label = row[column["label"]].strip() if "label" in column else None
+                yield Row(stem, label or None, origin, row[column["split"]].strip())

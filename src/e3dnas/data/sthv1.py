@@ -1,0 +1,60 @@
+"""Something-Something V1: JPEG frame folders ``<media>/<id>/00001.jpg`` and ``;``-separated CSVs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cached_property
+from pathlib import Path
+
+from e3dnas.data.annotations import (
+    Row,
+    Split,
+    SplitName,
+    collect,
+    list_names,
+    read_class_list,
+    read_lines,
+    require_dir,
+)
+from e3dnas.data.errors import SampleError, where
+
+PREFIX = "something-something-v1"
+SPLIT_FILES: dict[SplitName, str] = {"train": "train", "val": "validation", "test": "test"}
+
+
+class SthV1Layout:
+    storage = "frames"
+    flip_sensitive = True
+
+    def __init__(self, media_dir: Path, annotation_dir: Path) -> None:
+        self.media_dir = Path(media_dir)
+        self.annotation_dir = Path(annotation_dir)
+
+    @cached_property
+    def class_names(self) -> list[str]:
+        require_dir(self.annotation_dir, "annotation folder")
+        return read_class_list(self.annotation_dir / f"{PREFIX}-labels.csv")
+
+    def split(self, name: SplitName) -> Split:
+        split = Split()
+        folders = list_names(require_dir(self.media_dir, "frame folder root"))
+        rows = self._rows(self.annotation_dir / f"{PREFIX}-{SPLIT_FILES[name]}.csv", name != "test", split)
+        return collect(
+            rows,
+            self.class_names,
+            lambda row: (self.media_dir / row.video_id, row.video_id in folders),
+            split,
+        )
+
+    @staticmethod
+    def _rows(path: Path, labelled: bool, split: Split) -> Iterator[Row]:
+        fields = 2 if labelled else 1
+        for number, line in read_lines(path, "split file"):
+            parts = [part.strip() for part in line.split(";")]
+            if len(parts) != fields:
+                detail = (
+                    f"expected {fields} ';'-separated field(s) (<video_id>;<class name>), got {len(parts)}"
+                )
+                split.skipped.append(SampleError("bad_line", where(path, number), detail))
+                continue
+            yield Row(parts[0], parts[1] if labelled else None, where(path, number))

@@ -1,0 +1,83 @@
+"""Something-Something V2: ``<media>/<id>.webm`` (VP9) with ``labels.json`` and JSON split lists."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import cached_property
+from pathlib import Path
+
+from e3dnas.data.annotations import (
+    Row,
+    Split,
+    SplitName,
+    collect,
+    json_line,
+    list_names,
+    read_json,
+    read_json_list,
+    require_dir,
+)
+from e3dnas.data.errors import DataError, SampleError, where
+
+SPLIT_FILES: dict[SplitName, str] = {"train": "train.json", "val": "validation.json", "test": "test.json"}
+EXTENSION = ".webm"
+
+
+def template_class(template: str) -> str:
+    """An entry's class: its template without placeholder brackets (``[something]`` → ``something``)."""
+    return template.replace("[", "").replace("]", "")
+
+
+class SthV2Layout:
+    storage = "video"
+    flip_sensitive = True
+
+    def __init__(self, media_dir: Path, annotation_dir: Path) -> None:
+        self.media_dir = Path(media_dir)
+        self.annotation_dir = Path(annotation_dir)
+
+    @cached_property
+    def class_names(self) -> list[str]:
+        """Names ordered by the indices of ``labels.json`` (``{"class": "index"}``), which must be 0..n-1."""
+        path = require_dir(self.annotation_dir, "annotation folder") / "labels.json"
+        mapping, text = read_json(path, "label file")
+        if not isinstance(mapping, dict) or not mapping:
+            raise DataError(f"{where(path, 1)}: labels.json must be a non-empty object {{class: index}}")
+        names: dict[int, str] = {}
+        for name, value in mapping.items():
+            line = json_line(text, json.dumps(name))
+            try:
+                index = int(value)
+            except (TypeError, ValueError):
+                raise DataError(
+                    f"{where(path, line)}: index of {name!r} is {value!r}, not an integer"
+                ) from None
+            if index in names or not 0 <= index < len(mapping):
+                raise DataError(
+                    f"{where(path, line)}: index {index} of {name!r} is a duplicate"
+                    f" or outside 0..{len(mapping) - 1}"
+                )
+            names[index] = name
+        return [names[index] for index in range(len(mapping))]
+
+    def split(self, name: SplitName) -> Split:
+        videos = list_names(require_dir(self.media_dir, "video folder"))
+        split = Split()
+
+        def media(row: Row) -> tuple[Path, bool]:
+            return self.media_dir / f"{row.video_id}{EXTENSION}", f"{row.video_id}{EXTENSION}" in videos
+
+        rows = self._rows(self.annotation_dir / SPLIT_FILES[name], name != "test", split)
+        return collect(rows, self.class_names, media, split)
+
+    @staticmethod
+    def _rows(path: Path, labelled: bool, split: Split) -> Iterator[Row]:
+        keys = ("id", "template") if labelled else ("id",)
+        for number, entry in enumerate(read_json_list(path, "split file")):
+            origin = f"{where(path)} entry {number}"
+            if not isinstance(entry, dict) or any(not isinstance(entry.get(key), str) for key in keys):
+                detail = f"expected an object with string fields {', '.join(keys)}, got {str(entry)[:80]!r}"
+                split.skipped.append(SampleError("bad_entry", origin, detail))
+                continue
+            yield Row(entry["id"], template_class(entry["template"]) if labelled else None, origin)

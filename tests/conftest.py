@@ -1,0 +1,42 @@
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from slurm_cluster import slurm_cluster  # noqa: F401  (session fixture: a real single-node Slurm)
+
+# --- e3dnas.data: datasets in the official layouts, built once per session from the real footage -----------
+
+#: A small demo build (5 camera-motion classes, 16-frame 64×64 clips): 20 train, 10 val, 5 test clips.
+SMALL_FOOTAGE_DATASET = {"train_per_class": 4, "val_per_class": 2, "test_per_class": 1}
+
+
+@pytest.fixture(scope="session")
+def footage_dataset(tmp_path_factory) -> Callable[..., Path]:
+    """``footage_dataset(layout="sthv2", per_class_folders=False, **demo_params)`` → root of the demo clips
+    written in that official layout ("sthv1", "sthv2", "k400"); built once per session per parameter set.
+    Treat it as read-only: copy it (``copied_dataset``) before damaging files."""
+    from e3dnas.data.demo import build_demo
+
+    built: dict[tuple, Path] = {}
+
+    def build(layout: str = "sthv2", per_class_folders: bool = False, **params) -> Path:
+        params = {**SMALL_FOOTAGE_DATASET, **params}
+        key = (layout, per_class_folders, tuple(sorted(params.items())))
+        if key not in built:
+            out = tmp_path_factory.mktemp(f"footage-{layout}") / "data"
+            built[key] = build_demo(out, layout=layout, per_class_folders=per_class_folders, **params)
+        return built[key]
+
+    return build
+
+
+@pytest.fixture
+def copied_dataset(footage_dataset, tmp_path) -> Callable[..., Path]:
+    """Like ``footage_dataset`` but a private copy under ``tmp_path`` that a test may modify."""
+
+    def copy(layout: str = "sthv2", per_class_folders: bool = False, **params) -> Path:
+        return Path(shutil.copytree(footage_dataset(layout, per_class_folders, **params), tmp_path / layout))
+
+    return copy

@@ -1,0 +1,81 @@
+"""``python -m e3dnas.report`` over real search and training runs."""
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+from e3dnas.report.__main__ import main as report_main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_report_compares_searches_and_trainings(tmp_path, footage_dataset):
+    sweep = tmp_path / "sweep"
+    for budget in ("demo", "e3d_s"):
+        for seed in (0, 1):
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "e3dnas.search",
+                    f"+budget={budget}",
+                    f"search.seed={seed}",
+                    "search.iterations=10000",
+                    "wandb.enabled=false",
+                    "progress=false",
+                    f"hydra.run.dir={sweep / f'{budget}-{seed}'}",
+                ],
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+            )
+    data = footage_dataset()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "e3dnas.train",
+            f"arch={sweep / 'demo-0' / 'best.yaml'}",
+            "+experiment=demo",
+            f"dataset.root={data}",
+            "dataset.num_workers=0",
+            "dataset.persistent_workers=false",
+            "logger=csv",
+            "trainer.max_epochs=1",
+            "train.test=false",
+            "callbacks.progress_bar=none",
+            f"hydra.run.dir={sweep / 'train'}",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    (sweep / "broken").mkdir()
+    (sweep / "broken" / "summary.json").write_text("{not json")
+
+    assert report_main([str(sweep)]) == 0
+    rows = list(csv.DictReader((sweep / "report.csv").open()))
+    assert [(r["kind"], r["budget"], r["seed"]) for r in rows] == [
+        ("search", "demo", "0"),
+        ("search", "demo", "1"),
+        ("search", "e3d_s", "0"),
+        ("search", "e3d_s", "1"),
+        ("train", "demo", "0"),
+    ]
+    assert all(
+        float(r["flops"]) <= (1e8 if r["budget"] == "demo" else 2e9) for r in rows if r["kind"] == "search"
+    )
+    assert 0 <= float(rows[-1]["val_top1"]) <= 1 and rows[-1]["model"] == "demo-stentr-seed0"
+    document = (sweep / "report.md").read_text()
+    assert "| search | e3d_s | 1 | e3d | stentr |" in document
+    assert "![scores](scores.png)" in document and "![accuracy](accuracy.png)" in document
+    assert f"{sweep / 'broken'}: skipped (JSONDecodeError" in document
+    for picture in ("scores.png", "accuracy.png"):
+        assert (sweep / picture).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_on_an_empty_or_missing_dir(tmp_path, capsys):
+    assert report_main([str(tmp_path)]) == 2
+    assert "no search (summary.json) or training (results.json) runs" in capsys.readouterr().err
+    assert report_main([str(tmp_path / "nope")]) == 2
