@@ -1,5 +1,6 @@
 """Training and evaluation on the real-footage demo set: runs, agrees with itself, resumes, fails clearly."""
 
+import csv
 import json
 import os
 import signal
@@ -67,6 +68,32 @@ def test_fit_validate_test_on_demo(tmp_path, demo_root, model, arch):
     assert "val/top1" in metrics and "train/top1" in metrics
     if model == "e3d":
         assert yaml.safe_load((tmp_path / "arch.yaml").read_text())["name"] == "E3D-S"
+
+
+@pytest.mark.slow
+def test_ema_and_precise_bn_options_train(tmp_path, demo_root):
+    """EMA weights and recomputed BN statistics both change what validation sees, and both run."""
+    common = [
+        *QUICK,
+        f"dataset.root={demo_root}",
+        "arch=e3d_s",
+        "trainer.max_epochs=1",
+        "train.test=false",
+        "+trainer.limit_train_batches=3",
+        "+trainer.limit_val_batches=2",
+    ]
+    plain = train(compose_cfg("train", *common), tmp_path / "plain")
+    ema = train(compose_cfg("train", *common, "callbacks.ema={decay: 0.5}"), tmp_path / "ema")
+    precise = train(compose_cfg("train", *common, "callbacks.precise_bn={batches: 2}"), tmp_path / "bn")
+    for results in (ema, precise):
+        assert results["global_step"] == 3 and Path(results["best_checkpoint"]).is_file()
+    assert plain["global_step"] == 3
+    val_losses = []
+    for run in ("plain", "ema", "bn"):
+        rows = csv.DictReader((tmp_path / run / "csv" / "metrics.csv").open())
+        val_losses.append([float(row["val/loss"]) for row in rows if row["val/loss"]])
+    assert all(len(losses) == 1 for losses in val_losses)
+    assert len({losses[0] for losses in val_losses}) == 3, val_losses
 
 
 def test_evaluate_reproduces_the_trainers_val_accuracy(tmp_path, demo_root):
@@ -147,6 +174,15 @@ def _write_bad_arch(tmp_path: Path) -> Path:
         (["arch=e3d_s", "dataset.root=/nonexistent/demo"], "/nonexistent/demo"),
         ([], "model=e3d needs an architecture"),
         (["arch=e3d_x"], "unknown arch 'e3d_x' (available: e3d_l, e3d_m, e3d_s"),
+        (["arch=e3d_s", "dataset.flip=plain"], "dataset: flip='plain' changes labels on sthv2"),
+        (
+            ["arch=e3d_s", "optim.name=adam"],
+            "model: optim.name: unknown optimiser 'adam' (known: sgd, adamw)",
+        ),
+        (
+            ["arch=e3d_s", "+trainer.epochs=3"],
+            "trainer: Trainer.__init__() got an unexpected keyword argument",
+        ),
     ],
 )
 def test_bad_training_config_fails_with_one_line(tmp_path, demo_root, args, message):

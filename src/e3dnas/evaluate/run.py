@@ -14,7 +14,7 @@ from e3dnas.atomic import atomic_write_text
 from e3dnas.data import VideoDataModule
 from e3dnas.evaluate.reports import confusion, plot_confusion, write_per_class_csv
 from e3dnas.train.module import ClipClassifier
-from e3dnas.train.run import ConfigError, dataset_kwargs
+from e3dnas.train.run import ConfigError, config_errors, dataset_kwargs
 
 
 def load_checkpoint(path: str) -> ClipClassifier:
@@ -28,7 +28,8 @@ def load_checkpoint(path: str) -> ClipClassifier:
 
 def evaluate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     module = load_checkpoint(cfg.ckpt)
-    datamodule = VideoDataModule(**dataset_kwargs(OmegaConf.to_container(cfg.dataset, resolve=True)))
+    with config_errors("dataset"):
+        datamodule = VideoDataModule(**dataset_kwargs(OmegaConf.to_container(cfg.dataset, resolve=True)))
     trained_for = module.hparams.num_classes
     if datamodule.num_classes != trained_for:
         raise ConfigError(
@@ -36,9 +37,10 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             f"at {cfg.dataset.root} has {datamodule.num_classes}"
         )
     module.collect_predictions = True
-    trainer = L.Trainer(
-        **OmegaConf.to_container(cfg.trainer, resolve=True), logger=False, default_root_dir=run_dir
-    )
+    with config_errors("trainer"):
+        trainer = L.Trainer(
+            **OmegaConf.to_container(cfg.trainer, resolve=True), logger=False, default_root_dir=run_dir
+        )
     if cfg.views == "multi":
         (metrics,) = trainer.test(module, datamodule=datamodule)
     elif cfg.views == "single":

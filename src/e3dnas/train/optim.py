@@ -20,6 +20,9 @@ def param_groups(model: nn.Module, weight_decay: float, decay_norm_and_bias: boo
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+OPTIMIZERS = ("sgd", "adamw")
+
+
 def build_optimizer(model: nn.Module, cfg: Mapping[str, Any]) -> torch.optim.Optimizer:
     groups = param_groups(model, cfg["weight_decay"], cfg.get("decay_norm_and_bias", False))
     if cfg["name"] == "sgd":
@@ -28,7 +31,7 @@ def build_optimizer(model: nn.Module, cfg: Mapping[str, Any]) -> torch.optim.Opt
         )
     if cfg["name"] == "adamw":
         return torch.optim.AdamW(groups, lr=cfg["lr"], betas=tuple(cfg.get("betas", (0.9, 0.999))))
-    raise ValueError(f"optim.name: unknown optimiser {cfg['name']!r} (known: sgd, adamw)")
+    raise ValueError(f"optim.name: unknown optimiser {cfg['name']!r} (known: {', '.join(OPTIMIZERS)})")
 
 
 def warmup_cosine(total_steps: int, warmup_steps: int, min_lr_ratio: float):

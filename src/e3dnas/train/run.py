@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
 from e3dnas import cost
@@ -20,6 +22,18 @@ from e3dnas.train.module import ClipClassifier
 
 class ConfigError(ValueError):
     """The training config cannot work; the message names the key."""
+
+
+@contextmanager
+def config_errors(group: str) -> Iterator[None]:
+    """Turn a constructor's rejection of its arguments into a ConfigError naming the config group.
+
+    Only around construction: an error raised while training keeps its traceback.
+    """
+    try:
+        yield
+    except (ValueError, TypeError, KeyError, MisconfigurationException) as err:
+        raise ConfigError(f"{group}: {err}") from err
 
 
 def resolve_arch(cfg: DictConfig) -> ArchDocument | None:
@@ -57,17 +71,19 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Fit (resuming if asked), test the best checkpoint, and write ``results.json`` into ``run_dir``."""
     L.seed_everything(cfg.seed, workers=True)
     doc = resolve_arch(cfg)
-    datamodule = VideoDataModule(**dataset_kwargs(OmegaConf.to_container(cfg.dataset, resolve=True)))
-    module = ClipClassifier(
-        model=OmegaConf.to_container(cfg.model, resolve=True),
-        num_classes=datamodule.num_classes,
-        frames=cfg.dataset.frames,
-        resolution=cfg.dataset.resolution,
-        optim=OmegaConf.to_container(cfg.optim, resolve=True),
-        label_smoothing=cfg.loss.label_smoothing,
-        arch=arch_to_dict(doc.arch) if doc else None,
-        class_names=list(datamodule.class_names),
-    )
+    with config_errors("dataset"):
+        datamodule = VideoDataModule(**dataset_kwargs(OmegaConf.to_container(cfg.dataset, resolve=True)))
+    with config_errors("model"):
+        module = ClipClassifier(
+            model=OmegaConf.to_container(cfg.model, resolve=True),
+            num_classes=datamodule.num_classes,
+            frames=cfg.dataset.frames,
+            resolution=cfg.dataset.resolution,
+            optim=OmegaConf.to_container(cfg.optim, resolve=True),
+            label_smoothing=cfg.loss.label_smoothing,
+            arch=arch_to_dict(doc.arch) if doc else None,
+            class_names=list(datamodule.class_names),
+        )
     arch_summary: dict[str, Any] = {}
     if doc is not None:
         save_arch(run_dir / "arch.yaml", doc.arch, doc.name, doc.meta)
@@ -79,13 +95,23 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     name = f"train-{doc.name if doc else cfg.model.name}-{cfg.dataset.name}"
     config = OmegaConf.to_container(cfg, resolve=True)
     checkpoint_dir = run_dir / "checkpoints"
-    trainer = L.Trainer(
-        **OmegaConf.to_container(cfg.trainer, resolve=True),
-        default_root_dir=run_dir,
-        logger=build_loggers(cfg.logger, run_dir, name, config | {"arch_summary": arch_summary}),
-        callbacks=build_callbacks(cfg.callbacks, checkpoint_dir),
-        enable_progress_bar=cfg.callbacks.progress_bar != "none",
-    )
+    with config_errors("trainer"):
+        trainer = L.Trainer(
+            **OmegaConf.to_container(cfg.trainer, resolve=True),
+            default_root_dir=run_dir,
+            logger=build_loggers(
+                cfg.logger,
+                run_dir,
+                name,
+                config
+                | {
+                    "arch_summary": arch_summary,
+                    "arch_document": arch_to_dict(doc.arch, doc.name) if doc else None,
+                },
+            ),
+            callbacks=build_callbacks(cfg.callbacks, checkpoint_dir),
+            enable_progress_bar=cfg.callbacks.progress_bar != "none",
+        )
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume_checkpoint(cfg.train.resume, checkpoint_dir))
     checkpoint = trainer.checkpoint_callback
     results: dict[str, Any] = {
