@@ -54,7 +54,7 @@ def main(cfg: DictConfig) -> float:
         fail(str(err).strip("'\""))
 
     archs = population_archs(result, space.skeleton)
-    best_yaml = write_outputs(result, archs, run_dir, budget, scorer, settings)
+    best_yaml, top = write_outputs(result, archs, run_dir, budget, scorer, settings)
     pop = result.population
     plots = {
         "convergence": plot_convergence(result.history, scorer.name, run_dir / "convergence.png"),
@@ -71,17 +71,6 @@ def main(cfg: DictConfig) -> float:
     if cfg.wandb.enabled:
         from e3dnas.search.tracking import log_search
 
-        top = [
-            {
-                "rank": rank,
-                "score": float(pop.scores[rank - 1]),
-                "flops": float(pop.flops[rank - 1]),
-                "params": int(pop.params[rank - 1]),
-                "layers": cost.cost(arch).layers,
-                "arch": str(run_dir / "top" / f"{rank:0{len(str(settings.top_k))}d}.yaml"),
-            }
-            for rank, arch in enumerate(archs[: settings.top_k], start=1)
-        ]
         log_search(
             cfg.wandb,
             run_dir=run_dir,

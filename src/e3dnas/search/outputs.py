@@ -55,8 +55,8 @@ def write_outputs(
     budget: Budget,
     scorer: ScorerSpec,
     settings: SearchSettings,
-) -> Path:
-    """Write the architecture files and tables; return the path of best.yaml."""
+) -> tuple[Path, list[dict[str, Any]]]:
+    """Write the architecture files and tables; return best.yaml's path and the top-k rows (with files)."""
     pop = result.population
     name = f"{budget.name}-{scorer.name}-seed{settings.seed}"
     metas = [
@@ -65,8 +65,10 @@ def write_outputs(
     ]
     best = save_arch(run_dir / "best.yaml", archs[0], name=name, meta=metas[0])
     digits = len(str(settings.top_k))
-    for rank, (arch, meta) in enumerate(zip(archs, metas, strict=False), start=1):
+    top_files = [
         save_arch(run_dir / "top" / f"{rank:0{digits}d}.yaml", arch, name=f"{name}-top{rank}", meta=meta)
+        for rank, (arch, meta) in enumerate(zip(archs, metas, strict=False), start=1)
+    ]
 
     table = io.StringIO()
     writer = csv.writer(table, lineterminator="\n")
@@ -74,9 +76,8 @@ def write_outputs(
     writer.writerows(result.history)
     atomic_write_text(run_dir / "history.csv", table.getvalue())
 
-    lines = []
-    for rank, arch in enumerate(archs, start=1):
-        record: dict[str, Any] = {
+    records: list[dict[str, Any]] = [
+        {
             "rank": rank,
             "score": float(pop.scores[rank - 1]),
             "flops": float(pop.flops[rank - 1]),
@@ -84,8 +85,9 @@ def write_outputs(
             "layers": cost.cost(arch).layers,
             "arch": arch_to_dict(arch),
         }
-        lines.append(json.dumps(record, sort_keys=False))
-    atomic_write_text(run_dir / "population.jsonl", "\n".join(lines) + "\n")
+        for rank, arch in enumerate(archs, start=1)
+    ]
+    atomic_write_text(run_dir / "population.jsonl", "".join(json.dumps(r) + "\n" for r in records))
     atomic_write_text(
         run_dir / "summary.json",
         json.dumps(
@@ -103,4 +105,8 @@ def write_outputs(
             indent=2,
         ),
     )
-    return best
+    top = [
+        {k: v for k, v in record.items() if k != "arch"} | {"file": str(path)}
+        for record, path in zip(records, top_files, strict=False)
+    ]
+    return best, top
