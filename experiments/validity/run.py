@@ -5,9 +5,10 @@ its last checkpoint):
 
 1. calibrate: train the searched demo network on camera-motion sets of several pan speeds and keep the
    speed whose accuracy is furthest from both chance and saturation (closest to ``--target``);
-2. sample ``--archs`` architectures spanning the STEntr range the search visits at the demo budget;
-3. train each with one recipe and ``--seeds`` seeds; correlate every scorer with mean val top-1
-   (Kendall τ, Spearman ρ, 95 % bootstrap intervals), one scatter panel per scorer;
+2. sample ``--archs`` architectures twice from what a search at the demo budget visits: evenly spaced over
+   its whole STEntr range, and from equal-count STEntr strata (the near-budget region where it chooses);
+3. train each with one recipe and ``--seeds`` seeds; per sample, correlate every scorer with mean val
+   top-1 (Kendall τ, Spearman ρ, 95 % bootstrap intervals), one scatter panel per scorer;
 4. E3D vs hand design: the searched network against an X3D scaled to the same conv FLOPs, ``--compare-seeds``
    seeds each, same recipe.
 
@@ -35,12 +36,13 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from analyse import correlation, scatter
-from sample import stratified, visited_architectures
+from sample import spanning, stratified, visited_architectures
 
 from e3dnas import cost, scores
-from e3dnas.arch import load_arch, save_arch
+from e3dnas.arch import Arch, load_arch, save_arch
 from e3dnas.atomic import atomic_write_text
 from e3dnas.data.demo import build_demo
+from e3dnas.models import build_model
 from e3dnas.search import Budget
 from e3dnas.space import SearchSpace
 
@@ -115,24 +117,25 @@ def calibrate(best: Path, steps: list[float], target: float, epochs: int) -> tup
     return chosen["step_px"], rows
 
 
-def x3d_matching(flops: float, frames: int, resolution: int) -> tuple[float, float]:
-    """X3D (XS depth) width factor whose conv FLOPs at the demo input are closest to ``flops``."""
+def conv_flops_and_params(model: torch.nn.Module, frames: int, resolution: int) -> tuple[float, int]:
+    """fvcore's conv MACs (the search's FLOPs convention) and all trainable parameters of a model."""
     from fvcore.nn import FlopCountAnalysis
 
+    counter = FlopCountAnalysis(model.eval(), torch.zeros(1, 3, frames, resolution, resolution))
+    counter.unsupported_ops_warnings(False)
+    counter.uncalled_modules_warnings(False)
+    return float(counter.by_operator()["conv"]), sum(p.numel() for p in model.parameters())
+
+
+def x3d_matching(flops: float, frames: int, resolution: int) -> float:
+    """Width factor of an XS-depth X3D whose conv FLOPs at the demo input are closest to ``flops``."""
     from e3dnas.models import build_model
 
-    best = (float("inf"), 0.0, 0.0)
-    clip = torch.zeros(1, 3, frames, resolution, resolution)
-    for width in np.arange(0.5, 2.51, 0.1):
-        model = build_model(
-            "x3d_xs", num_classes=5, frames=frames, resolution=resolution, width_factor=float(width)
-        )
-        counter = FlopCountAnalysis(model.eval(), clip)
-        counter.unsupported_ops_warnings(False)
-        counter.uncalled_modules_warnings(False)
-        conv = counter.by_operator()["conv"]
-        best = min(best, (abs(conv - flops) / flops, float(round(width, 2)), float(conv)))
-    return best[1], best[2]
+    def gap(width: float) -> float:
+        model = build_model("x3d_xs", num_classes=5, frames=frames, resolution=resolution, width_factor=width)
+        return abs(conv_flops_and_params(model, frames, resolution)[0] - flops)
+
+    return min((round(float(w), 2) for w in np.arange(0.5, 2.51, 0.05)), key=gap)
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
@@ -141,6 +144,33 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     writer.writeheader()
     writer.writerows(rows)
     atomic_write_text(path, table.getvalue())
+
+
+def study_sample(label: str, archs: list[Arch], data: Path, args: argparse.Namespace) -> dict[str, dict]:
+    """Train each architecture of one sample with every seed; correlate each scorer with mean accuracy."""
+    out = RESULTS / label
+    rows = []
+    for i, arch in enumerate(archs):
+        path = save_arch(out / "archs" / f"{i:02d}.yaml", arch, name=f"validity-{label}-{i:02d}")
+        accuracy = [
+            train_run(WORK / "runs" / label / f"{i:02d}-seed{seed}", data, args.epochs, seed, f"arch={path}")
+            for seed in range(args.seeds)
+        ]
+        accuracy = [result["final_val_top1"] for result in accuracy]
+        c = cost.cost(arch)
+        row = {"arch": f"{i:02d}", "flops": c.flops, "params": c.params, "layers": c.layers}
+        row |= {f"score_{name}": scores.score_arch(arch, name) for name in SCORERS}
+        row |= {f"val_top1_seed{s}": a for s, a in enumerate(accuracy)}
+        row |= {"val_top1_mean": statistics.mean(accuracy), "val_top1_range": max(accuracy) - min(accuracy)}
+        rows.append(row)
+    write_csv(out / "trainings.csv", rows)
+    accuracy = np.array([r["val_top1_mean"] for r in rows])
+    spread = np.array([r["val_top1_range"] / 2 for r in rows])
+    by_scorer = {name: np.array([r[f"score_{name}"] for r in rows]) for name in SCORERS}
+    table = {name: correlation(x, accuracy, args.resamples, seed=0) for name, x in by_scorer.items()}
+    write_csv(out / "correlations.csv", [{"scorer": n} | v for n, v in table.items()])
+    scatter(by_scorer, accuracy, spread, table, out / "scatter.png")
+    return table
 
 
 def markdown_table(rows: list[dict], columns: dict[str, str]) -> str:
@@ -155,17 +185,28 @@ def markdown_table(rows: list[dict], columns: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def write_results(meta: dict, calibration: list[dict], correlations: dict, comparison: list[dict]) -> Path:
+#: What each architecture sample is, for results.md.
+SAMPLES = {
+    "range": "the children nearest to {archs} evenly spaced STEntr values from the lowest to the highest "
+    "visited: the whole range the search passes through",
+    "near_budget": "one child from each of {archs} equal-count STEntr strata: since the search spends most "
+    "of its time near the budget, this is where it makes its choices",
+}
+
+
+def correlation_rows(table: dict[str, dict]) -> list[dict]:
+    rows = []
+    for name, row in table.items():
+        tau = f"{row['kendall']:+.2f} [{row['kendall_low']:+.2f}, {row['kendall_high']:+.2f}]"
+        rho = f"{row['spearman']:+.2f} [{row['spearman_low']:+.2f}, {row['spearman_high']:+.2f}]"
+        rows.append({"scorer": name, "τ [95% CI]": tau, "ρ [95% CI]": rho})
+    return rows
+
+
+def write_results(meta: dict, calibration: list[dict], tables: dict, comparison: list[dict]) -> Path:
     """results.md: generated tables and plots, the commands, then the hand-written reading (reading.md)."""
-    corr_rows = [{"scorer": name} | row for name, row in correlations.items()]
-    for row in corr_rows:
-        row["τ [95% CI]"] = f"{row['kendall']:+.2f} [{row['kendall_low']:+.2f}, {row['kendall_high']:+.2f}]"
-        row["ρ [95% CI]"] = (
-            f"{row['spearman']:+.2f} [{row['spearman_low']:+.2f}, {row['spearman_high']:+.2f}]"
-        )
     for row in comparison:
         row["val top-1 (%)"] = f"{100 * row['val_top1_mean']:.1f} ± {100 * row['val_top1_std']:.1f}"
-    reading = Path(__file__).resolve().parent / "reading.md"
     budget = meta["budget"]
     text = [
         "# Does the score predict accuracy?",
@@ -174,7 +215,7 @@ def write_results(meta: dict, calibration: list[dict], correlations: dict, compa
         f"{budget['flops'] / 1e9:g} GFLOPs, {budget['layers']} layers). "
         f"Recipe: `+experiment=demo` (AdamW, {meta['epochs']} epochs); metric: last-epoch val top-1.",
         "",
-        "    make validity        # = python experiments/validity/run.py (resumable; ~45 min on 2 cores)",
+        "    make validity        # = python experiments/validity/run.py (resumable; ~90 min on 2 cores)",
         "",
         "## Calibration of the demo task",
         "",
@@ -184,21 +225,30 @@ def write_results(meta: dict, calibration: list[dict], correlations: dict, compa
         "",
         markdown_table(calibration, {"step_px": "g", "final_val_top1": ".3f"}),
         "",
-        f"## Rank correlation over {meta['archs']} architectures × {meta['seeds']} seeds",
+        f"## Rank correlation: {meta['archs']} architectures × {meta['seeds']} seeds, two samples",
         "",
-        f"Architectures: one from each of {meta['archs']} equal-count STEntr strata of the "
-        f"{meta['visited']:,} distinct admitted children of a 100k-candidate search (results/archs/). "
-        "Accuracy: mean over seeds. Intervals: 95 % percentile bootstrap over architectures.",
-        "",
-        markdown_table(corr_rows, {"scorer": "", "τ [95% CI]": "", "ρ [95% CI]": ""}),
-        "",
-        "![score vs accuracy](results/scatter.png)",
-        "",
-        "Per-architecture figures: [trainings.csv](results/trainings.csv).",
+        f"Both samples come from the {meta['visited']:,} distinct admitted children of a 100k-candidate "
+        "search at the demo budget. Accuracy: mean over seeds (bars in the plots: min–max). "
+        "Intervals: 95 % percentile bootstrap over architectures.",
+    ]
+    for label, table in tables.items():
+        text += [
+            "",
+            f"### `{label}`: {SAMPLES[label].format(archs=meta['archs'])}",
+            "",
+            markdown_table(correlation_rows(table), {"scorer": "", "τ [95% CI]": "", "ρ [95% CI]": ""}),
+            "",
+            f"![score vs accuracy, {label}](results/{label}/scatter.png)",
+            "",
+            f"Per architecture: [trainings.csv](results/{label}/trainings.csv), "
+            f"architecture files in results/{label}/archs/.",
+        ]
+    reading = Path(__file__).resolve().parent / "reading.md"
+    text += [
         "",
         "## E3D vs hand design at the same FLOPs",
         "",
-        markdown_table(comparison, {"model": "", "conv_gflops": ".4f", "val top-1 (%)": ""}),
+        markdown_table(comparison, {"model": "", "conv_gflops": ".4f", "params": "", "val top-1 (%)": ""}),
         "",
         "X3D: pytorchvideo `create_x3d` at XS depth, width factor chosen so its conv FLOPs at the demo input "
         "match the searched E3D's; same recipe, same seeds.",
@@ -229,51 +279,40 @@ def main() -> None:
 
     space = load_space(budget)
     visited = visited_architectures(space, budget, iterations=100_000, seed=0)
-    archs = stratified(visited, scores.spatio_temporal_entropy(visited), args.archs, seed=0)
-    rows = []
-    for i, arch in enumerate(archs):
-        path = save_arch(RESULTS / "archs" / f"{i:02d}.yaml", arch, name=f"validity-{i:02d}")
-        accuracy = [
-            train_run(WORK / "runs" / f"{i:02d}-seed{seed}", data, args.epochs, seed, f"arch={path}")[
+    strentr = scores.spatio_temporal_entropy(visited)
+    samples = {
+        "range": spanning(visited, strentr, args.archs),
+        "near_budget": stratified(visited, strentr, args.archs, seed=0),
+    }
+    tables = {label: study_sample(label, archs, data, args) for label, archs in samples.items()}
+
+    comparison = []
+    x3d_width = x3d_matching(cost.cost(load_arch(best)).flops, budget.frames, budget.resolution)
+    contenders = {
+        "E3D (searched)": ("e3d", [f"arch={best}"], {"arch": load_arch(best)}),
+        f"X3D (width {x3d_width:g})": (
+            f"x3d-w{x3d_width:g}",
+            ["model=x3d_xs", f"model.width_factor={x3d_width}"],
+            {"width_factor": x3d_width},
+        ),
+    }
+    for label, (slug, model_args, build_args) in contenders.items():
+        name = "e3d" if slug == "e3d" else "x3d_xs"
+        model = build_model(
+            name, num_classes=5, frames=budget.frames, resolution=budget.resolution, **build_args
+        )
+        flops, params = conv_flops_and_params(model, budget.frames, budget.resolution)
+        top1 = [
+            train_run(WORK / "compare" / f"{slug}-seed{s}", data, args.epochs, s, *model_args)[
                 "final_val_top1"
             ]
-            for seed in range(args.seeds)
-        ]
-        c = cost.cost(arch)
-        row = {"arch": f"{i:02d}", "flops": c.flops, "params": c.params, "layers": c.layers}
-        row |= {f"score_{name}": scores.score_arch(arch, name) for name in SCORERS}
-        row |= {f"val_top1_seed{s}": a for s, a in enumerate(accuracy)}
-        rows.append(
-            row
-            | {"val_top1_mean": statistics.mean(accuracy), "val_top1_range": max(accuracy) - min(accuracy)}
-        )
-    write_csv(RESULTS / "trainings.csv", rows)
-
-    accuracy = np.array([r["val_top1_mean"] for r in rows])
-    spread = np.array([r["val_top1_range"] / 2 for r in rows])
-    by_scorer = {name: np.array([r[f"score_{name}"] for r in rows]) for name in SCORERS}
-    table = {name: correlation(x, accuracy, args.resamples, seed=0) for name, x in by_scorer.items()}
-    write_csv(RESULTS / "correlations.csv", [{"scorer": n} | v for n, v in table.items()])
-    scatter(by_scorer, accuracy, spread, table, RESULTS / "scatter.png")
-
-    searched = load_arch(best)
-    flops = cost.cost(searched).flops
-    width, x3d_flops = x3d_matching(flops, budget.frames, budget.resolution)
-    comparison = []
-    for label, model_args, f in (
-        ("E3D (searched)", [f"arch={best}"], flops),
-        (f"X3D (width {width:g})", ["model=x3d_xs", f"model.width_factor={width}"], x3d_flops),
-    ):
-        runs = [
-            train_run(WORK / "compare" / f"{label.split()[0]}-seed{s}", data, args.epochs, s, *model_args)
             for s in range(args.compare_seeds)
         ]
-        top1 = [r["final_val_top1"] for r in runs]
         comparison.append(
             {
                 "model": label,
-                "conv_gflops": f / 1e9,
-                "params": runs[0]["params"] if runs[0].get("params") else "",
+                "conv_gflops": flops / 1e9,
+                "params": params,
                 "val_top1_mean": statistics.mean(top1),
                 "val_top1_std": statistics.stdev(top1),
                 **{f"seed{s}": t for s, t in enumerate(top1)},
@@ -291,7 +330,7 @@ def main() -> None:
         "device": "CPU (2 cores)",
     }
     atomic_write_text(RESULTS / "study.json", json.dumps(meta, indent=2))
-    write_results(meta, calibration, table, comparison)
+    write_results(meta, calibration, tables, comparison)
     log(f"done: {RESULTS}")
 
 

@@ -1,8 +1,10 @@
 """Sample architectures whose scores span what the search visits, not only its winners.
 
-A search at the study's budget is replayed and every admitted child is kept; the STEntr range of those
-children is cut into equal-count strata and one architecture is drawn from each, so early, small networks
-and near-optimal ones are both represented.
+A search at the study's budget is replayed and every admitted child is kept. Two samples are drawn from
+them: ``spanning`` takes the children nearest to evenly spaced STEntr values from the lowest to the highest
+visited (early, small networks as well as near-optimal ones); ``stratified`` takes one child from each
+equal-count STEntr stratum, which, since a search spends most of its time near the budget, is the
+neighbourhood where the search actually makes its choices.
 """
 
 from __future__ import annotations
@@ -23,6 +25,15 @@ def visited_architectures(space: SearchSpace, budget: Budget, iterations: int, s
         children, ok = evolution.step(settings.batch)
         kept.append(children.genes[ok])
     return ArchBatch(space.skeleton, np.unique(np.concatenate(kept), axis=0))
+
+
+def spanning(batch: ArchBatch, scores: np.ndarray, count: int) -> list[Arch]:
+    """The ``count`` distinct children nearest to evenly spaced scores over the visited range."""
+    chosen: list[int] = []
+    for target in np.linspace(scores.min(), scores.max(), count):
+        nearest = np.argsort(np.abs(scores - target), kind="stable")
+        chosen.append(next(int(i) for i in nearest if i not in chosen))
+    return [batch.arch(i) for i in chosen]
 
 
 def stratified(batch: ArchBatch, scores: np.ndarray, count: int, seed: int) -> list[Arch]:
