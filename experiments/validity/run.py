@@ -35,7 +35,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from analyse import correlation, scatter
+from analyse import by_first_temporal_stage, correlation, scatter
 from sample import spanning, stratified, visited_architectures
 
 from e3dnas import cost, scores
@@ -146,8 +146,18 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     atomic_write_text(path, table.getvalue())
 
 
-def study_sample(label: str, archs: list[Arch], data: Path, args: argparse.Namespace) -> dict[str, dict]:
-    """Train each architecture of one sample with every seed; correlate each scorer with mean accuracy."""
+def first_temporal_stage(arch: Arch) -> int | str:
+    """Index of the first stage whose kernel mixes frames (kt > 1); "none" when no stage does."""
+    return next((i for i, stage in enumerate(arch.stages) if stage.kernel[0] > 1), "none")
+
+
+def study_sample(
+    label: str, archs: list[Arch], data: Path, args: argparse.Namespace
+) -> tuple[dict[str, dict], list[dict]]:
+    """Train each architecture of one sample with every seed; correlate each scorer with mean accuracy.
+
+    Returns the correlation table and the per-architecture rows (trainings.csv).
+    """
     out = RESULTS / label
     rows = []
     for i, arch in enumerate(archs):
@@ -159,6 +169,7 @@ def study_sample(label: str, archs: list[Arch], data: Path, args: argparse.Names
         accuracy = [result["final_val_top1"] for result in accuracy]
         c = cost.cost(arch)
         row = {"arch": f"{i:02d}", "flops": c.flops, "params": c.params, "layers": c.layers}
+        row["first_temporal_stage"] = first_temporal_stage(arch)
         row |= {f"score_{name}": scores.score_arch(arch, name) for name in SCORERS}
         row |= {f"val_top1_seed{s}": a for s, a in enumerate(accuracy)}
         row |= {"val_top1_mean": statistics.mean(accuracy), "val_top1_range": max(accuracy) - min(accuracy)}
@@ -170,7 +181,7 @@ def study_sample(label: str, archs: list[Arch], data: Path, args: argparse.Names
     table = {name: correlation(x, accuracy, args.resamples, seed=0) for name, x in by_scorer.items()}
     write_csv(out / "correlations.csv", [{"scorer": n} | v for n, v in table.items()])
     scatter(by_scorer, accuracy, spread, table, out / "scatter.png")
-    return table
+    return table, rows
 
 
 def markdown_table(rows: list[dict], columns: dict[str, str]) -> str:
@@ -231,7 +242,7 @@ def write_results(meta: dict, calibration: list[dict], tables: dict, comparison:
         "search at the demo budget. Accuracy: mean over seeds (bars in the plots: min–max). "
         "Intervals: 95 % percentile bootstrap over architectures.",
     ]
-    for label, table in tables.items():
+    for label, (table, rows) in tables.items():
         text += [
             "",
             f"### `{label}`: {SAMPLES[label].format(archs=meta['archs'])}",
@@ -239,6 +250,19 @@ def write_results(meta: dict, calibration: list[dict], tables: dict, comparison:
             markdown_table(correlation_rows(table), {"scorer": "", "τ [95% CI]": "", "ρ [95% CI]": ""}),
             "",
             f"![score vs accuracy, {label}](results/{label}/scatter.png)",
+            "",
+            "By the first stage whose kernel mixes frames (stage indices from 0; the stem never does here):",
+            "",
+            markdown_table(
+                by_first_temporal_stage(rows),
+                {
+                    "first stage with kt > 1": "",
+                    "archs": "",
+                    "mean val top-1 (%)": ".1f",
+                    "STEntr range": "",
+                    "τ(STEntr, top-1) within": "+.2f",
+                },
+            ),
             "",
             f"Per architecture: [trainings.csv](results/{label}/trainings.csv), "
             f"architecture files in results/{label}/archs/.",
