@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from e3dnas import scores
 from e3dnas.arch import ArchBatch, load_arch, read_arch
+from e3dnas.cli import read_conf
 from e3dnas.search import Budget, ScorerSpec, SearchSettings, run_search
 from e3dnas.space import SearchSpace
 
@@ -33,14 +33,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def load_budget(name: str) -> Budget:
-    return Budget.from_config(yaml.safe_load((ROOT / "conf" / "budget" / f"{name}.yaml").read_text()))
+    return Budget.from_config(read_conf("budget", name))
 
 
 def load_space(budget: Budget) -> SearchSpace:
-    cfg = yaml.safe_load((ROOT / "conf" / "space" / "e3d.yaml").read_text())
-    return SearchSpace.from_config(
-        cfg, frames=budget.frames, resolution=budget.resolution, max_layers=budget.layers
-    )
+    return budget.space(read_conf("space", "e3d"))
 
 
 def module_baseline(space: SearchSpace, budget: Budget, n: int) -> float:

@@ -10,15 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from e3dnas import cost, scores
 from e3dnas.arch import load_arch, read_arch
+from e3dnas.cli import read_conf
 from e3dnas.search import Budget, ScorerSpec, SearchSettings, run_island, run_search
-from e3dnas.space import SearchSpace
 
 ROOT = Path(__file__).resolve().parents[1]
-SPACE_CFG = yaml.safe_load((ROOT / "conf" / "space" / "e3d.yaml").read_text())
+SPACE_CFG = read_conf("space", "e3d")
 
 
 def search_cli(run_dir: Path, *overrides: str, wait: bool = True):
@@ -38,18 +37,15 @@ def without_timestamp(path: Path) -> str:
 
 
 def space_and_budget(name: str):
-    budget = Budget.from_config(yaml.safe_load((ROOT / "conf" / "budget" / f"{name}.yaml").read_text()))
-    space = SearchSpace.from_config(
-        SPACE_CFG, frames=budget.frames, resolution=budget.resolution, max_layers=budget.layers
-    )
-    return space, budget
+    budget = Budget.from_config(read_conf("budget", name))
+    return budget.space(SPACE_CFG), budget
 
 
 @pytest.mark.parametrize("name", ["e3d_s", "e3d_m", "e3d_l", "demo"])
 def test_budget_is_never_exceeded_and_search_beats_the_seed(tmp_path, name):
     run = search_cli(tmp_path, f"+budget={name}", "search.iterations=20000", "wandb.enabled=false")
     assert run.returncode == 0, run.stderr
-    budget = yaml.safe_load((ROOT / "conf" / "budget" / f"{name}.yaml").read_text())
+    budget = read_conf("budget", name)
     files = [tmp_path / "best.yaml", *sorted((tmp_path / "top").glob("*.yaml"))]
     assert len(files) == 11
     for path in files:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from e3dnas import cost, scores
 from e3dnas.arch import load_arch
+from e3dnas.cli import read_conf
 from e3dnas.search import Budget
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,8 +23,10 @@ import sample  # noqa: E402
 
 @pytest.fixture(scope="module")
 def visited():
-    budget = Budget.from_config(yaml.safe_load((ROOT / "conf" / "budget" / "demo.yaml").read_text()))
-    batch = sample.visited_architectures(run.load_space(budget), budget, iterations=4000, seed=0)
+    budget = Budget.from_config(read_conf("budget", "demo"))
+    batch = sample.visited_architectures(
+        budget.space(read_conf("space", "e3d")), budget, iterations=4000, seed=0
+    )
     return budget, batch, scores.spatio_temporal_entropy(batch)
 
 

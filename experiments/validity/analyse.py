@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats
 
-from e3dnas.atomic import atomic_write_bytes
+from e3dnas.figures import plt, save_png
 
 
 def _kendall(x, y):
@@ -80,7 +75,4 @@ def scatter(
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("val top-1 (%)")
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return atomic_write_bytes(path, buffer.getvalue())
+    return save_png(fig, path)

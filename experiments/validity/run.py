@@ -19,8 +19,6 @@ outputs/validity/ (not committed).
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 import statistics
@@ -31,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -40,11 +37,12 @@ from sample import spanning, stratified, visited_architectures
 
 from e3dnas import cost, scores
 from e3dnas.arch import Arch, load_arch, save_arch
-from e3dnas.atomic import atomic_write_text
+from e3dnas.atomic import atomic_write_csv, atomic_write_text
+from e3dnas.cli import read_conf
 from e3dnas.data.demo import build_demo
 from e3dnas.models import build_model
+from e3dnas.report import tables
 from e3dnas.search import Budget
-from e3dnas.space import SearchSpace
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -80,13 +78,6 @@ def train_run(run_dir: Path, data: Path, epochs: int, seed: int, *model_args: st
         if done.returncode != 0:
             raise SystemExit(f"training failed in {run_dir}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return json.loads(results.read_text())
-
-
-def load_space(budget: Budget) -> SearchSpace:
-    cfg = yaml.safe_load((ROOT / "conf" / "space" / "e3d.yaml").read_text())
-    return SearchSpace.from_config(
-        cfg, frames=budget.frames, resolution=budget.resolution, max_layers=budget.layers
-    )
 
 
 def searched_network(budget: Budget) -> Path:
@@ -129,7 +120,6 @@ def conv_flops_and_params(model: torch.nn.Module, frames: int, resolution: int) 
 
 def x3d_matching(flops: float, frames: int, resolution: int) -> float:
     """Width factor of an XS-depth X3D whose conv FLOPs at the demo input are closest to ``flops``."""
-    from e3dnas.models import build_model
 
     def gap(width: float) -> float:
         model = build_model("x3d_xs", num_classes=5, frames=frames, resolution=resolution, width_factor=width)
@@ -139,11 +129,7 @@ def x3d_matching(flops: float, frames: int, resolution: int) -> float:
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
-    table = io.StringIO()
-    writer = csv.DictWriter(table, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(path, table.getvalue())
+    atomic_write_csv(path, list(rows[0]), [list(row.values()) for row in rows])
 
 
 def first_temporal_stage(arch: Arch) -> int | str:
@@ -186,14 +172,12 @@ def study_sample(
 
 def markdown_table(rows: list[dict], columns: dict[str, str]) -> str:
     """``columns``: row key (also the header) → format spec for float cells."""
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        cells = [
-            format(row[key], spec) if isinstance(row[key], float) else str(row[key])
-            for key, spec in columns.items()
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+
+    def cell(value: object, spec: str) -> str:
+        return format(value, spec) if isinstance(value, float) else str(value)
+
+    cells = [[cell(row[key], spec) for key, spec in columns.items()] for row in rows]
+    return tables.markdown_table(list(columns), cells)
 
 
 #: What each architecture sample is, for results.md.
@@ -293,7 +277,7 @@ def main() -> None:
     parser.add_argument("--resamples", type=int, default=5000)
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    budget = Budget.from_config(yaml.safe_load((ROOT / "conf" / "budget" / "demo.yaml").read_text()))
+    budget = Budget.from_config(read_conf("budget", "demo"))
     best = searched_network(budget)
 
     step, calibration = calibrate(best, args.steps, args.target, args.epochs)
@@ -301,7 +285,7 @@ def main() -> None:
     data = build_demo(WORK / f"data-step{step:g}", step=step)
     log(f"study data: camera motion at {step:g} px/frame ({data})")
 
-    space = load_space(budget)
+    space = budget.space(read_conf("space", "e3d"))
     visited = visited_architectures(space, budget, iterations=100_000, seed=0)
     strentr = scores.spatio_temporal_entropy(visited)
     samples = {

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
+
+import yaml
 
 #: The repository's conf/ (the package is installed editable: src/e3dnas → ../../conf).
 CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
@@ -14,6 +16,11 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """End the program with one clear line instead of a traceback."""
     print(f"error: {message}", file=sys.stderr)
     sys.exit(code)
+
+
+def read_conf(group: str, name: str) -> dict[str, Any]:
+    """``conf/<group>/<name>.yaml`` as plain data, for scripts that use one config outside Hydra."""
+    return yaml.safe_load((Path(CONF_DIR) / group / f"{name}.yaml").read_text())
 
 
 def group_options(group: str) -> list[str]:

@@ -144,6 +144,14 @@ class Layout(Protocol):
     def split(self, name: SplitName) -> Split: ...
 
 
+class LayoutFolders:
+    """Base of the layout parsers: where the media and the annotation files are. Reads nothing."""
+
+    def __init__(self, media_dir: Path, annotation_dir: Path) -> None:
+        self.media_dir = Path(media_dir)
+        self.annotation_dir = Path(annotation_dir)
+
+
 def collect(
     rows: Iterable[Row],
     class_names: list[str],

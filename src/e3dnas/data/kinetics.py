@@ -13,7 +13,16 @@ from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 
-from e3dnas.data.annotations import Row, Split, SplitName, collect, list_names, require_dir, require_file
+from e3dnas.data.annotations import (
+    LayoutFolders,
+    Row,
+    Split,
+    SplitName,
+    collect,
+    list_names,
+    require_dir,
+    require_file,
+)
 from e3dnas.data.errors import DataError, SampleError, where
 
 SPLIT_FILES: dict[SplitName, str] = {"train": "train.csv", "val": "validate.csv", "test": "test.csv"}
@@ -25,13 +34,12 @@ def clip_stem(youtube_id: str, start: int, end: int) -> str:
     return f"{youtube_id}_{start:06d}_{end:06d}"
 
 
-class KineticsLayout:
+class KineticsLayout(LayoutFolders):
     storage = "video"
     flip_sensitive = False
 
     def __init__(self, media_dir: Path, annotation_dir: Path) -> None:
-        self.media_dir = Path(media_dir)
-        self.annotation_dir = Path(annotation_dir)
+        super().__init__(media_dir, annotation_dir)
         self._folders: dict[Path, set[str]] = {}
 
     @cached_property

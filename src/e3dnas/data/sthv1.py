@@ -7,6 +7,7 @@ from functools import cached_property
 from pathlib import Path
 
 from e3dnas.data.annotations import (
+    LayoutFolders,
     Row,
     Split,
     SplitName,
@@ -22,13 +23,9 @@ PREFIX = "something-something-v1"
 SPLIT_FILES: dict[SplitName, str] = {"train": "train", "val": "validation", "test": "test"}
 
 
-class SthV1Layout:
+class SthV1Layout(LayoutFolders):
     storage = "frames"
     flip_sensitive = True
-
-    def __init__(self, media_dir: Path, annotation_dir: Path) -> None:
-        self.media_dir = Path(media_dir)
-        self.annotation_dir = Path(annotation_dir)
 
     @cached_property
     def class_names(self) -> list[str]:

@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 
 from e3dnas.data.annotations import (
+    LayoutFolders,
     Row,
     Split,
     SplitName,
@@ -29,13 +30,9 @@ def template_class(template: str) -> str:
     return template.replace("[", "").replace("]", "")
 
 
-class SthV2Layout:
+class SthV2Layout(LayoutFolders):
     storage = "video"
     flip_sensitive = True
-
-    def __init__(self, media_dir: Path, annotation_dir: Path) -> None:
-        self.media_dir = Path(media_dir)
-        self.annotation_dir = Path(annotation_dir)
 
     @cached_property
     def class_names(self) -> list[str]:

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
-from e3dnas.atomic import atomic_write_bytes, atomic_write_text
+from e3dnas.atomic import atomic_write_csv
+from e3dnas.figures import plt, save_png
 
 
 def confusion(probs: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -22,13 +17,11 @@ def confusion(probs: torch.Tensor, labels: torch.Tensor, num_classes: int) -> to
 
 
 def write_per_class_csv(matrix: torch.Tensor, class_names: list[str], path: Path) -> Path:
-    table = io.StringIO()
-    writer = csv.writer(table, lineterminator="\n")
-    writer.writerow(["class_index", "class_name", "support", "correct", "top1"])
+    rows = []
     for i, name in enumerate(class_names):
         support, correct = int(matrix[i].sum()), int(matrix[i, i])
-        writer.writerow([i, name, support, correct, f"{correct / support:.4f}" if support else ""])
-    return atomic_write_text(path, table.getvalue())
+        rows.append([i, name, support, correct, f"{correct / support:.4f}" if support else ""])
+    return atomic_write_csv(path, ["class_index", "class_name", "support", "correct", "top1"], rows)
 
 
 def plot_confusion(matrix: torch.Tensor, class_names: list[str], title: str, path: Path) -> Path:
@@ -50,7 +43,4 @@ def plot_confusion(matrix: torch.Tensor, class_names: list[str], title: str, pat
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return atomic_write_bytes(path, buffer.getvalue())
+    return save_png(fig, path)

@@ -11,10 +11,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from e3dnas.atomic import atomic_write_text
-from e3dnas.data import VideoDataModule
 from e3dnas.evaluate.reports import confusion, plot_confusion, write_per_class_csv
 from e3dnas.train.module import ClipClassifier
-from e3dnas.train.run import ConfigError, config_errors, dataset_kwargs
+from e3dnas.train.run import ConfigError, build_datamodule, config_errors
 
 
 def load_checkpoint(path: str) -> ClipClassifier:
@@ -28,8 +27,7 @@ def load_checkpoint(path: str) -> ClipClassifier:
 
 def evaluate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     module = load_checkpoint(cfg.ckpt)
-    with config_errors("dataset"):
-        datamodule = VideoDataModule(**dataset_kwargs(OmegaConf.to_container(cfg.dataset, resolve=True)))
+    datamodule = build_datamodule(cfg.dataset)
     trained_for = module.hparams.num_classes
     if datamodule.num_classes != trained_for:
         raise ConfigError(

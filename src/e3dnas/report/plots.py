@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import io
 from collections import defaultdict
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
 from e3dnas import cost, scores
 from e3dnas.arch import load_arch
-from e3dnas.atomic import atomic_write_bytes
 from e3dnas.cli import CONF_DIR
+from e3dnas.figures import plt, save_png
 from e3dnas.report.collect import RunRecord
 
 #: Published top-1 (DESIGN §6) by dataset: name → (GFLOPs, top-1 %). Shown beside runs on the same dataset.
@@ -23,13 +17,6 @@ PUBLISHED = {
     "sthv2": {"E3D-L": (18.3, 65.7)},
     "k400": {"X3D-XS": (0.60, 69.5), "X3D-S": (1.96, 73.5), "X3D-M": (4.73, 76.2), "X3D-L": (18.37, 77.5)},
 }
-
-
-def _save(fig, path: Path) -> Path:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return atomic_write_bytes(path, buffer.getvalue())
 
 
 def released(name: str, frames: int, resolution: int) -> tuple[float, float] | None:
@@ -66,7 +53,7 @@ def plot_scores(records: list[RunRecord], path: Path) -> Path | None:
         ax.legend(fontsize=7, loc="best")
     fig.suptitle("Best architecture per search run")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def plot_accuracy(records: list[RunRecord], path: Path) -> Path | None:
@@ -92,4 +79,4 @@ def plot_accuracy(records: list[RunRecord], path: Path) -> Path | None:
     ax.set_title("Trained runs: accuracy vs compute")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
-    return _save(fig, path)
+    return save_png(fig, path)

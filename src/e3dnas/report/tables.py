@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
 from pathlib import Path
 
-from e3dnas.atomic import atomic_write_text
+from e3dnas.atomic import atomic_write_csv
 from e3dnas.report.collect import RunRecord
 
 COLUMNS = (
@@ -24,7 +24,7 @@ COLUMNS = (
 )
 
 
-def _cells(record: RunRecord, root: Path) -> list[str]:
+def _cells(record: RunRecord) -> list[str]:
     def number(value, fmt):
         return "" if value is None else format(value, fmt)
 
@@ -43,16 +43,17 @@ def _cells(record: RunRecord, root: Path) -> list[str]:
     ]
 
 
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A GitHub-flavoured Markdown table of already formatted cells."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 def write_csv(records: list[RunRecord], path: Path) -> Path:
-    table = io.StringIO()
-    fields = list(records[0].row()) if records else []
-    writer = csv.DictWriter(table, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(r.row() for r in records)
-    return atomic_write_text(path, table.getvalue())
+    header = [field.name for field in fields(RunRecord)]
+    return atomic_write_csv(path, header, [list(r.row().values()) for r in records])
 
 
-def markdown(records: list[RunRecord], root: Path) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(_cells(r, root)) + " |" for r in records]
-    return "\n".join(lines) + "\n"
+def markdown(records: list[RunRecord]) -> str:
+    return markdown_table(COLUMNS, [_cells(r) for r in records]) + "\n"

@@ -16,7 +16,7 @@ from e3dnas.search.evolution import ScorerSpec, SearchSettings
 from e3dnas.search.islands import run_search
 from e3dnas.search.outputs import population_archs, write_outputs
 from e3dnas.search.plots import plot_convergence, plot_pareto
-from e3dnas.space import SearchSpace, SpaceError
+from e3dnas.space import SpaceError
 
 
 def released_references(scorer: ScorerSpec, frames: int, resolution: int) -> dict[str, tuple[float, float]]:
@@ -40,12 +40,7 @@ def main(cfg: DictConfig) -> float:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         budget = Budget.from_config(OmegaConf.to_container(cfg.budget, resolve=True))
-        space = SearchSpace.from_config(
-            OmegaConf.to_container(cfg.space, resolve=True),
-            frames=budget.frames,
-            resolution=budget.resolution,
-            max_layers=budget.layers,
-        )
+        space = budget.space(OmegaConf.to_container(cfg.space, resolve=True))
         scorer = ScorerSpec(cfg.scorer.name, OmegaConf.to_container(cfg.scorer.options, resolve=True))
         scorer.build()
         settings = SearchSettings(**OmegaConf.to_container(cfg.search, resolve=True))

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from e3dnas.space import SearchSpace
+
 
 class BudgetError(ValueError):
     """The budget is malformed or impossible; the message says which field and why."""
@@ -45,6 +47,12 @@ class Budget:
             flops=float(cfg["flops"]),
             layers=int(cfg["layers"]),
             params=None if cfg.get("params") is None else float(cfg["params"]),
+        )
+
+    def space(self, space_cfg: Mapping[str, Any]) -> SearchSpace:
+        """The search space of ``space_cfg`` (conf/space) at this budget's input size and layer cap."""
+        return SearchSpace.from_config(
+            space_cfg, frames=self.frames, resolution=self.resolution, max_layers=self.layers
         )
 
     def admits(self, flops: np.ndarray, params: np.ndarray, layers: np.ndarray) -> np.ndarray:

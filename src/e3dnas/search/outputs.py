@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -12,7 +10,7 @@ from typing import Any
 
 from e3dnas import __version__, cost, scores
 from e3dnas.arch import Arch, ArchBatch, arch_to_dict, save_arch
-from e3dnas.atomic import atomic_write_text
+from e3dnas.atomic import atomic_write_csv, atomic_write_text
 from e3dnas.search.budget import Budget
 from e3dnas.search.evolution import HISTORY_COLUMNS, ScorerSpec, SearchSettings
 from e3dnas.search.islands import SearchResult
@@ -70,11 +68,7 @@ def write_outputs(
         for rank, (arch, meta) in enumerate(zip(archs, metas, strict=False), start=1)
     ]
 
-    table = io.StringIO()
-    writer = csv.writer(table, lineterminator="\n")
-    writer.writerow(HISTORY_COLUMNS)
-    writer.writerows(result.history)
-    atomic_write_text(run_dir / "history.csv", table.getvalue())
+    atomic_write_csv(run_dir / "history.csv", HISTORY_COLUMNS, result.history)
 
     records: list[dict[str, Any]] = [
         {

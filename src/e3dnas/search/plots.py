@@ -4,22 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
-from e3dnas.atomic import atomic_write_bytes
-
-
-def _save(fig, path: Path) -> Path:
-    from io import BytesIO
-
-    buffer = BytesIO()
-    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return atomic_write_bytes(path, buffer.getvalue())
+from e3dnas.figures import plt, save_png
 
 
 def plot_convergence(history: list[tuple], scorer: str, path: Path) -> Path:
@@ -37,7 +24,7 @@ def plot_convergence(history: list[tuple], scorer: str, path: Path) -> Path:
     ax.set_title("Search convergence")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path, dpi=120)
 
 
 def plot_pareto(
@@ -82,4 +69,4 @@ def plot_pareto(
     axes[1].set_xlim(0.5 * budget_flops / 1e9, 1.3 * budget_flops / 1e9)
     axes[1].set_ylim(top.min() - 2 * spread, top.max() + 0.5 * spread)
     axes[1].set_title("Near the budget")
-    return _save(fig, path)
+    return save_png(fig, path, dpi=120)

@@ -13,7 +13,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from e3dnas.arch import arch_from_dict
 from e3dnas.models import build_model, model_options, prepare_model
-from e3dnas.train.optim import OPTIMIZERS, build_optimizer, warmup_cosine
+from e3dnas.train.optim import build_optimizer, check_optimizer, warmup_cosine
 
 
 def accuracy_metrics(num_classes: int, prefix: str) -> MetricCollection:
@@ -44,10 +44,7 @@ class ClipClassifier(L.LightningModule):
     ):
         super().__init__()
         self.save_hyperparameters()
-        if optim["name"] not in OPTIMIZERS:
-            raise ValueError(
-                f"optim.name: unknown optimiser {optim['name']!r} (known: {', '.join(OPTIMIZERS)})"
-            )
+        check_optimizer(optim["name"])
         arch_value = arch_from_dict(dict(arch), source="checkpoint arch").arch if arch else None
         network = build_model(
             model["name"],

@@ -20,18 +20,29 @@ def param_groups(model: nn.Module, weight_decay: float, decay_norm_and_bias: boo
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-OPTIMIZERS = ("sgd", "adamw")
+def sgd(groups: list[dict[str, Any]], cfg: Mapping[str, Any]) -> torch.optim.Optimizer:
+    return torch.optim.SGD(
+        groups, lr=cfg["lr"], momentum=cfg.get("momentum", 0.9), nesterov=cfg.get("nesterov", True)
+    )
+
+
+def adamw(groups: list[dict[str, Any]], cfg: Mapping[str, Any]) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(groups, lr=cfg["lr"], betas=tuple(cfg.get("betas", (0.9, 0.999))))
+
+
+OPTIMIZERS = {"sgd": sgd, "adamw": adamw}
+
+
+def check_optimizer(name: str) -> None:
+    """Reject an unknown ``optim.name`` when the module is built, not when Lightning starts fitting."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optim.name: unknown optimiser {name!r} (known: {', '.join(OPTIMIZERS)})")
 
 
 def build_optimizer(model: nn.Module, cfg: Mapping[str, Any]) -> torch.optim.Optimizer:
+    check_optimizer(cfg["name"])
     groups = param_groups(model, cfg["weight_decay"], cfg.get("decay_norm_and_bias", False))
-    if cfg["name"] == "sgd":
-        return torch.optim.SGD(
-            groups, lr=cfg["lr"], momentum=cfg.get("momentum", 0.9), nesterov=cfg.get("nesterov", True)
-        )
-    if cfg["name"] == "adamw":
-        return torch.optim.AdamW(groups, lr=cfg["lr"], betas=tuple(cfg.get("betas", (0.9, 0.999))))
-    raise ValueError(f"optim.name: unknown optimiser {cfg['name']!r} (known: {', '.join(OPTIMIZERS)})")
+    return OPTIMIZERS[cfg["name"]](groups, cfg)
 
 
 def warmup_cosine(total_steps: int, warmup_steps: int, min_lr_ratio: float):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -63,16 +63,18 @@ def resume_checkpoint(mode: str, checkpoint_dir: Path) -> str | None:
     return mode
 
 
-def dataset_kwargs(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in cfg.items() if k != "name"}
+def build_datamodule(dataset_cfg: DictConfig) -> VideoDataModule:
+    """The data module of ``conf/dataset/<name>.yaml``: every key but ``name`` is a constructor argument."""
+    kwargs = OmegaConf.to_container(dataset_cfg, resolve=True)
+    with config_errors("dataset"):
+        return VideoDataModule(**{k: v for k, v in kwargs.items() if k != "name"})
 
 
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Fit (resuming if asked), test the best checkpoint, and write ``results.json`` into ``run_dir``."""
     L.seed_everything(cfg.seed, workers=True)
     doc = resolve_arch(cfg)
-    with config_errors("dataset"):
-        datamodule = VideoDataModule(**dataset_kwargs(OmegaConf.to_container(cfg.dataset, resolve=True)))
+    datamodule = build_datamodule(cfg.dataset)
     with config_errors("model"):
         module = ClipClassifier(
             model=OmegaConf.to_container(cfg.model, resolve=True),
