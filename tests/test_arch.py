@@ -141,11 +141,14 @@ def test_inspector_prints_stages_cost_and_scores(capsys):
     from e3dnas.arch.__main__ import main
 
     assert main([str(CONF / "arch" / "e3d_s.yaml")]) == 0
-    out = capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
     assert "E3D-S @ 13×160²" in out
-    assert "1.864 GFLOPs (conv MACs), 1,976,232 params (backbone), 83 layers" in out
-    assert "stentr 202.9" in out
-    assert "│ stage4 │    120→120 │ 176 │  3×3×3 │     6 │      1 │ 13×10² │" in out
+    assert "1.8637 GFLOPs conv MACs" in out and "1.9528 GFLOPs authors' count" in out
+    assert "1,976,232 params (backbone), 83 layers" in out
+    assert "│ stage4 │ 120→120 │ 176 │ 3×3×3 │ 6 │ 1 │ 13×10² │" in out
+    assert main([str(CONF / "arch" / "e3d_l.yaml")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "STEntr by objective: stentr 411.3983, stentr_floor 411.8082, stentr_authors 405.0833" in out
     assert main([str(CONF / "arch" / "e3d_s.yaml"), "--frames", "16", "--resolution", "224"]) == 0
     assert "E3D-S @ 16×224²" in capsys.readouterr().out
 

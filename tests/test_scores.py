@@ -1,4 +1,4 @@
-"""STEntr pinned on hand-computed examples (DESIGN §4) and the ablation scorers' interface."""
+"""STEntr pinned by hand, the authors' objectives on the released nets, and the ablation scorers."""
 
 import math
 from pathlib import Path
@@ -79,6 +79,33 @@ def test_first_block_reads_stage_input_width():
 def test_released_e3d_scores_order_with_size():
     s, m, large = (scores.score_arch(load_arch(CONF / "arch" / f"e3d_{n}.yaml")) for n in "sml")
     assert s < m < large
+
+
+@pytest.mark.parametrize(
+    ("name", "stentr", "stentr_floor", "stentr_authors"),
+    [
+        ("e3d_s", 202.8559, 202.8559, 202.8559),
+        ("e3d_m", 204.9404, 204.9404, 201.7017),
+        ("e3d_l", 411.3983, 411.8082, 405.0833),
+    ],
+)
+def test_objectives_on_the_released_nets(name, stentr, stentr_floor, stentr_authors):
+    """The authors' code floors sides (312 → stage 4 at 19) and, in its released M/L configs, scores at
+    160 px whatever the input: their E3D-M and E3D-L figures are 201.7017 and 405.0833."""
+    arch = load_arch(CONF / "arch" / f"{name}.yaml")
+    assert scores.score_arch(arch, "stentr") == pytest.approx(stentr, abs=1e-4)
+    assert scores.score_arch(arch, "stentr_floor") == pytest.approx(stentr_floor, abs=1e-4)
+    assert scores.score_arch(arch, "stentr_authors") == pytest.approx(stentr_authors, abs=1e-4)
+    assert scores.score_arch(arch, "stentr", rounding="floor", resolution=160) == pytest.approx(
+        stentr_authors, abs=1e-4
+    )
+
+
+def test_bad_objective_options_are_named():
+    with pytest.raises(scores.ScorerError, match="'rounding' must be ceil or floor, got 'round'"):
+        scores.build_scorer("stentr", rounding="round")
+    with pytest.raises(scores.ScorerError, match="'resolution' must be null or a positive integer"):
+        scores.build_scorer("stentr", resolution=0)
 
 
 def test_every_scorer_scores_a_batch():

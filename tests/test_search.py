@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from e3dnas import cost, scores
 from e3dnas.arch import load_arch, read_arch
@@ -46,16 +47,18 @@ def test_budget_is_never_exceeded_and_search_beats_the_seed(tmp_path, name):
     run = search_cli(tmp_path, f"+budget={name}", "search.iterations=20000", "wandb.enabled=false")
     assert run.returncode == 0, run.stderr
     budget = read_conf("budget", name)
+    counter = budget["counter"]
     files = [tmp_path / "best.yaml", *sorted((tmp_path / "top").glob("*.yaml"))]
     assert len(files) == 11
     for path in files:
-        arch = load_arch(path)
-        c = cost.cost(arch)
-        assert c.flops <= budget["flops"] and c.layers <= budget["layers"]
-        assert (arch.frames, arch.resolution) == (budget["frames"], budget["resolution"])
+        doc = read_arch(path)
+        c = cost.cost(doc.arch)
+        assert c.flops_by(counter) <= budget["flops"] and c.layers <= budget["layers"]
+        assert (doc.arch.frames, doc.arch.resolution) == (budget["frames"], budget["resolution"])
+        assert doc.meta["flops"] == {"conv_macs": c.flops, "authors": c.authors_flops}
     records = [json.loads(line) for line in (tmp_path / "population.jsonl").read_text().splitlines()]
     assert len(records) == 256
-    assert all(r["flops"] <= budget["flops"] and r["layers"] <= budget["layers"] for r in records)
+    assert all(r["flops"][counter] <= budget["flops"] and r["layers"] <= budget["layers"] for r in records)
     assert [r["score"] for r in records] == sorted((r["score"] for r in records), reverse=True)
     space, _ = space_and_budget(name)
     best = read_arch(tmp_path / "best.yaml")
@@ -125,6 +128,24 @@ def test_islands_in_processes_are_deterministic_and_merge():
     assert first.population.scores[0] >= island0.population.scores[0]
 
 
+@pytest.mark.parametrize(("name", "iterations"), [("e3d_s", 500000), ("e3d_l", 100000)])
+def test_authors_presets_reproduce_their_released_search(tmp_path, name, iterations):
+    """``+budget=<b>_authors``: the paper budget in the authors' count, their objective, their iterations."""
+    run = search_cli(tmp_path, f"+budget={name}_authors", "--cfg", "job")
+    assert run.returncode == 0, run.stderr
+    cfg = yaml.safe_load(run.stdout)
+    assert cfg["scorer"]["name"] == "stentr_authors" and cfg["search"]["iterations"] == iterations
+    assert cfg["budget"] == read_conf("budget", name) | {"name": f"{name}_authors"}
+    run = search_cli(tmp_path, f"+budget={name}_authors", "search.iterations=3000", "wandb.enabled=false")
+    assert run.returncode == 0, run.stderr
+    best = read_arch(tmp_path / "best.yaml")
+    assert best.name == f"{name}_authors-stentr_authors-seed0"
+    assert best.meta["scores"]["stentr_authors"] == pytest.approx(
+        scores.score_arch(best.arch, "stentr_authors")
+    )
+    assert best.meta["source"]["budget"]["counter"] == "authors"
+
+
 def test_scorer_choice_changes_the_winner():
     space, budget = space_and_budget("e3d_s")
     settings = SearchSettings(iterations=10000)
@@ -142,13 +163,24 @@ def test_scorer_choice_changes_the_winner():
         (["+budget=e3d_s", "budget.flops=1e8"], "budget e3d_s is impossible: the seed network already needs"),
         (["+budget=e3d_s", "budget.flops=0"], "budget e3d_s: 'flops' must be a positive number, got 0"),
         (["+budget=e3d_s", "budget.layers=10"], "a layer budget of 10 is impossible"),
-        (["+budget=e3d_xl"], "unknown budget 'e3d_xl' (available: demo, e3d_l, e3d_m, e3d_s"),
+        (["+budget=e3d_xl"], "unknown budget 'e3d_xl' (available: demo, e3d_l, e3d_l_authors, e3d_m,"),
+        (
+            ["+budget=e3d_s", "budget.counter=fvcore"],
+            "budget e3d_s: 'counter' must be one of conv_macs, authors, got 'fvcore'",
+        ),
+        (
+            ["+budget=e3d_s", "scorer.options.rounding=round"],
+            "scorer option 'rounding' must be ceil or floor, got 'round'",
+        ),
         (["+budget=e3d_s,e3d_xl"], "unknown budget 'e3d_xl'"),
         (
             ["+budget=e3d_s", "scorer=zen"],
             "unknown scorer 'zen' (available: entropy, flops, params, random, stentr",
         ),
-        ([], "no budget given: add +budget=NAME (available: demo, e3d_l, e3d_m, e3d_s)"),
+        (
+            [],
+            "no budget given: add +budget=NAME (available: demo, e3d_l, e3d_l_authors, e3d_m, e3d_m_authors",
+        ),
     ],
 )
 def test_bad_requests_exit_2_with_one_line(tmp_path, overrides, message):

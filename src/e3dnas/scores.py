@@ -1,4 +1,4 @@
-"""Training-free scores of architectures: STEntr (DESIGN §4) and the ablations beside it.
+"""Training-free scores of architectures: STEntr (docs/method.md, "Score") and the ablations beside it.
 
 Every scorer maps an :class:`ArchBatch` to one float64 per architecture; higher is better. All are
 closed form over the stage table (a stage's d blocks are one term, not d), so scoring a batch of
@@ -8,6 +8,7 @@ thousands costs a few dozen numpy operations and never builds an nn.Module.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -17,13 +18,18 @@ from e3dnas.arch import Arch, ArchBatch
 
 Scorer = Callable[[ArchBatch], np.ndarray]
 
+
+class ScorerError(ValueError):
+    """A scorer's options are invalid; the message names the option."""
+
+
 #: 1 − cos θ is floored here before the log: aligned kernel and feature-map vectors (cos θ = 1) would
 #: otherwise give α = +inf. With this floor α ≤ −ln(1e-12) ≈ 27.6, far above any real layer's α (< 3).
 COS_FLOOR = 1e-12
 
 
 def refinement(frames, side, kt, k, floor: float = COS_FLOOR) -> np.ndarray:
-    """Spatio-temporal refinement factor α(T, R, kt, k) of DESIGN §4 (broadcasts over arrays)."""
+    """Spatio-temporal refinement factor α(T, R, kt, k) (broadcasts over arrays)."""
     frames, side = np.asarray(frames, np.float64), np.asarray(side, np.float64)
     kt, k = np.asarray(kt, np.float64), np.asarray(k, np.float64)
     cos = (frames * kt + 2.0 * side * k) / (np.sqrt(frames**2 + 2.0 * side**2) * np.sqrt(kt**2 + 2.0 * k**2))
@@ -31,10 +37,22 @@ def refinement(frames, side, kt, k, floor: float = COS_FLOOR) -> np.ndarray:
     return np.where(k == 1, 1.0, alpha)
 
 
-def spatio_temporal_entropy(batch: ArchBatch, refine: bool = True, floor: float = COS_FLOOR) -> np.ndarray:
-    """STEntr = Σ_layers H + ln(C_final); with ``refine=False`` α ≡ 1 (the plain-entropy ablation)."""
+def spatio_temporal_entropy(
+    batch: ArchBatch,
+    refine: bool = True,
+    floor: float = COS_FLOOR,
+    rounding: str = "ceil",
+    resolution: int | None = None,
+) -> np.ndarray:
+    """STEntr = Σ_layers H + ln(C_final); with ``refine=False`` α ≡ 1 (the plain-entropy ablation).
+
+    The objective is two choices (docs/method.md, "Objectives"): how a stride shrinks the feature-map
+    side R that α sees (``ceil``: the sides the built network has; ``floor``: the authors' code) and at
+    which input resolution (``None``: the architecture's own; a number: that one, as the authors'
+    released M/L search configs score every candidate at 160).
+    """
     sk = batch.skeleton
-    stem_side, stage_sides = sk.sides()
+    stem_side, stage_sides = sk.sides(rounding, resolution)
     t = sk.frames
 
     def kernel_term(side, kt, k):
@@ -72,8 +90,24 @@ def random_score(batch: ArchBatch, seed: int = 0) -> np.ndarray:
     return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
-def _make_stentr(floor: float = COS_FLOOR) -> Scorer:
-    return lambda batch: spatio_temporal_entropy(batch, refine=True, floor=floor)
+def _make_stentr(floor: float = COS_FLOOR, rounding: str = "ceil", resolution: int | None = None) -> Scorer:
+    if rounding not in ("ceil", "floor"):
+        raise ScorerError(f"scorer option 'rounding' must be ceil or floor, got {rounding!r}")
+    if resolution is not None and (
+        isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1
+    ):
+        raise ScorerError(
+            f"scorer option 'resolution' must be null or a positive integer, got {resolution!r}"
+        )
+    return lambda batch: spatio_temporal_entropy(batch, True, floor, rounding, resolution)
+
+
+def _make_flops(counter: str = "authors") -> Scorer:
+    if counter not in cost.FLOPS_COUNTERS:
+        raise ScorerError(
+            f"scorer option 'counter' must be one of {', '.join(cost.FLOPS_COUNTERS)}, got {counter!r}"
+        )
+    return lambda batch: cost.flops(batch, counter)
 
 
 def _make_entropy() -> Scorer:
@@ -84,13 +118,22 @@ def _make_random(seed: int = 0) -> Scorer:
     return lambda batch: random_score(batch, seed)
 
 
+#: Registered scorers. The three STEntr entries are the three objectives in use (docs/method.md,
+#: "Objectives"): sides as the built network has them (the default), the authors' floored sides at the
+#: budget's resolution, and the authors' released M/L configs (floored sides, always at 160 px).
 SCORERS: dict[str, Callable[..., Scorer]] = {
     "stentr": _make_stentr,
+    "stentr_floor": partial(_make_stentr, rounding="floor"),
+    "stentr_authors": partial(_make_stentr, rounding="floor", resolution=160),
     "entropy": _make_entropy,
-    "flops": lambda: cost.flops,
+    "flops": _make_flops,
     "params": lambda: lambda batch: cost.params(batch).astype(np.float64),
     "random": _make_random,
 }
+
+
+#: The STEntr objectives, in the order they are reported.
+OBJECTIVES = ("stentr", "stentr_floor", "stentr_authors")
 
 
 def build_scorer(name: str, **options: Any) -> Scorer:

@@ -1,15 +1,27 @@
-"""The mutation space of the evolution (DESIGN §3), driven by conf/space/*.yaml.
+"""The mutation space of the evolution, driven by conf/space/*.yaml.
 
-Mutations act on whole batches of :class:`~e3dnas.arch.ArchBatch` gene rows at once. Each single mutation
-is clamped to the constraints given the rest of the row (widths between their neighbours, bottleneck ratio
-in range, depth capped and within the layer budget), so every child of a valid parent is valid: the repair
-is part of the move, and no candidate is thrown away for breaking a structural rule.
+The moves are the E3D authors' (docs/method.md, "Search space"), vectorised over batches of
+:class:`~e3dnas.arch.ArchBatch` gene rows:
+
+* one block is drawn uniformly among the stem and the stages (the head is never mutated); a stage then
+  changes one of its width, kernel, bottleneck ratio or depth, drawn uniformly; the stem only its width;
+* a width is the old width times a multiplier, rounded to a multiple of ``channel_multiple``
+  (half-to-even, as Python's ``round``), kept between the stage's input width and the next stage's width
+  (the head's for the last stage) and at most ``max_channels``; the bottleneck is then recomputed from
+  the stage's ratio, so B = round(C × ratio) always lies on the ratio grid;
+* a new kernel, ratio or depth is redrawn up to as many times as there are choices until it differs
+  from the current one (the authors' retry loop: a 1/n^n chance that it stays);
+* depths change by a step, at least 1, at most ``first_stage_max_depth`` in the first stage and
+  ⌊layers / 3 / ``blocks_per_depth_cap``⌋ elsewhere;
+* a child over the layer budget is redrawn (another block, another move) up to ``layer_retries`` times;
+  the last try is kept either way and the budget check of the search rejects it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -17,8 +29,8 @@ import numpy as np
 from e3dnas.arch import Arch, ArchBatch, arch_from_dict
 from e3dnas.arch.document import FORMAT_VERSION
 
-#: Mutation sites per stage, in gene order after the stem site.
-STAGE_SITES = ("width", "kernel", "bottleneck", "depth")
+#: What a stage mutation changes, drawn uniformly.
+STAGE_MOVES = ("width", "kernel", "bottleneck", "depth")
 
 
 class SpaceError(ValueError):
@@ -34,12 +46,12 @@ class SearchSpace:
     depth_steps: tuple[int, ...]
     max_layers: int
     channel_multiple: int = 8
-    min_channels: int = 8
     max_channels: int = 640
     stem_max_width: int = 32
     first_stage_max_depth: int = 3
     blocks_per_depth_cap: int = 4
     mutations_per_child: int = 2
+    layer_retries: int = 7
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any], *, frames: int, resolution: int, max_layers: int):
@@ -48,74 +60,80 @@ class SearchSpace:
         seed_tree = {"format": FORMAT_VERSION, "input": {"frames": frames, "resolution": resolution}}
         seed_tree.update(cfg.pop("seed"))
         seed = arch_from_dict(seed_tree, source="space.seed").arch
-        space = cls(
-            seed=seed,
-            kernels=tuple(tuple(k) for k in cfg.pop("kernels")),
-            width_multipliers=tuple(cfg.pop("width_multipliers")),
-            bottleneck_ratios=tuple(cfg.pop("bottleneck_ratios")),
-            depth_steps=tuple(cfg.pop("depth_steps")),
-            max_layers=max_layers,
-            **cfg,
-        )
-        smallest = 2 + 3 * seed.skeleton.num_stages
+        try:
+            space = cls(
+                seed=seed,
+                kernels=tuple(tuple(k) for k in cfg.pop("kernels")),
+                width_multipliers=tuple(cfg.pop("width_multipliers")),
+                bottleneck_ratios=tuple(cfg.pop("bottleneck_ratios")),
+                depth_steps=tuple(cfg.pop("depth_steps")),
+                max_layers=max_layers,
+                **cfg,
+            )
+        except TypeError as err:
+            raise SpaceError(f"space: {err}".replace("SearchSpace.__init__() ", "")) from None
+        for key in ("channel_multiple", "max_channels", "mutations_per_child", "layer_retries"):
+            if not isinstance(getattr(space, key), int) or getattr(space, key) < 1:
+                raise SpaceError(f"space: '{key}' must be a positive integer, got {getattr(space, key)!r}")
         if space.max_depths().min() < 1:
+            cap = space.blocks_per_depth_cap
             raise SpaceError(
-                f"a layer budget of {max_layers} is impossible: even one block per stage needs "
-                f"{smallest} layers "
-                f"and each stage may use at most layers/3/{space.blocks_per_depth_cap} blocks"
+                f"a layer budget of {max_layers} is impossible: each stage needs a block and may have at "
+                f"most layers/3/{cap} = {max_layers // 3 // cap}"
             )
         space.check(seed, "space.seed")
         return space
 
-    @property
+    @cached_property
     def skeleton(self):
         return self.seed.skeleton
 
     def max_depths(self) -> np.ndarray:
-        cap = self.max_layers // 3 // self.blocks_per_depth_cap
-        caps = np.full(self.skeleton.num_stages, cap, dtype=np.int64)
-        caps[0] = min(cap, self.first_stage_max_depth)
+        caps = np.full(self.skeleton.num_stages, self.max_layers // 3 // self.blocks_per_depth_cap)
+        caps[0] = self.first_stage_max_depth
         return caps
 
-    def round_channels(self, x: np.ndarray, upper: int | None = None) -> np.ndarray:
-        """Nearest multiple of ``channel_multiple`` (halves up), in [min_channels, upper or max_channels]."""
+    def round_channels(self, x: np.ndarray) -> np.ndarray:
+        """Nearest multiple of ``channel_multiple``, halves to even (Python's ``round``), at least one."""
         m = self.channel_multiple
-        rounded = np.floor(np.asarray(x) / m + 0.5).astype(np.int64) * m
-        return np.clip(rounded, self.min_channels, upper or self.max_channels)
+        return np.maximum(m, np.round(np.asarray(x, dtype=np.float64) / m).astype(np.int64) * m)
 
-    @property
-    def max_bottleneck(self) -> int:
-        return int(self.max_channels * max(self.bottleneck_ratios))
+    def bottleneck_grid(self, width: np.ndarray) -> np.ndarray:
+        """(..., R) bottlenecks a stage of ``width`` may have: one per ratio."""
+        return self.round_channels(np.asarray(width)[..., None] * np.asarray(self.bottleneck_ratios))
+
+    def nearest_ratio(self, width: np.ndarray, bottle: np.ndarray) -> np.ndarray:
+        """The listed ratio closest to B / C (first listed on a tie)."""
+        ratios = np.asarray(self.bottleneck_ratios)
+        return ratios[np.abs((bottle / width)[..., None] - ratios).argmin(axis=-1)]
 
     def violations(self, batch: ArchBatch) -> list[str]:
         """Every rule of the space that some row of ``batch`` breaks (empty: all rows are members)."""
         out = []
+        m = self.channel_multiple
         width, bottle, depth = batch.column("width"), batch.column("bottleneck"), batch.column("depth")
         stem = batch.stem_width
-        if np.any(stem > self.stem_max_width) or np.any(stem % self.channel_multiple):
-            out.append(
-                f"stem width must be a multiple of {self.channel_multiple} and <= {self.stem_max_width}"
-            )
-        if np.any(width % self.channel_multiple) or np.any(
-            (width < self.min_channels) | (width > self.max_channels)
-        ):
-            out.append(
-                f"stage widths must be multiples of {self.channel_multiple} "
-                f"in [{self.min_channels}, {self.max_channels}]"
-            )
-        inputs = np.concatenate([stem[:, None], width[:, :-1]], axis=1)
-        if np.any(width < inputs):
-            out.append("a stage is narrower than its input (C_out < C_in)")
+        if np.any(stem > self.stem_max_width) or np.any(stem % m) or np.any(stem < m):
+            out.append(f"stem width must be a multiple of {m} in [{m}, {self.stem_max_width}]")
+        if np.any(width % m) or np.any((width < m) | (width > self.max_channels)):
+            out.append(f"stage widths must be multiples of {m} in [{m}, {self.max_channels}]")
+        chain = np.concatenate(
+            [stem[:, None], width, np.full((len(batch), 1), self.skeleton.head_width)], axis=1
+        )
+        if np.any(np.diff(chain, axis=1) < 0):
+            out.append("widths must not decrease from the stem through the stages to the head")
         if np.any(depth < 1) or np.any(depth > self.max_depths()):
             out.append(f"stage depths must be within 1..{self.max_depths().tolist()}")
         if np.any(2 + 3 * depth.sum(axis=1) > self.max_layers):
             out.append(f"more than {self.max_layers} layers")
         kernels = np.stack([batch.column("kt"), batch.column("k")], axis=-1)
-        allowed = np.array(self.kernels)
-        if not np.all((kernels[..., None, :] == allowed).all(-1).any(-1)):
-            out.append(f"stage kernels must be one of {list(self.kernels)}")
-        if np.any(bottle < self.min_channels):
-            out.append(f"bottlenecks must be >= {self.min_channels}")
+        if not np.all((kernels[..., None, :] == np.array(self.kernels)).all(-1).any(-1)):
+            out.append(f"stage kernels must be one of {[list(k) for k in self.kernels]}")
+        if not np.all((bottle[..., None] == self.bottleneck_grid(width)).any(-1)):
+            out.append(
+                f"bottlenecks must be round({m}-multiple)(width × ratio) for a ratio in "
+                f"{list(self.bottleneck_ratios)}"
+            )
         return out
 
     def check(self, arch: Arch, source: str) -> None:
@@ -126,56 +144,83 @@ class SearchSpace:
             raise SpaceError(f"{source}: not in the search space: {'; '.join(problems)}")
 
     def mutate(self, genes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Children of ``genes`` (N, G): ``mutations_per_child`` clamped mutations per row."""
-        child = ArchBatch(self.skeleton, np.array(genes, dtype=np.int64, copy=True))
+        """Children of ``genes`` (N, G): ``mutations_per_child`` moves per row, each retried on a layer
+        budget overrun."""
+        genes = np.array(genes, dtype=np.int64, copy=True)
         for _ in range(self.mutations_per_child):
-            self._mutate_once(child, rng)
-        return child.genes
+            pending = np.arange(len(genes))
+            for _ in range(self.layer_retries):
+                trial = self._move(genes[pending], rng)
+                over = 2 + 3 * ArchBatch(self.skeleton, trial).column("depth").sum(axis=1) > self.max_layers
+                genes[pending[~over]] = trial[~over]
+                if not over.any():
+                    break
+                last = trial[over]
+                pending = pending[over]
+            else:
+                genes[pending] = last
+        return genes
 
-    def _mutate_once(self, child: ArchBatch, rng: np.random.Generator) -> None:
+    def _redraw(self, current: np.ndarray, choices: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The authors' change loop: up to len(choices) uniform draws, keep the first that differs
+        (``choices`` (N, n) per row, or (n,) shared), else the last draw."""
+        n = choices.shape[-1]
+        picks = rng.integers(0, n, size=(len(current), n))
+        drawn = choices[picks] if choices.ndim == 1 else np.take_along_axis(choices, picks, axis=1)
+        differs = drawn != current[:, None]
+        first = np.where(differs.any(axis=1), differs.argmax(axis=1), n - 1)
+        return drawn[np.arange(len(current)), first]
+
+    def _move(self, genes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One move per row on a copy of ``genes``: a block drawn among stem + stages, then its change."""
+        child = ArchBatch(self.skeleton, genes.copy())
         n, stages = len(child), self.skeleton.num_stages
-        site = rng.integers(0, 1 + len(STAGE_SITES) * stages, size=n)
-        stage, kind = np.divmod(site - 1, len(STAGE_SITES))
-        rows = np.arange(n)
+        block = rng.integers(0, 1 + stages, size=n)  # 0: the stem
+        move = rng.integers(0, len(STAGE_MOVES), size=n)
+        stage = block - 1
         width, bottle = child.column("width"), child.column("bottleneck")
         kt, k, depth = child.column("kt"), child.column("k"), child.column("depth")
+        multipliers = np.asarray(self.width_multipliers)
 
-        on = site == 0
+        on = block == 0
         if on.any():
-            grown = self.round_channels(child.stem_width[on] * rng.choice(self.width_multipliers, on.sum()))
-            child.stem_width[on] = np.minimum(grown, np.minimum(self.stem_max_width, width[on, 0]))
+            grown = self.round_channels(child.stem_width[on] * rng.choice(multipliers, on.sum()))
+            cap = np.minimum(min(self.max_channels, self.stem_max_width), width[on, 0])
+            child.stem_width[on] = np.minimum(grown, cap)
 
-        on = (site > 0) & (kind == STAGE_SITES.index("width"))
+        on = (block > 0) & (move == STAGE_MOVES.index("width"))
         if on.any():
-            r, s = rows[on], stage[on]
-            widths = np.concatenate(
-                [child.stem_width[:, None], width, np.full((n, 1), self.max_channels)], axis=1
+            r, s = np.flatnonzero(on), stage[on]
+            chain = np.concatenate(
+                [child.stem_width[:, None], width, np.full((n, 1), self.skeleton.head_width)], axis=1
             )
-            new = self.round_channels(width[r, s] * rng.choice(self.width_multipliers, on.sum()))
-            width[r, s] = np.clip(new, widths[r, s], widths[r, s + 2])
-            self._clamp_bottleneck(bottle, width, r, s)
+            ratio = self.nearest_ratio(width[r, s], bottle[r, s])
+            new = np.minimum(
+                self.round_channels(width[r, s] * rng.choice(multipliers, on.sum())), self.max_channels
+            )
+            new = np.minimum(np.maximum(new, chain[r, s]), chain[r, s + 2])
+            width[r, s] = new
+            bottle[r, s] = self.round_channels(new * ratio)
 
-        on = (site > 0) & (kind == STAGE_SITES.index("kernel"))
+        on = (block > 0) & (move == STAGE_MOVES.index("kernel"))
         if on.any():
-            r, s = rows[on], stage[on]
-            pick = np.array(self.kernels)[rng.integers(0, len(self.kernels), on.sum())]
-            kt[r, s], k[r, s] = pick[:, 0], pick[:, 1]
+            r, s = np.flatnonzero(on), stage[on]
+            codes = np.array([100 * a + b for a, b in self.kernels])  # (kt, k) as one comparable number
+            new = self._redraw(100 * kt[r, s] + k[r, s], codes, rng)
+            kt[r, s], k[r, s] = np.divmod(new, 100)
 
-        on = (site > 0) & (kind == STAGE_SITES.index("bottleneck"))
+        on = (block > 0) & (move == STAGE_MOVES.index("bottleneck"))
         if on.any():
-            r, s = rows[on], stage[on]
-            ratio = rng.choice(self.bottleneck_ratios, on.sum())
-            bottle[r, s] = self.round_channels(width[r, s] * ratio, self.max_bottleneck)
+            r, s = np.flatnonzero(on), stage[on]
+            ratio = self._redraw(
+                self.nearest_ratio(width[r, s], bottle[r, s]), np.asarray(self.bottleneck_ratios), rng
+            )
+            bottle[r, s] = self.round_channels(width[r, s] * ratio)
 
-        on = (site > 0) & (kind == STAGE_SITES.index("depth"))
+        on = (block > 0) & (move == STAGE_MOVES.index("depth"))
         if on.any():
-            r, s = rows[on], stage[on]
-            spare_blocks = (self.max_layers - 2 - 3 * depth[r].sum(axis=1)) // 3
-            upper = np.minimum(self.max_depths()[s], depth[r, s] + spare_blocks)
-            depth[r, s] = np.clip(depth[r, s] + rng.choice(self.depth_steps, on.sum()), 1, upper)
-
-    def _clamp_bottleneck(self, bottle: np.ndarray, width: np.ndarray, r: np.ndarray, s: np.ndarray) -> None:
-        """Keep B / C_out within the ratio range after C_out changed."""
-        lo = self.round_channels(width[r, s] * min(self.bottleneck_ratios), self.max_bottleneck)
-        hi = self.round_channels(width[r, s] * max(self.bottleneck_ratios), self.max_bottleneck)
-        bottle[r, s] = np.clip(bottle[r, s], lo, hi)
+            r, s = np.flatnonzero(on), stage[on]
+            current = depth[r, s]
+            stepped = np.maximum(1, current[:, None] + np.asarray(self.depth_steps))
+            depth[r, s] = np.minimum(self._redraw(current, stepped, rng), self.max_depths()[s])
+        return child.genes

@@ -11,11 +11,12 @@ from e3dnas.arch.document import (
     read_arch,
     save_arch,
 )
-from e3dnas.arch.value import ACTIVATIONS, Arch, ArchBatch, Skeleton, Stage, Stem
+from e3dnas.arch.value import ACTIVATIONS, SIDE_ROUNDING, Arch, ArchBatch, Skeleton, Stage, Stem
 
 __all__ = [
     "ACTIVATIONS",
     "FORMAT_VERSION",
+    "SIDE_ROUNDING",
     "Arch",
     "ArchBatch",
     "ArchDocument",

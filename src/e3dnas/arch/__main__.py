@@ -10,6 +10,7 @@ from rich.table import Table
 
 from e3dnas import cost, scores
 from e3dnas.arch import ArchBatch, ArchError, read_arch
+from e3dnas.scores import OBJECTIVES
 
 
 def describe(path: str, frames: int | None, resolution: int | None, console: Console) -> None:
@@ -17,6 +18,7 @@ def describe(path: str, frames: int | None, resolution: int | None, console: Con
     arch = doc.arch.with_input(frames or doc.arch.frames, resolution or doc.arch.resolution)
     batch = ArchBatch.from_archs([arch])
     flops = [float(f[0]) for f in cost.flops_by_part(batch)]
+    authors_flops = [float(f[0]) for f in cost.flops_by_part(batch, "authors")]
     params = [int(p[0]) for p in cost.params_by_part(batch)]
     total_flops, total = sum(flops), cost.cost(arch)
     stem_side, stage_sides = arch.skeleton.sides()
@@ -30,12 +32,13 @@ def describe(path: str, frames: int | None, resolution: int | None, console: Con
         "stride",
         "output",
         "GFLOPs",
+        "authors'",
         "share",
         "params",
     ):
         table.add_column(column, justify="right" if column not in ("part",) else "left")
 
-    def row(part, c_in, c_out, b, kernel, depth, stride, side, f, p):
+    def row(part, c_in, c_out, b, kernel, depth, stride, side, f, fa, p):
         table.add_row(
             part,
             f"{c_in}→{c_out}",
@@ -45,12 +48,23 @@ def describe(path: str, frames: int | None, resolution: int | None, console: Con
             str(stride),
             f"{arch.frames}×{side}²",
             f"{f / 1e9:.3f}",
+            f"{fa / 1e9:.3f}",
             f"{100 * f / total_flops:.1f}%",
             f"{p:,}",
         )
 
     row(
-        "stem", 3, arch.stem.width, "-", arch.stem.kernel, 1, arch.stem.stride, stem_side, flops[0], params[0]
+        "stem",
+        3,
+        arch.stem.width,
+        "-",
+        arch.stem.kernel,
+        1,
+        arch.stem.stride,
+        stem_side,
+        flops[0],
+        authors_flops[0],
+        params[0],
     )
     c_in = arch.stem.width
     for i, (stage, side) in enumerate(zip(arch.stages, stage_sides, strict=True)):
@@ -64,16 +78,33 @@ def describe(path: str, frames: int | None, resolution: int | None, console: Con
             stage.stride,
             side,
             flops[i + 1],
+            authors_flops[i + 1],
             params[i + 1],
         )
         c_in = stage.width
-    row("head", c_in, arch.head_width, "-", (1, 1), 1, 1, stage_sides[-1], flops[-1], params[-1])
+    row(
+        "head",
+        c_in,
+        arch.head_width,
+        "-",
+        (1, 1),
+        1,
+        1,
+        stage_sides[-1],
+        flops[-1],
+        authors_flops[-1],
+        params[-1],
+    )
     console.print(table)
-    all_scores = scores.all_scores(arch)
     console.print(
-        f"total: {total.flops / 1e9:.3f} GFLOPs (conv MACs), {total.params:,} params (backbone), "
-        f"{total.layers} layers; "
-        + ", ".join(f"{name} {value:.4g}" for name, value in all_scores.items() if name != "random")
+        f"total: {total.flops / 1e9:.4f} GFLOPs conv MACs (fvcore's conv), "
+        f"{total.authors_flops / 1e9:.4f} GFLOPs authors' count (+BN, ReLU, pool; the paper's budgets); "
+        f"{total.params:,} params (backbone), {total.layers} layers"
+    )
+    console.print(
+        "STEntr by objective: "
+        + ", ".join(f"{name} {scores.score_arch(arch, name):.4f}" for name in OBJECTIVES)
+        + f"; ablations: entropy {scores.score_arch(arch, 'entropy'):.4f}"
     )
 
 

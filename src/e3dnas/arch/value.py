@@ -13,6 +13,13 @@ import numpy as np
 
 ACTIVATIONS = ("relu", "relu6", "silu", "gelu", "hardswish")
 
+#: How a stride shrinks a spatial side: see :meth:`Skeleton.sides`.
+SIDE_ROUNDING = {
+    "ceil": lambda side, stride: -(-side // stride),
+    "floor": lambda side, stride: side // stride,
+    "exact": lambda side, stride: side / stride,
+}
+
 
 @dataclass(frozen=True)
 class Stem:
@@ -77,13 +84,22 @@ class Skeleton:
     def num_stages(self) -> int:
         return len(self.strides)
 
-    def sides(self) -> tuple[int, tuple[int, ...]]:
-        """Spatial side after the stem and after each stage: R ← ⌈R / s⌉ ('same' padding, odd kernels)."""
-        side = -(-self.resolution // self.stem_stride)
+    def sides(
+        self, rounding: str = "ceil", resolution: float | None = None
+    ) -> tuple[float, tuple[float, ...]]:
+        """Spatial side after the stem and after each stage, dividing by each stride in turn.
+
+        ``rounding`` says what a division does: ``ceil`` is what the built network produces ('same'
+        padding, odd kernels: ⌈R/s⌉), ``floor`` is what the authors' STEntr code uses (``int(R/s)``) and
+        ``exact`` keeps fractions, as the authors' FLOPs counter does (312 → … → 19.5). ``resolution``
+        replaces the input side (the authors' released M/L configs score every net at 160).
+        """
+        step = SIDE_ROUNDING[rounding]
+        side = step(self.resolution if resolution is None else resolution, self.stem_stride)
         stem_side = side
         stage_sides = []
         for stride in self.strides:
-            side = -(-side // stride)
+            side = step(side, stride)
             stage_sides.append(side)
         return stem_side, tuple(stage_sides)
 

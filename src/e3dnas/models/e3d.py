@@ -1,4 +1,4 @@
-"""The E3D network (DESIGN §3) built from an :class:`~e3dnas.arch.Arch`.
+"""The E3D network built from an :class:`~e3dnas.arch.Arch` (docs/method.md, "Network").
 
 Plain Conv3d/BatchNorm3d modules, 'same' padding, no temporal striding. The backbone is kept apart from
 the classifier so the analytic cost model can be checked against it module for module.
@@ -12,6 +12,13 @@ from functools import partial
 from torch import Tensor, nn
 
 from e3dnas.arch import Arch
+
+#: Classifier heads: pool → Linear(head width → hidden) → activation → Dropout → Linear(→ classes).
+#: ``authors``: the E3D authors' deploy head (Swish, dropout 0.2); ``x3d``: X3D's (ReLU, dropout 0.5).
+HEADS: dict[str, tuple[Callable[[], nn.Module], float]] = {
+    "authors": (nn.SiLU, 0.2),
+    "x3d": (partial(nn.ReLU, inplace=True), 0.5),
+}
 
 #: In place where the layer allows it: one memory pass fewer per activation (~5 % of E3D-S CPU latency).
 ACTIVATION_LAYERS: dict[str, Callable[[], nn.Module]] = {
@@ -82,11 +89,15 @@ class E3DNet(nn.Module):
         self,
         arch: Arch,
         num_classes: int,
-        dropout: float = 0.5,
+        head: str = "authors",
         classifier_hidden: int = 2048,
-        zero_init_residual: bool = True,
+        dropout: float | None = None,
+        zero_init_residual: bool = False,
     ):
         super().__init__()
+        if head not in HEADS:
+            raise ValueError(f"model.head must be one of {', '.join(HEADS)}, got {head!r}")
+        head_activation, head_dropout = HEADS[head]
         self.arch = arch
         act = ACTIVATION_LAYERS[arch.activation]
         layers: list[nn.Module] = [
@@ -113,8 +124,8 @@ class E3DNet(nn.Module):
             nn.AdaptiveAvgPool3d(1),
             nn.Flatten(1),
             nn.Linear(arch.head_width, classifier_hidden),
-            act(),
-            nn.Dropout(dropout),
+            head_activation(),
+            nn.Dropout(head_dropout if dropout is None else dropout),
             nn.Linear(classifier_hidden, num_classes),
         )
         self.reset_parameters(zero_init_residual)
@@ -144,11 +155,12 @@ def build_e3d(
     *,
     arch: Arch,
     num_classes: int,
-    dropout: float = 0.5,
+    head: str = "authors",
     classifier_hidden: int = 2048,
-    zero_init_residual: bool = True,
+    dropout: float | None = None,
+    zero_init_residual: bool = False,
     frames: int | None = None,
     resolution: int | None = None,
 ) -> E3DNet:
     """E3D pools adaptively, so it runs at any input size: the registry's frames/resolution are unused."""
-    return E3DNet(arch, num_classes, dropout, classifier_hidden, zero_init_residual)
+    return E3DNet(arch, num_classes, head, classifier_hidden, dropout, zero_init_residual)

@@ -27,15 +27,21 @@ class RunRecord:
     model: str | None
     scorer: str | None
     score: float | None
-    flops: float | None
+    flops: float | None  # conv MACs
+    authors_flops: float | None
     params: int | None
     layers: int | None
     budget_flops: float | None = None
+    budget_counter: str | None = None
+    reference: str | None = None  # the released network the budget is aligned with
     val_top1: float | None = None
     test_top1: float | None = None
 
     def row(self) -> dict[str, Any]:
         return asdict(self)
+
+    def flops_by(self, counter: str) -> float | None:
+        return {"conv_macs": self.flops, "authors": self.authors_flops}[counter]
 
 
 def _hydra_config(run_dir: Path) -> dict[str, Any]:
@@ -46,6 +52,7 @@ def _hydra_config(run_dir: Path) -> dict[str, Any]:
 def read_search(run_dir: Path) -> RunRecord:
     summary = json.loads((run_dir / "summary.json").read_text())
     best = read_arch(run_dir / "best.yaml")
+    flops = summary.get("best_flops_by_counter") or {"conv_macs": summary["best_flops"]}
     return RunRecord(
         kind="search",
         run_dir=str(run_dir),
@@ -57,10 +64,14 @@ def read_search(run_dir: Path) -> RunRecord:
         model="e3d",
         scorer=summary["scorer"]["name"],
         score=summary["best_score"],
-        flops=summary["best_flops"],
+        flops=flops.get("conv_macs"),
+        authors_flops=flops.get("authors"),
         params=best.meta.get("params"),
         layers=best.meta.get("layers"),
         budget_flops=summary["budget"]["flops"],
+        # Budgets written before the counter was named were in conv MACs.
+        budget_counter=summary["budget"].get("counter", "conv_macs"),
+        reference=summary["budget"].get("reference"),
     )
 
 
@@ -79,6 +90,7 @@ def read_train(run_dir: Path) -> RunRecord:
         scorer=None,
         score=results.get("score"),
         flops=results.get("flops"),
+        authors_flops=results.get("authors_flops"),
         params=results.get("params"),
         layers=results.get("layers"),
         val_top1=results.get("val_top1"),

@@ -6,12 +6,13 @@ from collections import defaultdict
 from pathlib import Path
 
 from e3dnas import cost, scores
-from e3dnas.arch import load_arch
-from e3dnas.cli import CONF_DIR
+from e3dnas.arch.released import RELEASED, released_arch
 from e3dnas.figures import plt, save_png
 from e3dnas.report.collect import RunRecord
+from e3dnas.search.plots import COUNTER_LABELS
 
-#: Published top-1 (DESIGN §6) by dataset: name → (GFLOPs, top-1 %). Shown beside runs on the same dataset.
+#: Published top-1 by dataset (the authors' README; PySlowFast's model zoo for X3D on K400):
+#: name → (GFLOPs, top-1 %). Shown beside runs on the same dataset.
 PUBLISHED = {
     "sthv1": {"E3D-S": (1.9, 47.1), "E3D-M": (4.7, 49.4), "E3D-L": (18.3, 51.1), "X3D-S": (1.96, 44.6)},
     "sthv2": {"E3D-L": (18.3, 65.7)},
@@ -19,13 +20,13 @@ PUBLISHED = {
 }
 
 
-def released(name: str, frames: int, resolution: int) -> tuple[float, float] | None:
-    """(FLOPs, STEntr) of the released E3D network named like the budget, at the budget's input size."""
-    path = Path(CONF_DIR) / "arch" / f"{name}.yaml"
-    if not path.exists():
+def released(run: RunRecord) -> tuple[float, float] | None:
+    """(FLOPs in the budget's count, score under the run's scorer) of the released network the run's
+    budget is aligned with, at the budget's input size."""
+    if run.reference not in RELEASED:
         return None
-    arch = load_arch(path).with_input(frames, resolution)
-    return cost.cost(arch).flops, scores.score_arch(arch)
+    arch = released_arch(run.reference).arch.with_input(run.frames, run.resolution)
+    return cost.cost(arch).flops_by(run.budget_counter), scores.score_arch(arch, run.scorer)
 
 
 def plot_scores(records: list[RunRecord], path: Path) -> Path | None:
@@ -38,16 +39,21 @@ def plot_scores(records: list[RunRecord], path: Path) -> Path | None:
         return None
     fig, axes = plt.subplots(1, len(by_budget), figsize=(4.2 * len(by_budget), 3.8), squeeze=False)
     for ax, (budget, runs) in zip(axes[0], sorted(by_budget.items()), strict=True):
-        flops, best = [r.flops / 1e9 for r in runs], [r.score for r in runs]
+        flops, best = [r.flops_by(r.budget_counter) / 1e9 for r in runs], [r.score for r in runs]
         ax.scatter(flops, best, c="tab:red", marker="*", s=90, label=f"searched ({len(runs)} runs)")
         ax.axvline(runs[0].budget_flops / 1e9, color="k", linestyle=":", label="FLOPs budget")
-        reference = released(budget, runs[0].frames, runs[0].resolution)
+        reference = released(runs[0])
         if reference:
             ax.scatter(
-                [reference[0] / 1e9], [reference[1]], marker="D", c="tab:green", s=50, label="released"
+                [reference[0] / 1e9],
+                [reference[1]],
+                marker="D",
+                c="tab:green",
+                s=50,
+                label=f"released {runs[0].reference.upper().replace('_', '-')}",
             )
         ax.set_title(f"{budget} ({runs[0].frames}×{runs[0].resolution}²)")
-        ax.set_xlabel("GFLOPs")
+        ax.set_xlabel(f"GFLOPs ({COUNTER_LABELS[runs[0].budget_counter]})")
         ax.set_ylabel(f"best {runs[0].scorer}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="best")

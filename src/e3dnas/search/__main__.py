@@ -9,8 +9,10 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from e3dnas import cost, scores
-from e3dnas.arch import ArchError, load_arch
+from e3dnas.arch import ArchError
+from e3dnas.arch.released import RELEASED, released_arch
 from e3dnas.cli import CONF_DIR, check_group_choices, fail, group_options
+from e3dnas.scores import ScorerError
 from e3dnas.search.budget import Budget, BudgetError
 from e3dnas.search.evolution import ScorerSpec, SearchSettings
 from e3dnas.search.islands import run_search
@@ -19,13 +21,13 @@ from e3dnas.search.plots import plot_convergence, plot_pareto
 from e3dnas.space import SpaceError
 
 
-def released_references(scorer: ScorerSpec, frames: int, resolution: int) -> dict[str, tuple[float, float]]:
-    """(FLOPs, score) of each conf/arch/*.yaml at the search's input size, for the pareto plot."""
+def released_references(scorer: ScorerSpec, budget: Budget) -> dict[str, tuple[float, float]]:
+    """(FLOPs in the budget's count, score) of each released network at the search's input size."""
     refs = {}
-    for path in sorted((Path(CONF_DIR) / "arch").glob("*.yaml")):
-        arch = load_arch(path).with_input(frames, resolution)
-        refs[path.stem.upper().replace("_", "-")] = (
-            cost.cost(arch).flops,
+    for name in RELEASED:
+        arch = released_arch(name).arch.with_input(budget.frames, budget.resolution)
+        refs[name.upper().replace("_", "-")] = (
+            cost.cost(arch).flops_by(budget.counter),
             scores.score_arch(arch, scorer.name, **scorer.options),
         )
     return refs
@@ -45,8 +47,8 @@ def main(cfg: DictConfig) -> float:
         scorer.build()
         settings = SearchSettings(**OmegaConf.to_container(cfg.search, resolve=True))
         result = run_search(space, scorer, budget, settings, run_dir / "checkpoint", progress=cfg.progress)
-    except (BudgetError, SpaceError, ArchError, KeyError) as err:
-        fail(str(err).strip("'\""))
+    except (BudgetError, SpaceError, ArchError, ScorerError, KeyError) as err:
+        fail(err.args[0] if isinstance(err, KeyError) else str(err))
 
     archs = population_archs(result, space.skeleton)
     best_yaml, top = write_outputs(result, archs, run_dir, budget, scorer, settings)
@@ -58,7 +60,8 @@ def main(cfg: DictConfig) -> float:
             pop.flops,
             pop.scores,
             budget.flops,
-            released_references(scorer, budget.frames, budget.resolution),
+            budget.counter,
+            released_references(scorer, budget),
             scorer.name,
             run_dir / "pareto.png",
         ),
@@ -77,8 +80,10 @@ def main(cfg: DictConfig) -> float:
             best_yaml=best_yaml,
         )
     rate = result.evaluated / max(result.seconds, 1e-9)
+    best = cost.cost(archs[0])
     print(
-        f"best {scorer.name} {pop.scores[0]:.4f} at {pop.flops[0] / 1e9:.3f} GFLOPs "
+        f"best {scorer.name} {pop.scores[0]:.4f} at {best.authors_flops / 1e9:.3f} GFLOPs (authors' count), "
+        f"{best.flops / 1e9:.3f} (conv MACs); budget {budget.flops / 1e9:.3f} ({budget.counter}) "
         f"({result.evaluated} candidates in {result.seconds:.1f} s, {rate:,.0f}/s) -> {best_yaml}"
     )
     return float(pop.scores[0])

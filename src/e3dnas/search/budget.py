@@ -1,4 +1,8 @@
-"""Compute budgets a searched network must meet (conf/budget/*.yaml, DESIGN §5)."""
+"""Compute budgets a searched network must meet (conf/budget/*.yaml, docs/method.md "Budgets").
+
+A FLOPs budget means nothing without its counter: the paper's 2.0 / 5.0 / 18.5 G are in the authors'
+count (BatchNorm, ReLU and pooling included), which is ~5 % above plain conv MACs at E3D-S/M.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from e3dnas.cost import FLOPS_COUNTERS
 from e3dnas.space import SearchSpace
 
 
@@ -22,7 +27,9 @@ class Budget:
     resolution: int
     flops: float
     layers: int
+    counter: str = "authors"
     params: float | None = None
+    reference: str | None = None  # the released network (conf/arch/<name>.yaml) this budget is aligned with
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> Budget:
@@ -40,13 +47,20 @@ class Budget:
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise BudgetError(f"budget {name}: '{key}' must be a positive number, got {value!r}")
+        counter = cfg.get("counter", "authors")
+        if counter not in FLOPS_COUNTERS:
+            raise BudgetError(
+                f"budget {name}: 'counter' must be one of {', '.join(FLOPS_COUNTERS)}, got {counter!r}"
+            )
         return cls(
             name=str(name),
+            counter=counter,
             frames=int(cfg["frames"]),
             resolution=int(cfg["resolution"]),
             flops=float(cfg["flops"]),
             layers=int(cfg["layers"]),
             params=None if cfg.get("params") is None else float(cfg["params"]),
+            reference=cfg.get("reference"),
         )
 
     def space(self, space_cfg: Mapping[str, Any]) -> SearchSpace:

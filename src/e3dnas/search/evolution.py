@@ -1,4 +1,4 @@
-"""Evolutionary search maximising a training-free score under a budget (DESIGN §3, issue 3).
+"""Evolutionary search maximising a training-free score under a budget.
 
 The algorithm is the paper's: pick a parent at random from the population, mutate it twice, keep the
 child when it meets every budget, trim the population to the best unique architectures. It runs in
@@ -98,11 +98,11 @@ class Evolution:
         self.score = scorer.build()
         self.rng, self.island, self.sample_every = rng, island, sample_every
         seed = ArchBatch.from_archs([space.seed])
-        seed_flops, seed_params = cost.flops(seed), cost.params(seed)
+        seed_flops, seed_params = cost.flops(seed, budget.counter), cost.params(seed)
         if not budget.admits(seed_flops, seed_params, cost.layers(seed))[0]:
             raise BudgetError(
                 f"budget {budget.name} is impossible: the seed network already needs "
-                f"{seed_flops[0] / 1e9:.3f} GFLOPs, {int(seed_params[0])} params, "
+                f"{seed_flops[0] / 1e9:.3f} GFLOPs ({budget.counter}), {int(seed_params[0])} params, "
                 f"{int(cost.layers(seed)[0])} layers (budget: {budget.flops / 1e9:.3f} GFLOPs, "
                 f"{budget.params} params, {budget.layers} layers)"
             )
@@ -121,7 +121,7 @@ class Evolution:
         """
         parents = self.population.genes[self.rng.integers(0, len(self.population), n)]
         children = ArchBatch(self.space.skeleton, self.space.mutate(parents, self.rng))
-        flops, params = cost.flops(children), cost.params(children)
+        flops, params = cost.flops(children, self.budget.counter), cost.params(children)
         ok = self.budget.admits(flops, params, cost.layers(children))
         if self.batches % self.sample_every == 0:
             self.samples.append(np.stack([flops, self.score(children), ok], axis=1))

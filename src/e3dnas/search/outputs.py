@@ -15,8 +15,13 @@ from e3dnas.search.budget import Budget
 from e3dnas.search.evolution import HISTORY_COLUMNS, ScorerSpec, SearchSettings
 from e3dnas.search.islands import SearchResult
 
-#: Scorers recorded in every architecture's metadata (the random one carries no information).
-RECORDED_SCORES = ("stentr", "entropy")
+#: Scorers recorded in every architecture's metadata: STEntr under each objective and its ablation.
+RECORDED_SCORES = ("stentr", "stentr_floor", "stentr_authors", "entropy")
+
+
+def flops_meta(c: cost.Cost) -> dict[str, float]:
+    """Both FLOPs counts, as an architecture's ``meta.flops`` holds them."""
+    return {counter: c.flops_by(counter) for counter in cost.FLOPS_COUNTERS}
 
 
 def population_archs(result: SearchResult, skeleton) -> list[Arch]:
@@ -29,10 +34,10 @@ def arch_meta(
 ):
     c = cost.cost(arch)
     return {
-        "flops": c.flops,
+        "flops": flops_meta(c),
         "params": c.params,
         "layers": c.layers,
-        "scores": {scorer.name: score, **{n: scores.score_arch(arch, n) for n in RECORDED_SCORES}},
+        "scores": {**{n: scores.score_arch(arch, n) for n in RECORDED_SCORES}, scorer.name: score},
         "source": {
             "tool": f"e3dnas {__version__} search",
             "rank": rank,
@@ -74,7 +79,7 @@ def write_outputs(
         {
             "rank": rank,
             "score": float(pop.scores[rank - 1]),
-            "flops": float(pop.flops[rank - 1]),
+            "flops": flops_meta(cost.cost(arch)),
             "params": int(pop.params[rank - 1]),
             "layers": cost.cost(arch).layers,
             "arch": arch_to_dict(arch),
@@ -91,6 +96,7 @@ def write_outputs(
                 "settings": asdict(settings),
                 "best_score": float(pop.scores[0]),
                 "best_flops": float(pop.flops[0]),
+                "best_flops_by_counter": flops_meta(cost.cost(archs[0])),
                 "evaluated": result.evaluated,
                 "accepted": result.accepted,
                 "seconds": result.seconds,
@@ -100,7 +106,9 @@ def write_outputs(
         ),
     )
     top = [
-        {k: v for k, v in record.items() if k != "arch"} | {"file": str(path)}
+        {k: v for k, v in record.items() if k not in ("arch", "flops")}
+        | {f"flops_{counter}": value for counter, value in record["flops"].items()}
+        | {"file": str(path)}
         for record, path in zip(records, top_files, strict=False)
     ]
     return best, top

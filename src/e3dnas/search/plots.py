@@ -8,6 +8,8 @@ import numpy as np
 
 from e3dnas.figures import plt, save_png
 
+COUNTER_LABELS = {"conv_macs": "conv MACs", "authors": "authors' count"}
+
 
 def plot_convergence(history: list[tuple], scorer: str, path: Path) -> Path:
     """Best and median population score against candidates evaluated, one line pair per island."""
@@ -32,6 +34,7 @@ def plot_pareto(
     population_flops: np.ndarray,
     population_scores: np.ndarray,
     budget_flops: float,
+    counter: str,
     references: dict[str, tuple[float, float]],
     scorer: str,
     path: Path,
@@ -58,7 +61,7 @@ def plot_pareto(
         for name, flops, score in near:
             ax.scatter([flops / 1e9], [score], marker="D", s=40, c="tab:green")
             ax.annotate(name, (flops / 1e9, score), textcoords="offset points", xytext=(5, -12), fontsize=8)
-        ax.set_xlabel("GFLOPs (conv MACs)")
+        ax.set_xlabel(f"GFLOPs ({COUNTER_LABELS[counter]})")
         ax.set_ylabel(f"{scorer} score")
         ax.grid(alpha=0.3, which="both")
     axes[0].set_xscale("log")

@@ -39,7 +39,7 @@ def log_search(
         run.summary.update(
             {
                 "best_score": top[0]["score"],
-                "best_flops": top[0]["flops"],
+                **{key: value for key, value in top[0].items() if key.startswith("flops_")},
                 "best_params": top[0]["params"],
                 "best_layers": top[0]["layers"],
                 "candidates_per_second": result.evaluated / max(result.seconds, 1e-9),

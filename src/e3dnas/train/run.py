@@ -90,7 +90,13 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     if doc is not None:
         save_arch(run_dir / "arch.yaml", doc.arch, doc.name, doc.meta)
         c = cost.cost(doc.arch.with_input(cfg.dataset.frames, cfg.dataset.resolution))
-        arch_summary = {"arch": doc.name, "flops": c.flops, "params": c.params, "layers": c.layers}
+        arch_summary = {
+            "arch": doc.name,
+            "flops": c.flops,
+            "authors_flops": c.authors_flops,
+            "params": c.params,
+            "layers": c.layers,
+        }
         source = doc.meta.get("source")
         arch_summary["budget"] = source.get("budget", {}).get("name") if isinstance(source, dict) else None
         arch_summary["score"] = (doc.meta.get("scores") or {}).get("stentr")
