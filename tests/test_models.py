@@ -66,3 +66,34 @@ def test_registry_errors_and_options():
     with pytest.raises(ValueError, match="needs an architecture"):
         build_model("e3d", num_classes=2)
     assert model_options({"name": "e3d", "dropout": 0.3, "compile": True}) == {"dropout": 0.3}
+
+
+@pytest.mark.parametrize(
+    ("head", "dropout", "activation", "expected_dropout"),
+    [
+        ("authors", None, torch.nn.SiLU, 0.2),
+        ("x3d", None, torch.nn.ReLU, 0.5),
+        ("authors", 0.3, torch.nn.SiLU, 0.3),
+    ],
+)
+def test_classifier_heads(head, dropout, activation, expected_dropout):
+    """The authors' deploy head (Swish, dropout 0.2) by default, X3D's (ReLU, 0.5) on request."""
+    arch = load_arch(CONF / "arch" / "e3d_s.yaml")
+    model = build_model("e3d", arch=arch, num_classes=4, head=head, dropout=dropout, classifier_hidden=96)
+    layers = list(model.classifier)
+    assert [type(m) for m in layers[2:]] == [torch.nn.Linear, activation, torch.nn.Dropout, torch.nn.Linear]
+    assert layers[2].out_features == 96 and layers[4].p == expected_dropout
+
+
+def test_default_model_config_is_the_authors_head_with_zero_init():
+    import yaml
+
+    cfg = yaml.safe_load((CONF / "model" / "e3d.yaml").read_text())
+    model = build_model(
+        "e3d", arch=load_arch(CONF / "arch" / "e3d_s.yaml"), num_classes=3, **model_options(cfg)
+    )
+    assert isinstance(model.classifier[3], torch.nn.SiLU)
+    blocks = [m for m in model.modules() if isinstance(m, InvertedBottleneck3d) and m.has_residual]
+    assert blocks and all(torch.count_nonzero(b.project[1].weight) == 0 for b in blocks)
+    with pytest.raises(ValueError, match=r"model\.head must be one of authors, x3d, got 'mlp'"):
+        build_model("e3d", arch=load_arch(CONF / "arch" / "e3d_s.yaml"), num_classes=3, head="mlp")

@@ -92,7 +92,7 @@ class E3DNet(nn.Module):
         head: str = "authors",
         classifier_hidden: int = 2048,
         dropout: float | None = None,
-        zero_init_residual: bool = False,
+        zero_init_residual: bool = True,
     ):
         super().__init__()
         if head not in HEADS:
@@ -158,7 +158,7 @@ def build_e3d(
     head: str = "authors",
     classifier_hidden: int = 2048,
     dropout: float | None = None,
-    zero_init_residual: bool = False,
+    zero_init_residual: bool = True,
     frames: int | None = None,
     resolution: int | None = None,
 ) -> E3DNet:
