@@ -116,6 +116,63 @@ def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path):
     ).read_text()
 
 
+def interrupt(run_dir: Path, signum: int, *args: str) -> subprocess.CompletedProcess:
+    """Start a search, send ``signum`` once its loop runs (first checkpoint written), wait for its exit."""
+    victim = search_cli(run_dir, *args, "search.checkpoint_every=0.3", wait=False)
+    checkpoint = run_dir / "checkpoint" / "island0.pkl"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    victim.send_signal(signum)
+    out, err = victim.communicate(timeout=120)
+    return subprocess.CompletedProcess(victim.args, victim.returncode, out, err)
+
+
+@pytest.mark.parametrize(
+    ("signum", "workers"),
+    [(signal.SIGINT, 1), pytest.param(signal.SIGTERM, 2, marks=pytest.mark.slow)],
+)
+def test_interrupt_checkpoints_and_the_resume_is_exact(tmp_path, signum, workers):
+    args = ["+budget=e3d_s", "search.iterations=300000", f"search.workers={workers}", "wandb.enabled=false"]
+    stopped = interrupt(tmp_path / "stopped", signum, *args)
+    assert stopped.returncode == 130, stopped.stderr
+    last = stopped.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: interrupted after ") and "search.resume=true hydra.run.dir=" in last
+    assert "Traceback" not in stopped.stderr and not (tmp_path / "stopped" / "best.yaml").exists()
+    resumed = search_cli(tmp_path / "stopped", *args, "search.resume=true")
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads((tmp_path / "stopped" / "summary.json").read_text())
+    assert summary["evaluated"] == 300000 and 0 < summary["evaluated_here"] < 300000
+    straight = search_cli(tmp_path / "straight", *args)
+    assert straight.returncode == 0, straight.stderr
+    assert without_timestamp(tmp_path / "stopped" / "best.yaml") == without_timestamp(
+        tmp_path / "straight" / "best.yaml"
+    )
+
+
+def test_resume_is_refused_under_other_settings_or_without_a_checkpoint(tmp_path):
+    args = ["search.iterations=300000", "wandb.enabled=false"]
+    assert interrupt(tmp_path / "run", signal.SIGINT, "+budget=e3d_s", *args).returncode == 130
+    other = search_cli(tmp_path / "run", "+budget=e3d_m", *args, "search.resume=true")
+    assert other.returncode == 2
+    assert "settings differ: budget.flops (checkpoint 2000000000.0, now 5000000000.0)" in other.stderr
+    assert "budget.frames (checkpoint 13, now 16)" in other.stderr
+    fresh = search_cli(tmp_path / "fresh", "+budget=e3d_s", *args, "search.resume=true")
+    assert fresh.returncode == 2 and "there is no checkpoint to resume" in fresh.stderr
+
+
+def test_an_overridden_budget_is_named_by_its_fields(tmp_path):
+    args = ["search.iterations=2000", "wandb.enabled=false"]
+    names = []
+    for run, overrides in [("a", ["budget.flops=1.5e9"]), ("b", ["budget.flops=1.5e9"]), ("c", [])]:
+        assert search_cli(tmp_path / run, "+budget=e3d_s", *overrides, *args).returncode == 0
+        names.append(read_arch(tmp_path / run / "best.yaml").name)
+        summary = json.loads((tmp_path / run / "summary.json").read_text())
+        assert names[-1] == f"{summary['budget']['name']}-stentr-seed0"
+    fingerprint = Budget.from_config(read_conf("budget", "e3d_s") | {"flops": 1.5e9}).fingerprint()
+    assert names == [f"e3d_s-{fingerprint}-stentr-seed0"] * 2 + ["e3d_s-stentr-seed0"]
+
+
 def test_islands_in_processes_are_deterministic_and_merge():
     space, budget = space_and_budget("e3d_s")
     settings = SearchSettings(iterations=20000, workers=2, seed=5)

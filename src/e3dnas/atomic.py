@@ -11,12 +11,23 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to a temp file beside ``path`` and rename it over ``path``."""
+    """Write ``data`` to a temp file beside ``path`` and rename it over ``path``.
+
+    The temp file is created private (0600); it gets the mode a plain ``open`` would give (0666 less the
+    umask) before it is renamed, so colleagues on a shared file system can read the result.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -14,7 +14,7 @@ from e3dnas.arch.released import RELEASED, released_arch
 from e3dnas.cli import CONF_DIR, check_group_choices, fail, group_options
 from e3dnas.scores import ScorerError
 from e3dnas.search.budget import Budget, BudgetError
-from e3dnas.search.evolution import ScorerSpec, SearchSettings
+from e3dnas.search.evolution import ResumeError, ScorerSpec, SearchSettings
 from e3dnas.search.islands import run_search
 from e3dnas.search.outputs import population_archs, write_outputs
 from e3dnas.search.plots import plot_convergence, plot_pareto
@@ -39,16 +39,29 @@ def main(cfg: DictConfig) -> float:
         fail(f"no budget given: add +budget=NAME (available: {', '.join(group_options('budget'))})")
     from hydra.core.hydra_config import HydraConfig
 
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
         budget = Budget.from_config(OmegaConf.to_container(cfg.budget, resolve=True))
+        if any(override.lstrip("+~").startswith("budget.") for override in hydra_cfg.overrides.task):
+            budget = budget.fingerprinted()
         space = budget.space(OmegaConf.to_container(cfg.space, resolve=True))
         scorer = ScorerSpec(cfg.scorer.name, OmegaConf.to_container(cfg.scorer.options, resolve=True))
         scorer.build()
         settings = SearchSettings(**OmegaConf.to_container(cfg.search, resolve=True))
-        result = run_search(space, scorer, budget, settings, run_dir / "checkpoint", progress=cfg.progress)
     except (BudgetError, SpaceError, ArchError, ScorerError, KeyError) as err:
         fail(err.args[0] if isinstance(err, KeyError) else str(err))
+    try:
+        result = run_search(space, scorer, budget, settings, run_dir / "checkpoint", progress=cfg.progress)
+    except (BudgetError, ResumeError) as err:
+        fail(str(err))
+    if result.interrupted:
+        again = [a for a in sys.argv[1:] if not a.startswith(("hydra.run.dir=", "search.resume="))]
+        fail(
+            f"interrupted after {result.evaluated:,} candidates; checkpoint in {run_dir / 'checkpoint'}. "
+            f"Resume: python -m e3dnas.search {' '.join(again)} search.resume=true hydra.run.dir={run_dir}",
+            code=130,
+        )
 
     archs = population_archs(result, space.skeleton)
     best_yaml, top = write_outputs(result, archs, run_dir, budget, scorer, settings)
@@ -79,12 +92,12 @@ def main(cfg: DictConfig) -> float:
             plots=plots,
             best_yaml=best_yaml,
         )
-    rate = result.evaluated / max(result.seconds, 1e-9)
+    rate = result.rate
     best = cost.cost(archs[0])
     print(
         f"best {scorer.name} {pop.scores[0]:.4f} at {best.authors_flops / 1e9:.3f} GFLOPs (authors' count), "
         f"{best.flops / 1e9:.3f} (conv MACs); budget {budget.flops / 1e9:.3f} ({budget.counter}) "
-        f"({result.evaluated} candidates in {result.seconds:.1f} s, {rate:,.0f}/s) -> {best_yaml}"
+        f"({result.evaluated_here:,} candidates in {result.seconds:.1f} s, {rate:,.0f}/s) -> {best_yaml}"
     )
     return float(pop.scores[0])
 

@@ -6,8 +6,10 @@ count (BatchNorm, ReLU and pooling included), which is ~5 % above plain conv MAC
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -62,6 +64,16 @@ class Budget:
             params=None if cfg.get("params") is None else float(cfg["params"]),
             reference=cfg.get("reference"),
         )
+
+    def fingerprint(self) -> str:
+        """Six hex digits of every field but the name: equal for equal budgets, different otherwise."""
+        fields_but_name = {k: v for k, v in self.as_dict().items() if k != "name"}
+        return hashlib.sha1(json.dumps(fields_but_name, sort_keys=True).encode()).hexdigest()[:6]
+
+    def fingerprinted(self) -> Budget:
+        """This budget named ``<name>-<fingerprint>``: an overridden budget must not pass for the original
+        in run names, architecture files, wandb artifacts and reports."""
+        return replace(self, name=f"{self.name}-{self.fingerprint()}")
 
     def space(self, space_cfg: Mapping[str, Any]) -> SearchSpace:
         """The search space of ``space_cfg`` (conf/space) at this budget's input size and layer cap."""

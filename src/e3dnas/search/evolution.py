@@ -15,7 +15,7 @@ import math
 import pickle
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +182,64 @@ class IslandResult:
     samples: np.ndarray
     evaluated: int
     accepted: int
+    resumed_at: int = 0  # candidates already evaluated by the run this one resumed
+    interrupted: bool = False
+
+
+class ResumeError(ValueError):
+    """A checkpoint is missing or was written under other settings; the message names what differs."""
+
+
+#: Search settings that only change how a run is watched or written, not its result: resumable across.
+UNSIGNED_SETTINGS = ("resume", "checkpoint_every", "top_k")
+
+
+def run_signature(
+    island: int,
+    space: SearchSpace,
+    scorer: ScorerSpec,
+    budget: Budget,
+    settings: SearchSettings,
+    iterations: int,
+) -> dict[str, Any]:
+    """Everything a checkpoint's state depends on, flattened to dotted keys: a resume must match it."""
+    tree = {
+        "island": island,
+        "iterations": iterations,
+        "budget": budget.as_dict(),
+        "space": asdict(space),
+        "scorer": {"name": scorer.name, "options": dict(scorer.options)},
+        "search": {k: v for k, v in asdict(settings).items() if k not in UNSIGNED_SETTINGS},
+    }
+    return _flatten(tree)
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            flat |= _flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _load_checkpoint(path: Path, signature: dict[str, Any]) -> dict[str, Any]:
+    saved = pickle.loads(path.read_bytes())
+    if not isinstance(saved, dict) or "signature" not in saved:
+        raise ResumeError(f"{path}: written by an older e3dnas without its settings; start a new search")
+    differing = sorted(
+        k
+        for k in signature.keys() | saved["signature"].keys()
+        if signature.get(k) != saved["signature"].get(k)
+    )
+    if differing:
+        shown = ", ".join(
+            f"{k} (checkpoint {saved['signature'].get(k)!r}, now {signature.get(k)!r})" for k in differing[:4]
+        )
+        more = f" and {len(differing) - 4} more" if len(differing) > 4 else ""
+        raise ResumeError(f"cannot resume {path}: settings differ: {shown}{more}")
+    return saved["state"]
 
 
 def run_island(
@@ -193,26 +251,44 @@ def run_island(
     iterations: int,
     checkpoint: Path | None = None,
     on_progress: Callable[[int, float], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> IslandResult:
-    """Evolve one island for ``iterations`` children, checkpointing every ``checkpoint_every`` seconds."""
+    """Evolve one island for ``iterations`` children, checkpointing every ``checkpoint_every`` seconds.
+
+    With ``settings.resume`` it continues from ``checkpoint``, which must exist and have been written under
+    the same settings (:func:`run_signature`). ``should_stop`` is polled between batches: when it turns
+    true the island checkpoints and returns early with ``interrupted`` set.
+    """
     rng = np.random.default_rng(np.random.SeedSequence(settings.seed).spawn(island + 1)[island])
     batches = math.ceil(iterations / settings.batch)
     sample_every = max(1, math.ceil(batches * settings.batch / max(settings.pareto_samples, 1)))
     evo = Evolution(space, scorer, budget, settings, rng, island, sample_every)
-    if settings.resume and checkpoint is not None and checkpoint.exists():
-        evo.load_state_dict(pickle.loads(checkpoint.read_bytes()))
+    signature = run_signature(island, space, scorer, budget, settings, iterations)
+    if settings.resume and checkpoint is not None:
+        evo.load_state_dict(_load_checkpoint(checkpoint, signature))
         if on_progress:
             on_progress(evo.evaluated, float(evo.population.scores[0]))
+    resumed_at = evo.evaluated
+
+    def save() -> None:
+        if checkpoint is not None:
+            atomic_write_bytes(checkpoint, pickle.dumps({"signature": signature, "state": evo.state_dict()}))
+
     last_save = time.monotonic()
+    interrupted = False
     while evo.evaluated < iterations:
+        if should_stop is not None and should_stop():
+            interrupted = True
+            break
         n = min(settings.batch, iterations - evo.evaluated)
         evo.step(n)
         if on_progress:
             on_progress(n, float(evo.population.scores[0]))
-        if checkpoint is not None and time.monotonic() - last_save >= settings.checkpoint_every:
-            atomic_write_bytes(checkpoint, pickle.dumps(evo.state_dict()))
+        if time.monotonic() - last_save >= settings.checkpoint_every:
+            save()
             last_save = time.monotonic()
-    if checkpoint is not None:
-        atomic_write_bytes(checkpoint, pickle.dumps(evo.state_dict()))
+    save()
     samples = np.concatenate(evo.samples) if evo.samples else np.zeros((0, 3))
-    return IslandResult(evo.population, evo.history, samples, evo.evaluated, evo.accepted)
+    return IslandResult(
+        evo.population, evo.history, samples, evo.evaluated, evo.accepted, resumed_at, interrupted
+    )

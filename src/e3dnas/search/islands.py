@@ -4,13 +4,21 @@
 start-up is cheap). The iteration budget is split between islands, island i draws from the i-th child of
 ``SeedSequence(seed)``, and the merge is an ordered union, so the result depends on the seed and the
 number of workers, never on scheduling.
+
+SIGINT (Ctrl-C) and SIGTERM (Slurm's preemption and time limit) do not kill a search: they ask every island
+to stop at its next batch, write its checkpoint and return; ``SearchResult.interrupted`` says so. A second
+Ctrl-C kills as usual.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +26,14 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from e3dnas.search.budget import Budget
-from e3dnas.search.evolution import IslandResult, Population, ScorerSpec, SearchSettings, run_island
+from e3dnas.search.evolution import (
+    IslandResult,
+    Population,
+    ResumeError,
+    ScorerSpec,
+    SearchSettings,
+    run_island,
+)
 from e3dnas.space import SearchSpace
 
 
@@ -30,6 +45,31 @@ class SearchResult:
     evaluated: int
     accepted: int
     seconds: float
+    evaluated_here: int  # by this process (a resumed run counts only what it added)
+    interrupted: bool = False
+
+    @property
+    def rate(self) -> float:
+        return self.evaluated_here / max(self.seconds, 1e-9)
+
+
+@contextmanager
+def stop_on_signals(stop) -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM set ``stop`` (an Event) instead of raising; a second SIGINT raises."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def request_stop(signum, _frame) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def split_iterations(total: int, islands: int) -> list[int]:
@@ -38,11 +78,15 @@ def split_iterations(total: int, islands: int) -> list[int]:
 
 
 _counter = None
+_stop = None
 
 
-def _init_worker(counter) -> None:
-    global _counter
-    _counter = counter
+def _init_worker(counter, stop) -> None:
+    """Workers leave signals to the parent, which tells them to stop through ``stop``."""
+    global _counter, _stop
+    _counter, _stop = counter, stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _count(n: int, _best: float) -> None:
@@ -51,7 +95,7 @@ def _count(n: int, _best: float) -> None:
 
 
 def _island_in_worker(island: int, *args) -> IslandResult:
-    return run_island(island, *args, on_progress=_count)
+    return run_island(island, *args, on_progress=_count, should_stop=_stop.is_set)
 
 
 def run_search(
@@ -69,6 +113,18 @@ def run_search(
     def checkpoint(i: int) -> Path | None:
         return None if checkpoint_dir is None else checkpoint_dir / f"island{i}.pkl"
 
+    if settings.resume:
+        missing = [
+            str(checkpoint(i))
+            for i in range(settings.workers)
+            if not (checkpoint(i) and checkpoint(i).exists())
+        ]
+        if missing:
+            raise ResumeError(
+                f"search.resume=true but there is no checkpoint to resume ({', '.join(missing)} missing); "
+                "run without search.resume, or with hydra.run.dir=<the interrupted run's dir>"
+            )
+
     bar = tqdm(total=settings.iterations, unit="cand", disable=not progress, desc=f"search {budget.name}")
     if settings.workers == 1:
 
@@ -76,11 +132,18 @@ def run_search(
             bar.update(n)
             bar.set_postfix(best=f"{best:.2f}", refresh=False)
 
-        results = [run_island(0, space, scorer, budget, settings, shares[0], checkpoint(0), update)]
+        stop = threading.Event()
+        with stop_on_signals(stop):
+            results = [
+                run_island(0, space, scorer, budget, settings, shares[0], checkpoint(0), update, stop.is_set)
+            ]
     else:
         context = mp.get_context("spawn")
-        counter = context.Value("q", 0)
-        with ProcessPoolExecutor(settings.workers, context, _init_worker, (counter,)) as pool:
+        counter, stop = context.Value("q", 0), context.Event()
+        with (
+            stop_on_signals(stop),
+            ProcessPoolExecutor(settings.workers, context, _init_worker, (counter, stop)) as pool,
+        ):
             futures = [
                 pool.submit(_island_in_worker, i, space, scorer, budget, settings, shares[i], checkpoint(i))
                 for i in range(settings.workers)
@@ -101,4 +164,6 @@ def run_search(
         evaluated=sum(r.evaluated for r in results),
         accepted=sum(r.accepted for r in results),
         seconds=time.perf_counter() - start,
+        evaluated_here=sum(r.evaluated - r.resumed_at for r in results),
+        interrupted=any(r.interrupted for r in results),
     )

@@ -42,7 +42,7 @@ def log_search(
                 **{key: value for key, value in top[0].items() if key.startswith("flops_")},
                 "best_params": top[0]["params"],
                 "best_layers": top[0]["layers"],
-                "candidates_per_second": result.evaluated / max(result.seconds, 1e-9),
+                "candidates_per_second": result.rate,
             }
         )
         artifact = wandb.Artifact(f"arch-{name}", type="architecture")
