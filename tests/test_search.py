@@ -217,9 +217,16 @@ def test_scorer_choice_changes_the_winner():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["+budget=e3d_s", "budget.flops=1e8"], "budget e3d_s is impossible: the seed network already needs"),
-        (["+budget=e3d_s", "budget.flops=0"], "budget e3d_s: 'flops' must be a positive number, got 0"),
+        (
+            ["+budget=e3d_s", "budget.flops=1e8"],
+            "is impossible: the seed network already needs 0.566 GFLOPs (authors)",
+        ),
+        (["+budget=e3d_s", "budget.flops=0"], "'flops' must be a positive number, got 0"),
         (["+budget=e3d_s", "budget.layers=10"], "a layer budget of 10 is impossible"),
+        (
+            ["+budget=demo", "budget.resolution=16"],
+            "input 8×16² is too small: the network strides by 32, so the last stage's feature map would be",
+        ),
         (["+budget=e3d_xl"], "unknown budget 'e3d_xl' (available: demo, e3d_l, e3d_l_authors, e3d_m,"),
         (
             ["+budget=e3d_s", "budget.counter=fvcore"],

@@ -84,6 +84,22 @@ class Skeleton:
     def num_stages(self) -> int:
         return len(self.strides)
 
+    def input_problem(self) -> str | None:
+        """Why this input size is degenerate (a feature map under 1 px), or None when it is fine.
+
+        The built network rounds sides up and never reaches 0 px, but below 1 px of true side the deep
+        stages see one padded pixel and their kernels (and the score's α) no longer mean anything.
+        """
+        _, sides = self.sides("exact")
+        stride = round(self.resolution / sides[-1])
+        if sides[-1] < 1:
+            return (
+                f"input {self.frames}×{self.resolution}² is too small: the network strides by {stride}, "
+                f"so the last stage's feature map would be {sides[-1]:g} px; use a resolution of at least "
+                f"{stride}"
+            )
+        return None
+
     def sides(
         self, rounding: str = "ceil", resolution: float | None = None
     ) -> tuple[float, tuple[float, ...]]:
