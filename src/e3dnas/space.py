@@ -60,8 +60,9 @@ class SearchSpace:
         seed_tree = {"format": FORMAT_VERSION, "input": {"frames": frames, "resolution": resolution}}
         seed_tree.update(cfg.pop("seed"))
         seed = arch_from_dict(seed_tree, source="space.seed").arch
-        if seed.skeleton.input_problem():
-            raise SpaceError(seed.skeleton.input_problem())
+        problem = seed.skeleton.input_problem()
+        if problem:
+            raise SpaceError(problem)
         try:
             space = cls(
                 seed=seed,

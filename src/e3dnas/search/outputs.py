@@ -16,7 +16,7 @@ from e3dnas.search.evolution import HISTORY_COLUMNS, ScorerSpec, SearchSettings
 from e3dnas.search.islands import SearchResult
 
 #: Scorers recorded in every architecture's metadata: STEntr under each objective and its ablation.
-RECORDED_SCORES = ("stentr", "stentr_floor", "stentr_authors", "entropy")
+RECORDED_SCORES = (*scores.OBJECTIVES, "entropy")
 
 
 def flops_meta(c: cost.Cost) -> dict[str, float]:
