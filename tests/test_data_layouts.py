@@ -170,3 +170,55 @@ def test_too_many_skipped_records_fail_setup_with_counts_rate_and_threshold(copi
         DataError, match=r"of 20 train records were skipped.*rate .*% > max_failure_rate 10.0%"
     ):
         strict.setup("fit")
+
+
+#: Other names in use for the official files: (layout, official name, other name).
+OTHER_NAMES = [
+    ("k400", "validate.csv", "val.csv"),
+    ("sthv2", "labels.json", "something-something-v2-labels.json"),
+    ("sthv2", "train.json", "something-something-v2-train.json"),
+    ("sthv2", "validation.json", "something-something-v2-validation.json"),
+    ("sthv2", "test.json", "something-something-v2-test.json"),
+]
+
+
+def read_all(root, layout):
+    """Class names and (video id, label) of every split: what a renaming must not change."""
+    reader = open_layout(layout, root)
+    splits = {s: [(r.video_id, r.label) for r in reader.split(s).records] for s in ("train", "val", "test")}
+    return reader.class_names, splits
+
+
+@pytest.mark.parametrize("layout", ["k400", "sthv2"])
+def test_other_names_of_the_annotation_files_read_the_same(footage_dataset, copied_dataset, layout):
+    """Kinetics' CVDF mirror (val.csv) and Something-Something V2's original release
+    (something-something-v2-*.json) read exactly as the official names do."""
+    expected = read_all(footage_dataset(layout), layout)
+    root = copied_dataset(layout)
+    renamed = [(official, other) for kind, official, other in OTHER_NAMES if kind == layout]
+    for official, other in renamed:
+        (root / official).rename(root / other)
+    assert not any((root / official).exists() for official, _ in renamed)
+    assert read_all(root, layout) == expected
+    classes, splits = expected
+    assert len(classes) == 5 and len(splits["train"]) == 20 and len(splits["val"]) == 10
+
+
+@pytest.mark.parametrize(("layout", "official", "other"), OTHER_NAMES)
+def test_both_names_of_one_file_are_refused_naming_both(copied_dataset, layout, official, other):
+    root = copied_dataset(layout)
+    (root / other).write_bytes((root / official).read_bytes())
+    reader = open_layout(layout, root)
+    with pytest.raises(DataError) as refused:
+        _ = reader.class_names
+        for split in ("train", "val", "test"):
+            reader.split(split)
+    message = str(refused.value)
+    assert f"both {official} and {other} are present" in message and str(root) in message
+
+
+def test_a_missing_file_names_the_other_accepted_name(copied_dataset):
+    root = copied_dataset("k400")
+    (root / "validate.csv").unlink()
+    with pytest.raises(DataError, match=r"validate.csv: split file not found \(nor val.csv\)"):
+        open_layout("k400", root).split("val")

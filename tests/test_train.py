@@ -2,7 +2,9 @@
 
 import csv
 import json
+import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -10,12 +12,17 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from e3dnas.cli import CONF_DIR
 from e3dnas.data.demo import build_demo
 from e3dnas.evaluate.run import evaluate
+from e3dnas.train.errors import ConfigError
+from e3dnas.train.finetune import init_from
+from e3dnas.train.module import ClipClassifier
 from e3dnas.train.run import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -273,3 +280,143 @@ def test_local_sweep_groups_training_runs_in_wandb(tmp_path, footage_dataset):
     for record in records:
         config = {item.key: yaml.safe_load(item.value_json) for item in record.config.update}
         assert config["arch_summary"]["budget"] == "demo" and config["dataset"]["name"] == "demo"
+
+
+# --- skipped samples, fine-tuning and predictions, on the small real-footage set of conftest ----------------
+
+SMALL = [*QUICK, "arch=e3d_s", "+trainer.limit_val_batches=1"]
+
+
+@pytest.fixture(scope="module")
+def small_checkpoint(tmp_path_factory, footage_dataset) -> Path:
+    """last.ckpt of E3D-S trained 2 epochs × 1 step on the 5-class camera-motion set."""
+    run = tmp_path_factory.mktemp("small-train")
+    overrides = [*SMALL, f"dataset.root={footage_dataset()}", "trainer.max_epochs=2", "train.test=false"]
+    results = train(compose_cfg("train", *overrides, "+trainer.limit_train_batches=1"), run)
+    assert results["global_step"] == 2
+    return Path(results["last_checkpoint"])
+
+
+def checkpoint_weights(path: Path) -> dict:
+    """The learnable tensors of a checkpoint (BatchNorm running statistics left out)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+    buffers = ("running_mean", "running_var", "num_batches_tracked")
+    return {name: value for name, value in state.items() if not name.endswith(buffers)}
+
+
+def test_results_count_the_samples_skipped_by_the_final_test_pass(tmp_path, copied_dataset):
+    """A corrupt video that only the test pass reaches (validation sees the first batch) is counted."""
+    root = copied_dataset("sthv2")
+    last = json.loads((root / "validation.json").read_text())[-1]["id"]
+    (root / f"{last}.webm").write_bytes(b"\x1a\x45\xdf\xa3 not really a webm" * 20)
+    overrides = [*SMALL, f"dataset.root={root}", "dataset.batch_size=4", "trainer.max_epochs=1"]
+    results = train(compose_cfg("train", *overrides, "+trainer.limit_train_batches=1"), tmp_path)
+    assert "test_top1" in results
+    assert results["skipped_samples"] == 1
+    assert json.loads((tmp_path / "results.json").read_text())["skipped_samples"] == 1
+
+
+def small_module(num_classes: int, arch: str = "e3d_s") -> ClipClassifier:
+    cfg = compose_cfg("train", f"arch={arch}")
+    return ClipClassifier(
+        model=OmegaConf.to_container(cfg.model, resolve=True),
+        num_classes=num_classes,
+        frames=8,
+        resolution=56,
+        optim=OmegaConf.to_container(cfg.optim, resolve=True),
+        arch=OmegaConf.to_container(cfg.arch, resolve=True),
+    )
+
+
+def test_init_from_copies_every_weight_of_a_matching_checkpoint(small_checkpoint, caplog):
+    module = small_module(5)
+    with caplog.at_level(logging.INFO, logger="e3dnas.train"):
+        init_from(module, str(small_checkpoint))
+    saved = torch.load(small_checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+    assert saved.keys() == module.state_dict().keys()
+    assert all(torch.equal(value, saved[name]) for name, value in module.state_dict().items())
+    assert not any("re-initialised" in record.getMessage() for record in caplog.records)
+    with pytest.raises(ConfigError, match=r"train.init_from: no checkpoint at /nonexistent.ckpt"):
+        init_from(module, "/nonexistent.ckpt")
+
+
+def test_init_from_fine_tunes_on_other_classes_from_the_checkpoint(
+    tmp_path, small_checkpoint, footage_dataset, caplog
+):
+    """A new run (its own step count) whose backbone starts at the checkpoint's weights; the 5-class final
+    layer is replaced by a fresh 4-class one, in one log line. A tiny learning rate keeps the weights where
+    they started, so the run's checkpoint shows where that was."""
+    overrides = [
+        *SMALL,
+        f"dataset.root={footage_dataset(task='playback')}",
+        f"train.init_from={small_checkpoint}",
+        "optim.lr=1e-12",
+        "trainer.max_epochs=1",
+        "train.test=false",
+        "+trainer.limit_train_batches=1",
+    ]
+    with caplog.at_level(logging.INFO, logger="e3dnas.train"):
+        results = train(compose_cfg("train", *overrides), tmp_path)
+    assert results["global_step"] == 1 and results["epochs"] == 1  # not the checkpoint's 2: a new training
+    assert results["init_from"] == str(small_checkpoint)
+    lines = [r.getMessage() for r in caplog.records if "re-initialised" in r.getMessage()]
+    assert lines == [
+        f"train.init_from: {small_checkpoint} has 5 classes, this dataset 4: "
+        "final layer model.classifier.5 re-initialised"
+    ]
+    before, after = checkpoint_weights(small_checkpoint), checkpoint_weights(Path(results["last_checkpoint"]))
+    head = {"model.classifier.5.weight", "model.classifier.5.bias"}
+    assert after["model.classifier.5.weight"].shape == (4, before["model.classifier.5.weight"].shape[1])
+    for name in before.keys() - head:
+        assert torch.allclose(after[name], before[name], atol=1e-6), name
+    fresh = small_module(4).state_dict()
+    assert not torch.allclose(fresh["model.backbone.0.0.0.weight"], before["model.backbone.0.0.0.weight"])
+
+
+def test_init_from_another_network_fails_with_one_line(tmp_path, small_checkpoint, footage_dataset):
+    run = cli(
+        "e3dnas.train",
+        *SMALL,
+        "arch=e3d_m",
+        f"dataset.root={footage_dataset()}",
+        f"train.init_from={small_checkpoint}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
+    assert run.returncode == 2, run.stderr
+    lines = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith(f"error: train.init_from: {small_checkpoint} does not fit this network: ")
+    assert re.search(
+        r"parameter model\.\S+ has shape \(.*\) in the checkpoint, \(.*\) in this network", lines[0]
+    )
+
+
+def test_evaluate_writes_one_prediction_per_video_that_reproduces_top1(
+    tmp_path, small_checkpoint, footage_dataset
+):
+    root = footage_dataset()
+    cfg = compose_cfg(
+        "eval",
+        f"ckpt={small_checkpoint}",
+        f"dataset.root={root}",
+        "dataset.num_workers=0",
+        "dataset.persistent_workers=false",
+        "dataset.test_clips=2",  # softmax averaged over 2 views per video
+    )
+    metrics = evaluate(cfg, tmp_path)
+    assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
+    rows = list(csv.DictReader((tmp_path / "predictions.csv").open()))
+    videos = {entry["id"] for entry in json.loads((root / "validation.json").read_text())}
+    assert len(rows) == len(videos) == metrics["videos"]
+    assert {row["video_id"] for row in rows} == videos
+    correct = sum(row["predicted"] == row["label"] for row in rows)
+    assert correct / len(rows) == pytest.approx(metrics["top1"], abs=1e-6)
+    names = torch.load(small_checkpoint, weights_only=True)["hyper_parameters"]["class_names"]
+    for row in rows:
+        assert Path(row["path"]).name == f"{row['video_id']}.webm"
+        assert row["label_name"] == names[int(row["label"])]
+        assert row["predicted_name"] == names[int(row["predicted"])]
+        assert row["top1_class"] == row["predicted"]
+        probs = [float(row[f"top{rank}_prob"]) for rank in range(1, 6)]
+        assert probs == sorted(probs, reverse=True) and sum(probs) == pytest.approx(1.0, abs=1e-4)
+        assert len({row[f"top{rank}_class"] for rank in range(1, 6)}) == 5

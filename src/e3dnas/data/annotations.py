@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, Protocol
@@ -63,6 +63,24 @@ def require_file(path: Path, what: str) -> Path:
     if not path.is_file():
         raise DataError(f"{where(path)}: {what} not found")
     return path
+
+
+def find_file(folder: Path, names: Sequence[str], what: str) -> Path:
+    """The one of ``names`` (the official name first, then those of widely used copies) present in ``folder``.
+
+    Two present are refused rather than one picked: they may list different samples, and a silent choice
+    would hide which one the run read.
+    """
+    present = [folder / name for name in names if (folder / name).is_file()]
+    if len(present) > 1:
+        raise DataError(
+            f"{where(folder)}: both {present[0].name} and {present[1].name} are present as the {what}"
+            " (two names of the same file): keep one"
+        )
+    if not present:
+        others = f" (nor {', '.join(names[1:])})" if len(names) > 1 else ""
+        raise DataError(f"{where(folder / names[0])}: {what} not found{others}")
+    return present[0]
 
 
 def read_lines(path: Path, what: str) -> Iterator[tuple[int, str]]:

@@ -1,6 +1,6 @@
-"""Kinetics-400: ``train.csv`` / ``validate.csv`` / ``test.csv``
-(``label,youtube_id,time_start,time_end,split``) and clips ``<youtube_id>_<start:06d>_<end:06d>.mp4``, flat or
-under ``<split>/<label>/``.
+"""Kinetics-400: ``train.csv`` / ``validate.csv`` (or ``val.csv``, as the widely used CVDF mirror names it) /
+``test.csv`` (``label,youtube_id,time_start,time_end,split``) and clips
+``<youtube_id>_<start:06d>_<end:06d>.mp4``, flat or under ``<split>/<label>/``.
 
 The official files define no class index: classes are the sorted label names of ``train.csv`` (the convention
 of the published Kinetics models). Missing clips are normal (videos disappear): they are skipped and counted.
@@ -19,13 +19,20 @@ from e3dnas.data.annotations import (
     Split,
     SplitName,
     collect,
+    find_file,
     list_names,
     require_dir,
     require_file,
 )
 from e3dnas.data.errors import DataError, SampleError, where
 
-SPLIT_FILES: dict[SplitName, str] = {"train": "train.csv", "val": "validate.csv", "test": "test.csv"}
+#: Accepted names of each split file: the official one first (the one the demo builder writes).
+SPLIT_NAMES: dict[SplitName, tuple[str, ...]] = {
+    "train": ("train.csv",),
+    "val": ("validate.csv", "val.csv"),
+    "test": ("test.csv",),
+}
+SPLIT_FILES: dict[SplitName, str] = {split: names[0] for split, names in SPLIT_NAMES.items()}
 COLUMNS = ("youtube_id", "time_start", "time_end", "split")
 
 
@@ -44,21 +51,20 @@ class KineticsLayout(LayoutFolders):
 
     @cached_property
     def class_names(self) -> list[str]:
-        require_dir(self.annotation_dir, "annotation folder")
-        rows = self._rows(self.annotation_dir / SPLIT_FILES["train"], Split())
-        labels = {row.class_name for row in rows if row.class_name is not None}
+        path = self._split_file("train")
+        labels = {row.class_name for row in self._rows(path, Split()) if row.class_name is not None}
         if not labels:
-            raise DataError(
-                f"{where(self.annotation_dir / SPLIT_FILES['train'])}: no labelled clips to define classes"
-            )
+            raise DataError(f"{where(path)}: no labelled clips to define classes")
         return sorted(labels)
+
+    def _split_file(self, name: SplitName) -> Path:
+        require_dir(self.annotation_dir, "annotation folder")
+        return find_file(self.annotation_dir, SPLIT_NAMES[name], "split file")
 
     def split(self, name: SplitName) -> Split:
         require_dir(self.media_dir, "video folder")
         split = Split()
-        return collect(
-            self._rows(self.annotation_dir / SPLIT_FILES[name], split), self.class_names, self._find, split
-        )
+        return collect(self._rows(self._split_file(name), split), self.class_names, self._find, split)
 
     def _find(self, row: Row) -> tuple[Path, bool]:
         """The clip flat in the media folder or in ``<split>/<label>/`` (label as is or with underscores)."""

@@ -1,4 +1,6 @@
-"""Something-Something V2: ``<media>/<id>.webm`` (VP9) with ``labels.json`` and JSON split lists."""
+"""Something-Something V2: ``<media>/<id>.webm`` (VP9) with ``labels.json`` and JSON split lists
+(``train.json``, ``validation.json``, ``test.json``), or the same files under the names of the original
+release, ``something-something-v2-{labels,train,validation,test}.json``."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from e3dnas.data.annotations import (
     Split,
     SplitName,
     collect,
+    find_file,
     json_line,
     list_names,
     read_json,
@@ -22,6 +25,9 @@ from e3dnas.data.annotations import (
 from e3dnas.data.errors import DataError, SampleError, where
 
 SPLIT_FILES: dict[SplitName, str] = {"train": "train.json", "val": "validation.json", "test": "test.json"}
+#: The original release prefixes every annotation file: ``something-something-v2-labels.json``, ...
+RELEASE_PREFIX = "something-something-v2-"
+LABEL_FILE = "labels.json"
 EXTENSION = ".webm"
 
 
@@ -37,10 +43,10 @@ class SthV2Layout(LayoutFolders):
     @cached_property
     def class_names(self) -> list[str]:
         """Names ordered by the indices of ``labels.json`` (``{"class": "index"}``), which must be 0..n-1."""
-        path = require_dir(self.annotation_dir, "annotation folder") / "labels.json"
+        path = self._annotation_file(LABEL_FILE, "label file")
         mapping, text = read_json(path, "label file")
         if not isinstance(mapping, dict) or not mapping:
-            raise DataError(f"{where(path, 1)}: labels.json must be a non-empty object {{class: index}}")
+            raise DataError(f"{where(path, 1)}: {path.name} must be a non-empty object {{class: index}}")
         names: dict[int, str] = {}
         for name, value in mapping.items():
             line = json_line(text, json.dumps(name))
@@ -65,8 +71,13 @@ class SthV2Layout(LayoutFolders):
         def media(row: Row) -> tuple[Path, bool]:
             return self.media_dir / f"{row.video_id}{EXTENSION}", f"{row.video_id}{EXTENSION}" in videos
 
-        rows = self._rows(self.annotation_dir / SPLIT_FILES[name], name != "test", split)
+        rows = self._rows(self._annotation_file(SPLIT_FILES[name], "split file"), name != "test", split)
         return collect(rows, self.class_names, media, split)
+
+    def _annotation_file(self, name: str, what: str) -> Path:
+        """``name`` or its original-release name ``something-something-v2-<name>``, never both."""
+        require_dir(self.annotation_dir, "annotation folder")
+        return find_file(self.annotation_dir, (name, RELEASE_PREFIX + name), what)
 
     @staticmethod
     def _rows(path: Path, labelled: bool, split: Split) -> Iterator[Row]:

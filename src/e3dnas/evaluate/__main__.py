@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 from e3dnas.cli import CONF_DIR, check_group_choices, fail
 from e3dnas.data import DataError
 from e3dnas.evaluate.run import evaluate
-from e3dnas.train.run import ConfigError
+from e3dnas.train.errors import ConfigError
 
 
 @hydra.main(config_path=CONF_DIR, config_name="eval", version_base="1.3")

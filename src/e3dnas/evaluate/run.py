@@ -11,9 +11,10 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from e3dnas.atomic import atomic_write_text
-from e3dnas.evaluate.reports import confusion, plot_confusion, write_per_class_csv
+from e3dnas.evaluate.reports import confusion, plot_confusion, write_per_class_csv, write_predictions_csv
+from e3dnas.train.errors import ConfigError, config_errors
 from e3dnas.train.module import ClipClassifier
-from e3dnas.train.run import ConfigError, build_datamodule, config_errors
+from e3dnas.train.run import build_datamodule
 
 
 def load_checkpoint(path: str) -> ClipClassifier:
@@ -45,9 +46,10 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         (metrics,) = trainer.validate(module, datamodule=datamodule)
     else:
         raise ConfigError(f"views: expected 'multi' or 'single', got {cfg.views!r}")
-    probs = torch.cat([p for p, _ in module.predictions])
-    labels = torch.cat([y for _, y in module.predictions])
+    probs, labels, indices = (torch.cat(parts) for parts in zip(*module.predictions, strict=True))
     names = list(module.hparams.class_names or datamodule.class_names)
+    records = datamodule.datasets["test" if cfg.views == "multi" else "val"].records
+    write_predictions_csv(probs, labels, indices, records, names, run_dir / "predictions.csv")
     matrix = confusion(probs, labels, trained_for)
     write_per_class_csv(matrix, names, run_dir / "per_class.csv")
     plot_confusion(

@@ -11,7 +11,8 @@ from omegaconf import DictConfig
 from e3dnas.arch import ArchError
 from e3dnas.cli import CONF_DIR, check_group_choices, fail, route_arch_files
 from e3dnas.data import DataError
-from e3dnas.train.run import ConfigError, train
+from e3dnas.train.errors import ConfigError
+from e3dnas.train.run import train
 
 
 @hydra.main(config_path=CONF_DIR, config_name="train", version_base="1.3")

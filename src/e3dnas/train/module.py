@@ -63,7 +63,8 @@ class ClipClassifier(L.LightningModule):
         self.val_metrics = accuracy_metrics(num_classes, "val/")
         self.test_metrics = accuracy_metrics(num_classes, "test/")
         self.collect_predictions = False
-        self.predictions: list[tuple[Tensor, Tensor]] = []
+        #: With ``collect_predictions``: (probabilities, labels, dataset indices) of every evaluated batch.
+        self.predictions: list[tuple[Tensor, Tensor, Tensor]] = []
 
     def forward(self, clips: Tensor) -> Tensor:
         if self.channels_last:
@@ -79,20 +80,22 @@ class ClipClassifier(L.LightningModule):
         return loss
 
     def _evaluate(
-        self, probs: Tensor, labels: Tensor, metrics: MetricCollection, loss: Tensor | None
+        self, probs: Tensor, batch: Mapping[str, Tensor], metrics: MetricCollection, loss: Tensor | None
     ) -> None:
+        labels = batch["label"]
         metrics.update(probs, labels)
         stage = metrics.prefix
         if loss is not None:
             self.log(f"{stage}loss", loss, batch_size=len(labels), sync_dist=True)
         self.log_dict(metrics, prog_bar=True, batch_size=len(labels))
         if self.collect_predictions:
-            self.predictions.append((probs.detach().float().cpu(), labels.detach().cpu()))
+            index = batch["index"].detach().cpu()
+            self.predictions.append((probs.detach().float().cpu(), labels.detach().cpu(), index))
 
     def validation_step(self, batch: Mapping[str, Tensor], _index: int) -> None:
         logits = self(batch["clip"])
         loss = self.criterion(logits, batch["label"])
-        self._evaluate(logits.softmax(-1), batch["label"], self.val_metrics, loss)
+        self._evaluate(logits.softmax(-1), batch, self.val_metrics, loss)
 
     def test_step(self, batch: Mapping[str, Tensor], _index: int) -> None:
         """Average the softmax of the V views (clips × crops) of each video."""
@@ -100,7 +103,7 @@ class ClipClassifier(L.LightningModule):
         views = clips.shape[1] if clips.ndim == 6 else 1
         flat = clips.flatten(0, 1) if clips.ndim == 6 else clips
         probs = self(flat).softmax(-1).view(-1, views, self.hparams.num_classes).mean(1)
-        self._evaluate(probs, batch["label"], self.test_metrics, None)
+        self._evaluate(probs, batch, self.test_metrics, None)
 
     def configure_optimizers(self):
         cfg = self.hparams.optim

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
 from e3dnas import cost
@@ -17,23 +14,9 @@ from e3dnas.arch import ArchDocument, arch_from_dict, arch_to_dict, read_arch, s
 from e3dnas.atomic import atomic_write_text
 from e3dnas.data import VideoDataModule
 from e3dnas.train.callbacks import build_callbacks, build_loggers
+from e3dnas.train.errors import ConfigError, config_errors
+from e3dnas.train.finetune import init_from
 from e3dnas.train.module import ClipClassifier
-
-
-class ConfigError(ValueError):
-    """The training config cannot work; the message names the key."""
-
-
-@contextmanager
-def config_errors(group: str) -> Iterator[None]:
-    """Turn a constructor's rejection of its arguments into a ConfigError naming the config group.
-
-    Only around construction: an error raised while training keeps its traceback.
-    """
-    try:
-        yield
-    except (ValueError, TypeError, KeyError, MisconfigurationException) as err:
-        raise ConfigError(f"{group}: {err}") from err
 
 
 def resolve_arch(cfg: DictConfig) -> ArchDocument | None:
@@ -71,7 +54,8 @@ def build_datamodule(dataset_cfg: DictConfig) -> VideoDataModule:
 
 
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    """Fit (resuming if asked), test the best checkpoint, and write ``results.json`` into ``run_dir``."""
+    """Fit (from ``train.init_from``'s weights, resuming if asked), test the best checkpoint, and write
+    ``results.json`` into ``run_dir``."""
     L.seed_everything(cfg.seed, workers=True)
     doc = resolve_arch(cfg)
     datamodule = build_datamodule(cfg.dataset)
@@ -86,6 +70,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             arch=arch_to_dict(doc.arch) if doc else None,
             class_names=list(datamodule.class_names),
         )
+    if cfg.train.get("init_from"):
+        init_from(module, str(cfg.train.init_from))
     arch_summary: dict[str, Any] = {}
     if doc is not None:
         save_arch(run_dir / "arch.yaml", doc.arch, doc.name, doc.meta)
@@ -134,11 +120,13 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         else None,
         "epochs": trainer.current_epoch,
         "global_step": trainer.global_step,
-        "skipped_samples": datamodule.skipped,
+        "init_from": cfg.train.get("init_from"),
     }
     if cfg.train.test and checkpoint.best_model_path:
         (metrics,) = trainer.test(module, datamodule=datamodule, ckpt_path=checkpoint.best_model_path)
         results |= {key.replace("/", "_"): value for key, value in metrics.items()}
+    # Read after the test pass: the samples it skipped count too.
+    results["skipped_samples"] = datamodule.skipped
     if trainer.is_global_zero:
         atomic_write_text(run_dir / "results.json", json.dumps(results, indent=2))
     return results
