@@ -126,6 +126,13 @@ def test_evaluate_reproduces_the_trainers_val_accuracy(tmp_path, demo_root):
     )
     evaluated = evaluate(cfg, tmp_path / "eval")
     assert evaluated["top1"] == pytest.approx(trained["val_top1"], abs=1e-6)
+    assert (evaluated["frames"], evaluated["resolution"]) == (trained["frames"], trained["resolution"])
+    # No dataset on the command line: the checkpoint's own data config (root included) is used.
+    bare = compose_cfg("eval", f"ckpt={trained['best_checkpoint']}", "views=single", "dataset.root=/nowhere")
+    recorded = evaluate(bare, tmp_path / "eval2", ["views=single", "dataset.num_workers=0"])
+    assert recorded["root"] == str(demo_root) and recorded["top1"] == evaluated["top1"]
+    with pytest.raises(ConfigError, match="input 8×16² is too small"):
+        evaluate(bare, tmp_path / "eval3", ["dataset.resolution=16"])
     videos = len(json.loads((demo_root / "validation.json").read_text()))
     assert evaluated["videos"] == videos
     rows = (tmp_path / "eval" / "per_class.csv").read_text().splitlines()
@@ -182,6 +189,10 @@ def _write_bad_arch(tmp_path: Path) -> Path:
         ([], "model=e3d needs an architecture"),
         (["arch=e3d_x"], "unknown arch 'e3d_x' (available: e3d_l, e3d_m, e3d_s"),
         (["arch=e3d_s", "dataset.flip=plain"], "dataset: flip='plain' changes labels on sthv2"),
+        (
+            ["arch=e3d_s", "dataset.resolution=16"],
+            "dataset: input 8×16² is too small: the network strides by 32",
+        ),
         (
             ["arch=e3d_s", "optim.name=adam"],
             "model: optim.name: unknown optimiser 'adam' (known: sgd, adamw)",
@@ -420,3 +431,46 @@ def test_evaluate_writes_one_prediction_per_video_that_reproduces_top1(
         probs = [float(row[f"top{rank}_prob"]) for rank in range(1, 6)]
         assert probs == sorted(probs, reverse=True) and sum(probs) == pytest.approx(1.0, abs=1e-4)
         assert len({row[f"top{rank}_class"] for rank in range(1, 6)}) == 5
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_training_with_its_resume_command(tmp_path, demo_root):
+    run_dir = tmp_path / "run"
+    args = [
+        *QUICK,
+        "arch=e3d_s",
+        f"dataset.root={demo_root}",
+        "trainer.max_epochs=100",
+        f"hydra.run.dir={run_dir}",
+    ]
+    victim = cli("e3dnas.train", *args, wait=False)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 300
+    while not last.exists() and time.monotonic() < deadline and victim.poll() is None:
+        time.sleep(0.2)
+    victim.send_signal(signal.SIGINT)
+    output = victim.communicate(timeout=300)[0]
+    assert victim.returncode == 130, output
+    error = [line for line in output.splitlines() if line.startswith("error: ")]
+    assert len(error) == 1 and f"last checkpoint {last}" in error[0], output
+    assert error[0].endswith(f"Resume: python -m e3dnas.train {' '.join(args[:-1])} hydra.run.dir={run_dir}")
+
+
+def test_training_at_another_size_than_searched_says_so_once(tmp_path, demo_root, caplog):
+    cfg = compose_cfg(
+        "train",
+        *QUICK,
+        f"dataset.root={demo_root}",
+        "arch=e3d_s",
+        "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=1",
+        "+trainer.limit_val_batches=1",
+        "train.test=false",
+    )
+    with caplog.at_level(logging.WARNING, logger="e3dnas.train"):
+        results = train(cfg, tmp_path / "run")
+    notes = [r.message for r in caplog.records if "was searched for" in r.message]
+    assert notes == [
+        "architecture E3D-S was searched for 13×160² clips, runs on 8×56² here: its cost and score differ"
+    ]
+    assert (results["frames"], results["resolution"]) == (8, 56)

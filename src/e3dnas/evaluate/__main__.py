@@ -19,7 +19,8 @@ def main(cfg: DictConfig) -> float:
     from hydra.core.hydra_config import HydraConfig
 
     try:
-        results = evaluate(cfg, Path(HydraConfig.get().runtime.output_dir))
+        hydra_cfg = HydraConfig.get()
+        results = evaluate(cfg, Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task))
     except (DataError, ConfigError) as err:
         fail(str(err))
     top = {k: v for k, v in results.items() if k.startswith("top")}

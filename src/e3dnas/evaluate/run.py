@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +11,14 @@ import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from e3dnas.arch import arch_from_dict
 from e3dnas.atomic import atomic_write_text
 from e3dnas.evaluate.reports import confusion, plot_confusion, write_per_class_csv, write_predictions_csv
 from e3dnas.train.errors import ConfigError, config_errors
 from e3dnas.train.module import ClipClassifier
 from e3dnas.train.run import build_datamodule
+
+log = logging.getLogger("e3dnas.evaluate")
 
 
 def load_checkpoint(path: str) -> ClipClassifier:
@@ -26,14 +30,43 @@ def load_checkpoint(path: str) -> ClipClassifier:
         raise ConfigError(f"ckpt: {path} is not an e3dnas training checkpoint ({err})") from None
 
 
-def evaluate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+def dataset_config(cfg: DictConfig, module: ClipClassifier, overrides: list[str]) -> DictConfig:
+    """The data config the checkpoint was trained on, with the command line's ``dataset.*`` fields on top;
+    ``dataset=NAME`` on the command line (or a checkpoint that recorded none) takes the config's instead."""
+    recorded = module.hparams.get("dataset")
+    keys = [o.lstrip("+~").split("=", 1)[0] for o in overrides]
+    if recorded is None or "dataset" in keys:
+        return cfg.dataset
+    fields = [
+        o.lstrip("+")[len("dataset.") :]
+        for o, key in zip(overrides, keys, strict=True)
+        if key.startswith("dataset.")
+    ]
+    return OmegaConf.merge(OmegaConf.create(recorded), OmegaConf.from_dotlist(fields))
+
+
+def check_input_size(module: ClipClassifier, frames: int, resolution: int) -> None:
+    arch = module.hparams.get("arch")
+    if arch is not None:
+        problem = arch_from_dict(dict(arch)).arch.with_input(frames, resolution).skeleton.input_problem()
+        if problem:
+            raise ConfigError(f"dataset: {problem}")
+    trained = (module.hparams.frames, module.hparams.resolution)
+    if trained != (frames, resolution):
+        log.warning("checkpoint trained on %d×%d² clips, evaluated on %d×%d²", *trained, frames, resolution)
+
+
+def evaluate(cfg: DictConfig, run_dir: Path, overrides: list[str] = ()) -> dict[str, Any]:
+    """Evaluate ``cfg.ckpt``; ``overrides`` are the command line's (they say which data fields were set)."""
     module = load_checkpoint(cfg.ckpt)
-    datamodule = build_datamodule(cfg.dataset)
+    data_cfg = dataset_config(cfg, module, list(overrides))
+    check_input_size(module, data_cfg.frames, data_cfg.resolution)
+    datamodule = build_datamodule(data_cfg)
     trained_for = module.hparams.num_classes
     if datamodule.num_classes != trained_for:
         raise ConfigError(
-            f"ckpt {cfg.ckpt} was trained for {trained_for} classes, but dataset {cfg.dataset.name} "
-            f"at {cfg.dataset.root} has {datamodule.num_classes}"
+            f"ckpt {cfg.ckpt} was trained for {trained_for} classes, but dataset {data_cfg.name} "
+            f"at {data_cfg.root} has {datamodule.num_classes}"
         )
     module.collect_predictions = True
     with config_errors("trainer"):
@@ -55,12 +88,17 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     plot_confusion(
         matrix,
         names,
-        f"{Path(cfg.ckpt).name} on {cfg.dataset.name} ({cfg.views} view)",
+        f"{Path(cfg.ckpt).name} on {data_cfg.name} ({cfg.views} view)",
         run_dir / "confusion.png",
     )
     results = {
         "ckpt": str(cfg.ckpt),
-        "dataset": cfg.dataset.name,
+        "dataset": data_cfg.name,
+        "root": str(data_cfg.root),
+        "frames": data_cfg.frames,
+        "resolution": data_cfg.resolution,
+        "trained_frames": module.hparams.frames,
+        "trained_resolution": module.hparams.resolution,
         "views": cfg.views,
         "videos": len(labels),
         **{key.split("/")[-1]: float(value) for key, value in metrics.items() if "top" in key},

@@ -12,7 +12,7 @@ from e3dnas.arch import ArchError
 from e3dnas.cli import CONF_DIR, check_group_choices, fail, route_arch_files
 from e3dnas.data import DataError
 from e3dnas.train.errors import ConfigError
-from e3dnas.train.run import train
+from e3dnas.train.run import TrainingInterrupted, train
 
 
 @hydra.main(config_path=CONF_DIR, config_name="train", version_base="1.3")
@@ -23,6 +23,9 @@ def main(cfg: DictConfig) -> float | None:
         results = train(cfg, Path(HydraConfig.get().runtime.output_dir))
     except (ArchError, DataError, ConfigError) as err:
         fail(str(err))
+    except TrainingInterrupted as stop:
+        again = " ".join(a for a in sys.argv[1:] if not a.startswith("hydra.run.dir="))
+        fail(f"{stop}. Resume: python -m e3dnas.train {again} hydra.run.dir={stop.run_dir}", code=130)
     return results.get("val_top1")
 
 

@@ -41,6 +41,7 @@ class ClipClassifier(L.LightningModule):
         label_smoothing: float = 0.0,
         arch: Mapping[str, Any] | None = None,
         class_names: list[str] | None = None,
+        dataset: Mapping[str, Any] | None = None,  # the data config it was trained on (evaluate's default)
     ):
         super().__init__()
         self.save_hyperparameters()

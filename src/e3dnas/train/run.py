@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from e3dnas.train.errors import ConfigError, config_errors
 from e3dnas.train.finetune import init_from
 from e3dnas.train.module import ClipClassifier
 
+log = logging.getLogger("e3dnas.train")
+
 
 def resolve_arch(cfg: DictConfig) -> ArchDocument | None:
     """The architecture from ``arch=<file.yaml>`` (a search result) or ``arch=<released name>``."""
@@ -32,6 +35,34 @@ def resolve_arch(cfg: DictConfig) -> ArchDocument | None:
             "model=e3d needs an architecture: arch=<path/to/best.yaml> or arch=e3d_s|e3d_m|e3d_l"
         )
     return None
+
+
+class TrainingInterrupted(Exception):
+    """Ctrl-C stopped the fit; the message says where the last checkpoint is and how to continue."""
+
+    def __init__(self, trainer: L.Trainer, checkpoint_dir: Path):
+        last = checkpoint_dir / "last.ckpt"
+        saved = (
+            f"last checkpoint {last}" if last.exists() else "no checkpoint yet (none before an epoch ends)"
+        )
+        super().__init__(f"interrupted at epoch {trainer.current_epoch}, step {trainer.global_step}; {saved}")
+        self.run_dir = checkpoint_dir.parent
+
+
+def check_input_size(doc: ArchDocument, frames: int, resolution: int) -> None:
+    """Refuse a degenerate input; say once when it is not the size the architecture was searched at."""
+    problem = doc.arch.with_input(frames, resolution).skeleton.input_problem()
+    if problem:
+        raise ConfigError(f"dataset: {problem}")
+    if (frames, resolution) != (doc.arch.frames, doc.arch.resolution):
+        log.warning(
+            "architecture %s was searched for %d×%d² clips, runs on %d×%d² here: its cost and score differ",
+            doc.name or "?",
+            doc.arch.frames,
+            doc.arch.resolution,
+            frames,
+            resolution,
+        )
 
 
 def resume_checkpoint(mode: str, checkpoint_dir: Path) -> str | None:
@@ -58,6 +89,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     ``results.json`` into ``run_dir``."""
     L.seed_everything(cfg.seed, workers=True)
     doc = resolve_arch(cfg)
+    if doc is not None:
+        check_input_size(doc, cfg.dataset.frames, cfg.dataset.resolution)
     datamodule = build_datamodule(cfg.dataset)
     with config_errors("model"):
         module = ClipClassifier(
@@ -69,6 +102,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             label_smoothing=cfg.loss.label_smoothing,
             arch=arch_to_dict(doc.arch) if doc else None,
             class_names=list(datamodule.class_names),
+            dataset=OmegaConf.to_container(cfg.dataset, resolve=True),
         )
     if cfg.train.get("init_from"):
         init_from(module, str(cfg.train.init_from))
@@ -106,7 +140,14 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             callbacks=build_callbacks(cfg.callbacks, checkpoint_dir),
             enable_progress_bar=cfg.callbacks.progress_bar != "none",
         )
-    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_checkpoint(cfg.train.resume, checkpoint_dir))
+    try:
+        trainer.fit(
+            module, datamodule=datamodule, ckpt_path=resume_checkpoint(cfg.train.resume, checkpoint_dir)
+        )
+    except SystemExit:
+        if trainer.interrupted:  # Lightning turns Ctrl-C into a graceful stop and exit(1)
+            raise TrainingInterrupted(trainer, checkpoint_dir) from None
+        raise
     checkpoint = trainer.checkpoint_callback
     results: dict[str, Any] = {
         "model": cfg.model.name,
@@ -118,6 +159,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "final_val_top1": float(trainer.callback_metrics["val/top1"])
         if "val/top1" in trainer.callback_metrics
         else None,
+        "frames": cfg.dataset.frames,
+        "resolution": cfg.dataset.resolution,
         "epochs": trainer.current_epoch,
         "global_step": trainer.global_step,
         "init_from": cfg.train.get("init_from"),
