@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from e3dnas.figures import plt, save_png
 
 COUNTER_LABELS = {"conv_macs": "conv MACs", "authors": "authors' count"}
+
+#: Colours of the released networks' diamonds, one each, none used by the candidates.
+RELEASED_COLOURS = ("tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
 
 
 def plot_convergence(history: list[tuple], scorer: str, path: Path) -> Path:
@@ -29,6 +33,75 @@ def plot_convergence(history: list[tuple], scorer: str, path: Path) -> Path:
     return save_png(fig, path, dpi=120)
 
 
+def pareto_figure(
+    samples: np.ndarray,
+    population_flops: np.ndarray,
+    population_scores: np.ndarray,
+    budget_flops: float,
+    counter: str,
+    references: dict[str, tuple[float, float]],
+    scorer: str,
+) -> Figure:
+    """The figure :func:`plot_pareto` saves.
+
+    Each released network is a diamond of its own colour, named in the legend beside the panels rather
+    than written next to its point, where names of nets with close FLOPs would cover each other.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
+    admitted = samples[:, 2] > 0
+    released = [
+        (name, flops, score)
+        for name, (flops, score) in references.items()
+        if np.isfinite([flops, score]).all() and flops > 0
+    ]
+    for ax in axes:
+        ax.scatter(
+            samples[~admitted, 0] / 1e9, samples[~admitted, 1], s=3, c="lightgray", label="over budget"
+        )
+        ax.scatter(
+            samples[admitted, 0] / 1e9, samples[admitted, 1], s=3, c="tab:blue", alpha=0.4, label="evaluated"
+        )
+        ax.scatter(population_flops / 1e9, population_scores, s=10, c="tab:orange", label="final population")
+        ax.scatter(population_flops[:1] / 1e9, population_scores[:1], s=90, marker="*", c="red", label="best")
+        ax.axvline(budget_flops / 1e9, color="k", linestyle=":", label="FLOPs budget")
+        for i, (name, flops, score) in enumerate(released):
+            colour = RELEASED_COLOURS[i % len(RELEASED_COLOURS)]
+            ax.scatter(
+                [flops / 1e9],
+                [score],
+                marker="D",
+                s=45,
+                c=colour,
+                edgecolors="k",
+                linewidths=0.6,
+                zorder=3,
+                label=f"released {name}",
+            )
+        ax.set_xlabel(f"GFLOPs ({COUNTER_LABELS[counter]})")
+        ax.set_ylabel(f"{scorer} score")
+        ax.grid(alpha=0.3, which="both")
+    axes[0].set_xscale("log")
+    axes[0].set_title("All candidates" + (" (released E3D as diamonds)" if released else ""))
+    low, high = 0.5 * budget_flops, 1.3 * budget_flops
+    # Zoomed on the population's scores, and on those of the released nets within the FLOPs range.
+    top = np.concatenate([population_scores, [score for _, flops, score in released if low <= flops <= high]])
+    if len(top):
+        spread = max(float(top.max() - top.min()), 1e-6)
+        axes[1].set_ylim(top.min() - 2 * spread, top.max() + 0.5 * spread)
+    axes[1].set_xlim(low / 1e9, high / 1e9)
+    axes[1].set_title("Near the budget")
+    axes[1].legend(
+        *axes[0].get_legend_handles_labels(),
+        fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        borderaxespad=0.0,
+        markerscale=1.5,
+    )
+    fig.tight_layout()
+    return fig
+
+
 def plot_pareto(
     samples: np.ndarray,
     population_flops: np.ndarray,
@@ -43,33 +116,7 @@ def plot_pareto(
 
     Left: the whole run. Right: the neighbourhood of the budget, where the winners are decided.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
-    admitted = samples[:, 2] > 0
-    near = [
-        (name, flops, score) for name, (flops, score) in references.items() if flops <= 1.5 * budget_flops
-    ]
-    for ax in axes:
-        ax.scatter(
-            samples[~admitted, 0] / 1e9, samples[~admitted, 1], s=3, c="lightgray", label="over budget"
-        )
-        ax.scatter(
-            samples[admitted, 0] / 1e9, samples[admitted, 1], s=3, c="tab:blue", alpha=0.4, label="evaluated"
-        )
-        ax.scatter(population_flops / 1e9, population_scores, s=10, c="tab:orange", label="final population")
-        ax.scatter(population_flops[:1] / 1e9, population_scores[:1], s=90, marker="*", c="red", label="best")
-        ax.axvline(budget_flops / 1e9, color="k", linestyle=":", label="FLOPs budget")
-        for name, flops, score in near:
-            ax.scatter([flops / 1e9], [score], marker="D", s=40, c="tab:green")
-            ax.annotate(name, (flops / 1e9, score), textcoords="offset points", xytext=(5, -12), fontsize=8)
-        ax.set_xlabel(f"GFLOPs ({COUNTER_LABELS[counter]})")
-        ax.set_ylabel(f"{scorer} score")
-        ax.grid(alpha=0.3, which="both")
-    axes[0].set_xscale("log")
-    axes[0].set_title("All candidates (released E3D as diamonds)")
-    axes[0].legend(fontsize=7, loc="lower right")
-    top = np.concatenate([population_scores, [score for _, _, score in near]])
-    spread = max(float(top.max() - top.min()), 1e-6)
-    axes[1].set_xlim(0.5 * budget_flops / 1e9, 1.3 * budget_flops / 1e9)
-    axes[1].set_ylim(top.min() - 2 * spread, top.max() + 0.5 * spread)
-    axes[1].set_title("Near the budget")
+    fig = pareto_figure(
+        samples, population_flops, population_scores, budget_flops, counter, references, scorer
+    )
     return save_png(fig, path, dpi=120)
