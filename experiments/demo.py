@@ -4,7 +4,8 @@
 2. search an E3D network at the demo budget (training-free, seconds);
 3. train it with the demo recipe, evaluate the best checkpoint, and print what happened.
 
-Each step is the public command a user would type; they are printed before they run.
+Each step is the public command a user would type; they are printed before they run. The three wandb runs
+(offline) share one group, ``demo-<timestamp>``: the search's best.yaml is the training's input artifact.
 """
 
 from __future__ import annotations
@@ -37,12 +38,14 @@ def step(title: str, *args: str) -> float:
 
 def main() -> None:
     shutil.rmtree(OUT, ignore_errors=True)
+    group = f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
     times = {
         "data": step("Build the real-footage demo set", "e3dnas.data.demo", "--out", str(DATA)),
         "search": step(
             "Search E3D at the demo budget",
             "e3dnas.search",
             "+budget=demo",
+            f"wandb.group={group}",
             f"hydra.run.dir={OUT / 'search'}",
         ),
     }
@@ -55,6 +58,7 @@ def main() -> None:
         "+experiment=demo",
         f"dataset.root={DATA}",
         "callbacks.progress_bar=none",
+        f"logger.wandb.group={group}",
         f"hydra.run.dir={OUT / 'train'}",
     )
     trained = json.loads((OUT / "train" / "results.json").read_text())
@@ -63,6 +67,7 @@ def main() -> None:
         "e3dnas.evaluate",
         f"ckpt={trained['best_checkpoint']}",
         f"dataset.root={DATA}",
+        f"logger.wandb.group={group}",
         f"hydra.run.dir={OUT / 'eval'}",
     )
     evaluated = json.loads((OUT / "eval" / "metrics.json").read_text())
@@ -78,6 +83,7 @@ def main() -> None:
     print(f"{'evaluate top-1':28} {100 * evaluated['top1']:.1f} % on {evaluated['videos']} videos")
     print(f"{'wall time':28} " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))
     print(f"outputs: {OUT}  (per-class accuracy: eval/per_class.csv, confusion matrix: eval/confusion.png)")
+    print(f"{'wandb group':28} {group} (offline runs in */wandb; upload with `wandb sync`)")
 
 
 if __name__ == "__main__":

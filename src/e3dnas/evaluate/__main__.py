@@ -32,5 +32,5 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
-    check_group_choices(sys.argv[1:], ("dataset", "trainer"))
+    check_group_choices(sys.argv[1:], ("dataset", "trainer", "logger"))
     main()

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from e3dnas.arch import arch_from_dict
 from e3dnas.atomic import atomic_write_text
 from e3dnas.evaluate.reports import confusion, plot_confusion, write_per_class_csv, write_predictions_csv
+from e3dnas.evaluate.tracking import log_evaluation
 from e3dnas.train.errors import ConfigError, config_errors
 from e3dnas.train.module import ClipClassifier
 from e3dnas.train.run import build_datamodule
@@ -105,4 +106,14 @@ def evaluate(cfg: DictConfig, run_dir: Path, overrides: list[str] = ()) -> dict[
         "skipped_samples": datamodule.skipped,
     }
     atomic_write_text(run_dir / "metrics.json", json.dumps(results, indent=2))
+    log_evaluation(
+        cfg,
+        run_dir,
+        results,
+        labels=labels,
+        predicted=probs.argmax(-1),
+        class_names=names,
+        confusion_png=run_dir / "confusion.png",
+        per_class_csv=run_dir / "per_class.csv",
+    )
     return results

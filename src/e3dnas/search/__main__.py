@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -18,7 +19,10 @@ from e3dnas.search.evolution import ResumeError, ScorerSpec, SearchSettings
 from e3dnas.search.islands import run_search
 from e3dnas.search.outputs import population_archs, write_outputs
 from e3dnas.search.plots import plot_convergence, plot_pareto
-from e3dnas.space import SpaceError
+from e3dnas.space import SearchSpace, SpaceError
+
+if TYPE_CHECKING:
+    from e3dnas.search.tracking import SearchTracker
 
 
 def released_references(scorer: ScorerSpec, budget: Budget) -> dict[str, tuple[float, float]]:
@@ -51,8 +55,52 @@ def main(cfg: DictConfig) -> float:
         settings = SearchSettings(**OmegaConf.to_container(cfg.search, resolve=True))
     except (BudgetError, SpaceError, ArchError, ScorerError, KeyError) as err:
         fail(err.args[0] if isinstance(err, KeyError) else str(err))
+    tracker = None
+    if cfg.wandb.enabled:
+        from e3dnas.search.tracking import SearchTracker, arch_artifact_name
+
+        # Opened before the evolution: history rows are logged as they come, and an interrupted or killed
+        # search leaves a run too (a resume in the same run dir continues it).
+        tracker = SearchTracker(
+            cfg.wandb,
+            run_dir=run_dir,
+            name=f"search-{budget.name}-{scorer.name}-seed{settings.seed}",
+            config=OmegaConf.to_container(cfg, resolve=True) | {"budget_name": budget.name},
+            artifact=arch_artifact_name(budget.name, scorer.name),
+        )
+    exit_code = 1
     try:
-        result = run_search(space, scorer, budget, settings, run_dir / "checkpoint", progress=cfg.progress)
+        score = search(cfg, run_dir, budget, space, scorer, settings, tracker)
+        exit_code = 0
+        return score
+    except SystemExit as err:
+        exit_code = err.code if isinstance(err.code, int) else 1
+        raise
+    finally:
+        if tracker is not None:
+            tracker.finish(exit_code)
+
+
+def search(
+    cfg: DictConfig,
+    run_dir: Path,
+    budget: Budget,
+    space: SearchSpace,
+    scorer: ScorerSpec,
+    settings: SearchSettings,
+    tracker: SearchTracker | None,
+) -> float:
+    """The evolution and its outputs (``tracker``: the search's wandb run, or None)."""
+    try:
+        result = run_search(
+            space,
+            scorer,
+            budget,
+            settings,
+            run_dir / "checkpoint",
+            progress=cfg.progress,
+            on_history=tracker.log_history if tracker else None,
+        )
     except (BudgetError, ResumeError) as err:
         fail(str(err))
     if result.interrupted:
@@ -64,7 +112,9 @@ def main(cfg: DictConfig) -> float:
         )
 
     archs = population_archs(result, space.skeleton)
-    best_yaml, top = write_outputs(result, archs, run_dir, budget, scorer, settings)
+    best_yaml, top = write_outputs(
+        result, archs, run_dir, budget, scorer, settings, wandb=tracker.lineage() if tracker else None
+    )
     pop = result.population
     plots = {
         "convergence": plot_convergence(result.history, scorer.name, run_dir / "convergence.png"),
@@ -79,19 +129,8 @@ def main(cfg: DictConfig) -> float:
             run_dir / "pareto.png",
         ),
     }
-    if cfg.wandb.enabled:
-        from e3dnas.search.tracking import log_search
-
-        log_search(
-            cfg.wandb,
-            run_dir=run_dir,
-            name=f"search-{budget.name}-{scorer.name}-seed{settings.seed}",
-            config=OmegaConf.to_container(cfg, resolve=True) | {"budget_name": budget.name},
-            result=result,
-            top=top,
-            plots=plots,
-            best_yaml=best_yaml,
-        )
+    if tracker is not None:
+        tracker.log_result(result, top, plots, best_yaml)
     rate = result.rate
     best = cost.cost(archs[0])
     print(

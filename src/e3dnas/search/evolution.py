@@ -252,12 +252,14 @@ def run_island(
     checkpoint: Path | None = None,
     on_progress: Callable[[int, float], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_history: Callable[[tuple], None] | None = None,
 ) -> IslandResult:
     """Evolve one island for ``iterations`` children, checkpointing every ``checkpoint_every`` seconds.
 
     With ``settings.resume`` it continues from ``checkpoint``, which must exist and have been written under
     the same settings (:func:`run_signature`). ``should_stop`` is polled between batches: when it turns
-    true the island checkpoints and returns early with ``interrupted`` set.
+    true the island checkpoints and returns early with ``interrupted`` set. ``on_history`` receives each
+    new history row as it is recorded (not the rows a resumed checkpoint already held).
     """
     rng = np.random.default_rng(np.random.SeedSequence(settings.seed).spawn(island + 1)[island])
     batches = math.ceil(iterations / settings.batch)
@@ -269,6 +271,7 @@ def run_island(
         if on_progress:
             on_progress(evo.evaluated, float(evo.population.scores[0]))
     resumed_at = evo.evaluated
+    reported = len(evo.history)
 
     def save() -> None:
         if checkpoint is not None:
@@ -284,6 +287,10 @@ def run_island(
         evo.step(n)
         if on_progress:
             on_progress(n, float(evo.population.scores[0]))
+        if on_history:
+            for row in evo.history[reported:]:
+                on_history(row)
+            reported = len(evo.history)
         if time.monotonic() - last_save >= settings.checkpoint_every:
             save()
             last_save = time.monotonic()

@@ -13,10 +13,11 @@ Ctrl-C kills as usual.
 from __future__ import annotations
 
 import multiprocessing as mp
+import queue
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -79,12 +80,14 @@ def split_iterations(total: int, islands: int) -> list[int]:
 
 _counter = None
 _stop = None
+_history = None
 
 
-def _init_worker(counter, stop) -> None:
-    """Workers leave signals to the parent, which tells them to stop through ``stop``."""
-    global _counter, _stop
-    _counter, _stop = counter, stop
+def _init_worker(counter, stop, history=None) -> None:
+    """Workers leave signals to the parent, which tells them to stop through ``stop``; history rows go
+    to the parent through the ``history`` queue when it watches them."""
+    global _counter, _stop, _history
+    _counter, _stop, _history = counter, stop, history
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
@@ -95,7 +98,18 @@ def _count(n: int, _best: float) -> None:
 
 
 def _island_in_worker(island: int, *args) -> IslandResult:
-    return run_island(island, *args, on_progress=_count, should_stop=_stop.is_set)
+    on_history = None if _history is None else _history.put
+    return run_island(island, *args, on_progress=_count, should_stop=_stop.is_set, on_history=on_history)
+
+
+def _drain(rows: queue.Queue, on_history: Callable[[tuple], None], seen: set[tuple[int, int]]) -> None:
+    while True:
+        try:
+            row = rows.get_nowait()
+        except queue.Empty:
+            return
+        seen.add((row[0], row[1]))
+        on_history(row)
 
 
 def run_search(
@@ -105,8 +119,13 @@ def run_search(
     settings: SearchSettings,
     checkpoint_dir: Path | None = None,
     progress: bool = True,
+    on_history: Callable[[tuple], None] | None = None,
 ) -> SearchResult:
-    """Evolve ``settings.workers`` islands for ``settings.iterations`` children in all and merge them."""
+    """Evolve ``settings.workers`` islands for ``settings.iterations`` children in all and merge them.
+
+    ``on_history`` receives every new history row while the search runs (in this process, whatever the
+    number of workers), for live logging; rows a resumed checkpoint already held are not repeated.
+    """
     start = time.perf_counter()
     shares = split_iterations(settings.iterations, settings.workers)
 
@@ -135,14 +154,27 @@ def run_search(
         stop = threading.Event()
         with stop_on_signals(stop):
             results = [
-                run_island(0, space, scorer, budget, settings, shares[0], checkpoint(0), update, stop.is_set)
+                run_island(
+                    0,
+                    space,
+                    scorer,
+                    budget,
+                    settings,
+                    shares[0],
+                    checkpoint(0),
+                    update,
+                    stop.is_set,
+                    on_history,
+                )
             ]
     else:
         context = mp.get_context("spawn")
         counter, stop = context.Value("q", 0), context.Event()
+        rows = context.Queue() if on_history else None
+        seen: set[tuple[int, int]] = set()
         with (
             stop_on_signals(stop),
-            ProcessPoolExecutor(settings.workers, context, _init_worker, (counter, stop)) as pool,
+            ProcessPoolExecutor(settings.workers, context, _init_worker, (counter, stop, rows)) as pool,
         ):
             futures = [
                 pool.submit(_island_in_worker, i, space, scorer, budget, settings, shares[i], checkpoint(i))
@@ -151,8 +183,17 @@ def run_search(
             while not all(f.done() for f in futures):
                 time.sleep(0.2)
                 bar.update(counter.value - bar.n)
+                if rows is not None:
+                    _drain(rows, on_history, seen)
             results = [f.result() for f in futures]
             bar.update(counter.value - bar.n)
+            if rows is not None:
+                # Rows still in the queue's pipe: take them from the results instead (same rows, in order).
+                _drain(rows, on_history, seen)
+                for r in results:
+                    for row in r.history:
+                        if row[1] > r.resumed_at and (row[0], row[1]) not in seen:
+                            on_history(row)
     bar.close()
     population = results[0].population
     for other in results[1:]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,23 +31,34 @@ def population_archs(result: SearchResult, skeleton) -> list[Arch]:
 
 
 def arch_meta(
-    arch: Arch, rank: int, score: float, budget: Budget, scorer: ScorerSpec, settings: SearchSettings
+    arch: Arch,
+    rank: int,
+    score: float,
+    budget: Budget,
+    scorer: ScorerSpec,
+    settings: SearchSettings,
+    wandb: Mapping[str, Any] | None = None,
 ):
+    """``meta`` of a searched architecture file. ``wandb`` (the search's run, when it logs one) goes to
+    ``source.wandb``: trainings inherit its group and declare its artifact as their input."""
     c = cost.cost(arch)
+    source = {
+        "tool": f"e3dnas {__version__} search",
+        "rank": rank,
+        "scorer": scorer.name,
+        "budget": budget.as_dict(),
+        "seed": settings.seed,
+        "iterations": settings.iterations,
+        "workers": settings.workers,
+    }
+    if wandb:
+        source["wandb"] = dict(wandb)
     return {
         "flops": flops_meta(c),
         "params": c.params,
         "layers": c.layers,
         "scores": {**{n: scores.score_arch(arch, n) for n in RECORDED_SCORES}, scorer.name: score},
-        "source": {
-            "tool": f"e3dnas {__version__} search",
-            "rank": rank,
-            "scorer": scorer.name,
-            "budget": budget.as_dict(),
-            "seed": settings.seed,
-            "iterations": settings.iterations,
-            "workers": settings.workers,
-        },
+        "source": source,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
@@ -58,12 +70,21 @@ def write_outputs(
     budget: Budget,
     scorer: ScorerSpec,
     settings: SearchSettings,
+    wandb: Mapping[str, Any] | None = None,
 ) -> tuple[Path, list[dict[str, Any]]]:
-    """Write the architecture files and tables; return best.yaml's path and the top-k rows (with files)."""
+    """Write the architecture files and tables; return best.yaml's path and the top-k rows (scores, both
+    FLOPs counts, per-stage structure and the file, relative to ``run_dir``).
+
+    ``wandb`` is the search's wandb run (:meth:`SearchTracker.lineage`): every file records its group;
+    best.yaml also the artifact version it is logged as (the top-k files are not logged).
+    """
     pop = result.population
     name = f"{budget.name}-{scorer.name}-seed{settings.seed}"
+    joined = {k: v for k, v in (wandb or {}).items() if k != "artifact"}
     metas = [
-        arch_meta(arch, rank, float(pop.scores[rank - 1]), budget, scorer, settings)
+        arch_meta(
+            arch, rank, float(pop.scores[rank - 1]), budget, scorer, settings, wandb if rank == 1 else joined
+        )
         for rank, arch in enumerate(archs[: settings.top_k], start=1)
     ]
     best = save_arch(run_dir / "best.yaml", archs[0], name=name, meta=metas[0])
@@ -108,8 +129,25 @@ def write_outputs(
     )
     top = [
         {k: v for k, v in record.items() if k not in ("arch", "flops")}
+        | {"entropy": meta["scores"]["entropy"]}
         | {f"flops_{counter}": value for counter, value in record["flops"].items()}
-        | {"file": str(path)}
-        for record, path in zip(records, top_files, strict=False)
+        | structure_columns(arch)
+        | {"file": str(path.relative_to(run_dir))}
+        for record, arch, meta, path in zip(records, archs, metas, top_files, strict=False)
     ]
     return best, top
+
+
+def structure_columns(arch: Arch) -> dict[str, Any]:
+    """Stem, per-stage and head shape of a network as flat table columns (``stage1_width``, …; kernels as
+    ``<temporal>x<spatial>``)."""
+    columns: dict[str, Any] = {"stem_width": arch.stem.width}
+    for i, stage in enumerate(arch.stages, start=1):
+        columns |= {
+            f"stage{i}_width": stage.width,
+            f"stage{i}_depth": stage.depth,
+            f"stage{i}_kernel": "x".join(map(str, stage.kernel)),
+            f"stage{i}_bottleneck": stage.bottleneck,
+            f"stage{i}_stride": stage.stride,
+        }
+    return columns | {"head_width": arch.head_width}

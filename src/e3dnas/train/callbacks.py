@@ -8,6 +8,7 @@ from typing import Any
 
 import lightning as L
 from fvcore.nn.precise_bn import update_bn_stats
+from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import (
     Callback,
     EarlyStopping,
@@ -17,9 +18,11 @@ from lightning.pytorch.callbacks import (
     RichProgressBar,
     TQDMProgressBar,
 )
-from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger, WandbLogger
+from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
-from e3dnas.tracking import wandb_init_kwargs
+from e3dnas.arch import read_arch
+from e3dnas.tracking import arch_lineage, wandb_init_kwargs
+from e3dnas.train.tracking import TrackedWandbLogger
 
 
 class PreciseBN(Callback):
@@ -79,15 +82,37 @@ def build_callbacks(cfg: Mapping[str, Any], checkpoint_dir: Path) -> list[Callba
 def build_loggers(
     cfg: Mapping[str, Any], run_dir: Path, name: str, config: Mapping[str, Any]
 ) -> list[Logger]:
-    """One logger per key of conf/logger/<name>.yaml (wandb, csv, tensorboard)."""
+    """One logger per key of conf/logger/<name>.yaml (wandb, csv, tensorboard).
+
+    wandb (:class:`TrackedWandbLogger`) joins the group of the search that wrote ``config["arch_file"]``
+    (``meta.source.wandb``) unless ``wandb.group`` is set, declares its artifact as input, and resumes
+    the run named in ``<run_dir>/wandb_run.json`` when a restart finds one.
+    """
     loggers: list[Logger] = []
     for kind, options in cfg.items():
         if kind == "wandb":
+            options = dict(options or {})
+            arch_file = config.get("arch_file")
+            lineage = arch_lineage(read_arch(arch_file).meta) if arch_file else {}
             kwargs = wandb_init_kwargs(
-                options or {}, job_type="train", run_dir=run_dir, name=name, config=config
+                options,
+                job_type="train",
+                run_dir=run_dir,
+                name=name,
+                config={**config, "lineage": lineage or None},
+                group=lineage.get("group"),
+                record=rank_zero_only.rank == 0,
             )
             kwargs["save_dir"] = kwargs.pop("dir")
-            loggers.append(WandbLogger(**kwargs))
+            loggers.append(
+                TrackedWandbLogger(
+                    arch_file=arch_file,
+                    lineage=lineage,
+                    arch_cost=config.get("arch_summary"),
+                    log_checkpoint=bool(options.get("log_checkpoint", False)),
+                    **kwargs,
+                )
+            )
         elif kind == "csv":
             loggers.append(CSVLogger(run_dir, name="csv", version=""))
         elif kind == "tensorboard":

@@ -18,6 +18,7 @@ from e3dnas.train.callbacks import build_callbacks, build_loggers
 from e3dnas.train.errors import ConfigError, config_errors
 from e3dnas.train.finetune import init_from
 from e3dnas.train.module import ClipClassifier
+from e3dnas.train.tracking import finish_tracking
 
 log = logging.getLogger("e3dnas.train")
 
@@ -172,4 +173,5 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     results["skipped_samples"] = datamodule.skipped
     if trainer.is_global_zero:
         atomic_write_text(run_dir / "results.json", json.dumps(results, indent=2))
+    finish_tracking(trainer.loggers, results)
     return results
