@@ -1,10 +1,10 @@
-"""CPU latency of E3D vs pytorchvideo X3D at matched budgets (issue 2), measured in the same run.
+"""CPU latency of E3D vs pytorchvideo X3D at matched budgets, measured in the same run.
 
     python experiments/bench_models.py [--threads 2] [--repeats 15]
 
 Batch 1, inference mode, ``--threads`` intra-op threads; the two models of a pair are timed alternately
 (A B A B …) so drift of a shared machine hits both, and the median is reported. FLOPs are fvcore's totals
-(convolutions + BatchNorm + classifier), the convention of DESIGN §8. With CUDA available it also reports
+(convolutions + BatchNorm + classifier), fvcore's total. With CUDA available it also reports
 bf16 training-step throughput (clips/s) of each model.
 """
 

@@ -1,4 +1,4 @@
-"""Training-step throughput and peak memory of E3D-S vs X3D-S at 13×160² (issue 5), same run.
+"""Training-step throughput and peak memory of E3D-S vs X3D-S at 13×160², same run.
 
     python experiments/bench_train.py [--batch 2] [--steps 10] [--threads 2]
 

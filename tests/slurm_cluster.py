@@ -1,4 +1,4 @@
-"""A real single-node Slurm cluster for the cluster-sweep tests (DESIGN §9), as a session fixture.
+"""A real single-node Slurm cluster for the cluster-sweep tests, as a session fixture.
 
 Everything lives in one temp dir: its own munge key and socket, a slurm.conf on free ports, state, spool and
 logs. Nothing under /etc is written, and a system Slurm, if any, is left alone: client commands

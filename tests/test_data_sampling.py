@@ -1,4 +1,4 @@
-"""Temporal sampling (DESIGN §7): segment sampling covers the whole video, dense sampling keeps its stride,
+"""Temporal sampling (docs/data.md): segment sampling covers the whole video, dense sampling keeps its stride,
 and test-time views are deterministic."""
 
 from __future__ import annotations

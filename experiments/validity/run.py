@@ -1,4 +1,4 @@
-"""Does the score predict accuracy? (issue 7)  ``make validity`` or ``python experiments/validity/run.py``
+"""Does the score predict accuracy?  ``make validity`` or ``python experiments/validity/run.py``
 
 Stages (each resumable: a training whose results.json exists is not redone, a killed one continues from
 its last checkpoint):

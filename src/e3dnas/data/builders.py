@@ -1,5 +1,6 @@
-"""Writing clips cut from the real footage into each official layout (DESIGN §7): Something-Something V2 (VP9
-webm + JSON), V1 (JPEG folders + ``;`` CSVs) and Kinetics-400 (H.264 mp4 + CSV, flat or per-class folders).
+"""Writing clips cut from the real footage into each official layout (docs/data.md): Something-Something
+V2 (VP9 webm + JSON), V1 (JPEG folders + ``;`` CSVs) and Kinetics-400 (H.264 mp4 + CSV, flat or per-class
+folders).
 
 The demo dataset, the tests and the data benchmark all write through ``write_layout``, so the loaders are
 always exercised on files made the way the real datasets are.

@@ -1,4 +1,4 @@
-"""The demo dataset: a temporal task on real footage in the Something-Something V2 layout (DESIGN §7).
+"""The demo dataset: a temporal task on real footage in the Something-Something V2 layout (docs/data.md).
 
 ``camera`` (default, easy): a window slides over real frames, so the clip shows the camera held still, turning
 left / right / up / down (``--step`` px per frame) and, with ``--zoom``, zooming in / out. ``playback``

@@ -1,4 +1,4 @@
-"""Counting skipped samples and stopping when too many fail (DESIGN §7: log, replace, count; fail clearly
+"""Counting skipped samples and stopping when too many fail (docs/data.md: log, replace, count; fail clearly
 past a threshold).
 
 Workers count into a shared-memory table (one row per process, so no locks); the main process reads it and

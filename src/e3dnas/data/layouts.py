@@ -1,4 +1,4 @@
-"""Registry of the official dataset layouts (DESIGN §7): one parser per module, one entry point here."""
+"""Registry of the official dataset layouts (docs/data.md): one parser per module, one entry point here."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Which frames a clip uses (DESIGN §7): segment sampling for Something-Something, dense for Kinetics.
+"""Which frames a clip uses (docs/data.md): segment sampling for Something-Something, dense for Kinetics.
 
 Both samplers return frame indices as an int64 array ``[clips, frames]``: one clip while training (random),
 ``clips`` deterministic views at test time. Randomness comes from torch's generator, which the DataLoader
