@@ -171,6 +171,19 @@ def test_an_overridden_budget_is_named_by_its_fields(tmp_path):
         assert names[-1] == f"{summary['budget']['name']}-stentr-seed0"
     fingerprint = Budget.from_config(read_conf("budget", "e3d_s") | {"flops": 1.5e9}).fingerprint()
     assert names == [f"e3d_s-{fingerprint}-stentr-seed0"] * 2 + ["e3d_s-stentr-seed0"]
+    # The default run dir is named the same way: outputs/search/<budget>[-<fingerprint>]/<timestamp>/
+    cmd = [
+        sys.executable,
+        "-m",
+        "e3dnas.search",
+        "+budget=e3d_s",
+        "budget.flops=1.5e9",
+        "progress=false",
+        *args,
+    ]
+    subprocess.run(cmd, cwd=tmp_path, check=True, capture_output=True, timeout=300)
+    (run_dir,) = (tmp_path / "outputs" / "search").glob("*/*/best.yaml")
+    assert run_dir.parent.parent.name == f"e3d_s-{fingerprint}"
 
 
 def test_islands_in_processes_are_deterministic_and_merge():

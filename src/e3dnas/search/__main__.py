@@ -37,18 +37,38 @@ def released_references(scorer: ScorerSpec, budget: Budget) -> dict[str, tuple[f
     return refs
 
 
+def composed_budget(node: DictConfig) -> Budget:
+    """The budget of the composed config, fingerprinted when the command line overrode any of its fields
+    (``+budget=e3d_s budget.flops=1e9`` must not pass for ``e3d_s``)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    budget = Budget.from_config(OmegaConf.to_container(node, resolve=True))
+    overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
+    if any(override.lstrip("+~").startswith("budget.") for override in overrides):
+        return budget.fingerprinted()
+    return budget
+
+
+def budget_dir(node: DictConfig | None) -> str:
+    """``${budget_dir:...}`` in conf/search.yaml: the run dir's folder, named like the budget's outputs."""
+    try:
+        return "no-budget" if node is None else composed_budget(node).name
+    except BudgetError:
+        return "invalid-budget"  # the run stops with the budget's own message
+
+
+OmegaConf.register_new_resolver("budget_dir", budget_dir, replace=True)
+
+
 @hydra.main(config_path=CONF_DIR, config_name="search", version_base="1.3")
 def main(cfg: DictConfig) -> float:
     if "budget" not in cfg:
         fail(f"no budget given: add +budget=NAME (available: {', '.join(group_options('budget'))})")
     from hydra.core.hydra_config import HydraConfig
 
-    hydra_cfg = HydraConfig.get()
-    run_dir = Path(hydra_cfg.runtime.output_dir)
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        budget = Budget.from_config(OmegaConf.to_container(cfg.budget, resolve=True))
-        if any(override.lstrip("+~").startswith("budget.") for override in hydra_cfg.overrides.task):
-            budget = budget.fingerprinted()
+        budget = composed_budget(cfg.budget)
         space = budget.space(OmegaConf.to_container(cfg.space, resolve=True))
         scorer = ScorerSpec(cfg.scorer.name, OmegaConf.to_container(cfg.scorer.options, resolve=True))
         scorer.build()
