@@ -254,6 +254,10 @@ def test_scorer_choice_changes_the_winner():
             ["+budget=e3d_s", "scorer=zen"],
             "unknown scorer 'zen' (available: entropy, flops, params, random, stentr",
         ),
+        (["+budget=e3d_s", "search.seed=abc"], "search.seed must be an integer >= 0, got 'abc'"),
+        (["+budget=e3d_s", "search.iterations=0"], "search.iterations must be an integer >= 1, got 0"),
+        (["+budget=e3d_s", "search.population=1.5"], "search.population must be an integer >= 1, got 1.5"),
+        (["+budget=e3d_s", "+search.speed=2"], "search: unknown key(s) ['speed']"),
         (
             [],
             "no budget given: add +budget=NAME (available: demo, e3d_l, e3d_l_authors, e3d_m, e3d_m_authors",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ from e3dnas.arch.released import RELEASED, released_arch
 from e3dnas.cli import CONF_DIR, check_group_choices, fail, group_options
 from e3dnas.scores import ScorerError
 from e3dnas.search.budget import Budget, BudgetError
-from e3dnas.search.evolution import ResumeError, ScorerSpec, SearchSettings
+from e3dnas.search.evolution import ResumeError, ScorerSpec, SearchSettings, SettingsError
 from e3dnas.search.islands import run_search
 from e3dnas.search.outputs import population_archs, write_outputs
 from e3dnas.search.plots import plot_convergence, plot_pareto
@@ -49,6 +50,14 @@ def composed_budget(node: DictConfig) -> Budget:
     return budget
 
 
+def search_settings(values: dict) -> SearchSettings:
+    known = {f.name for f in fields(SearchSettings)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise SettingsError(f"search: unknown key(s) {unknown} (known: {', '.join(sorted(known))})")
+    return SearchSettings(**values)
+
+
 def budget_dir(node: DictConfig | None) -> str:
     """``${budget_dir:...}`` in conf/search.yaml: the run dir's folder, named like the budget's outputs."""
     try:
@@ -72,8 +81,8 @@ def main(cfg: DictConfig) -> float:
         space = budget.space(OmegaConf.to_container(cfg.space, resolve=True))
         scorer = ScorerSpec(cfg.scorer.name, OmegaConf.to_container(cfg.scorer.options, resolve=True))
         scorer.build()
-        settings = SearchSettings(**OmegaConf.to_container(cfg.search, resolve=True))
-    except (BudgetError, SpaceError, ArchError, ScorerError, KeyError) as err:
+        settings = search_settings(OmegaConf.to_container(cfg.search, resolve=True))
+    except (BudgetError, SpaceError, ArchError, ScorerError, SettingsError, KeyError) as err:
         fail(err.args[0] if isinstance(err, KeyError) else str(err))
     tracker = None
     if cfg.wandb.enabled:

@@ -46,6 +46,24 @@ class SearchSettings:
     history_every: int = 2_000
     pareto_samples: int = 20_000
 
+    def __post_init__(self) -> None:
+        """One line naming the key and its allowed range for any bad value (the CLI exits 2 with it)."""
+        minimum = {"iterations": 1, "population": 1, "batch": 1, "seed": 0, "top_k": 1, "workers": 1}
+        minimum |= {"history_every": 1, "pareto_samples": 0}
+        for key, low in minimum.items():
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise SettingsError(f"search.{key} must be an integer >= {low}, got {value!r}")
+        if not isinstance(self.resume, bool):
+            raise SettingsError(f"search.resume must be true or false, got {self.resume!r}")
+        every = self.checkpoint_every
+        if isinstance(every, bool) or not isinstance(every, int | float) or every <= 0:
+            raise SettingsError(f"search.checkpoint_every must be a number of seconds > 0, got {every!r}")
+
+
+class SettingsError(ValueError):
+    """A ``search.*`` setting is out of range; the message names it."""
+
 
 @dataclass(frozen=True)
 class ScorerSpec:
