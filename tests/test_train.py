@@ -474,3 +474,22 @@ def test_training_at_another_size_than_searched_says_so_once(tmp_path, demo_root
         "architecture E3D-S was searched for 13×160² clips, runs on 8×56² here: its cost and score differ"
     ]
     assert (results["frames"], results["resolution"]) == (8, 56)
+
+
+def test_training_without_any_logger(tmp_path, demo_root):
+    """``logger=none`` trains and writes its results (no learning-rate monitor without a logger)."""
+    overrides = [o for o in QUICK if not o.startswith("logger=")]
+    cfg = compose_cfg(
+        "train",
+        *overrides,
+        "logger=none",
+        f"dataset.root={demo_root}",
+        "arch=e3d_s",
+        "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=1",
+        "+trainer.limit_val_batches=1",
+        "train.test=false",
+    )
+    results = train(cfg, tmp_path / "run")
+    assert results["global_step"] == 1 and (tmp_path / "run" / "results.json").exists()
+    assert not (tmp_path / "run" / "csv").exists() and not (tmp_path / "run" / "wandb").exists()

@@ -50,7 +50,8 @@ class PreciseBN(Callback):
         pl_module.train(was_training)
 
 
-def build_callbacks(cfg: Mapping[str, Any], checkpoint_dir: Path) -> list[Callback]:
+def build_callbacks(cfg: Mapping[str, Any], checkpoint_dir: Path, logging: bool = True) -> list[Callback]:
+    """The callbacks of conf/callbacks; the learning-rate monitor only where a logger can receive it."""
     ckpt = dict(cfg["checkpoint"])
     callbacks: list[Callback] = [
         ModelCheckpoint(
@@ -65,7 +66,7 @@ def build_callbacks(cfg: Mapping[str, Any], checkpoint_dir: Path) -> list[Callba
             every_n_train_steps=ckpt.get("every_n_train_steps"),
         )
     ]
-    if cfg.get("lr_monitor", True):
+    if logging and cfg.get("lr_monitor", True):
         callbacks.append(LearningRateMonitor(logging_interval="step"))
     bars = {"rich": RichProgressBar, "tqdm": TQDMProgressBar}
     if cfg.get("progress_bar", "tqdm") in bars:

@@ -124,21 +124,19 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     name = f"train-{doc.name if doc else cfg.model.name}-{cfg.dataset.name}"
     config = OmegaConf.to_container(cfg, resolve=True)
     checkpoint_dir = run_dir / "checkpoints"
+    loggers = build_loggers(
+        cfg.logger,
+        run_dir,
+        name,
+        config
+        | {"arch_summary": arch_summary, "arch_document": arch_to_dict(doc.arch, doc.name) if doc else None},
+    )
     with config_errors("trainer"):
         trainer = L.Trainer(
             **OmegaConf.to_container(cfg.trainer, resolve=True),
             default_root_dir=run_dir,
-            logger=build_loggers(
-                cfg.logger,
-                run_dir,
-                name,
-                config
-                | {
-                    "arch_summary": arch_summary,
-                    "arch_document": arch_to_dict(doc.arch, doc.name) if doc else None,
-                },
-            ),
-            callbacks=build_callbacks(cfg.callbacks, checkpoint_dir),
+            logger=loggers,
+            callbacks=build_callbacks(cfg.callbacks, checkpoint_dir, logging=bool(loggers)),
             enable_progress_bar=cfg.callbacks.progress_bar != "none",
         )
     try:
