@@ -456,19 +456,18 @@ def test_ctrl_c_stops_training_with_its_resume_command(tmp_path, demo_root):
     assert error[0].endswith(f"Resume: python -m e3dnas.train {' '.join(args[:-1])} hydra.run.dir={run_dir}")
 
 
-def test_training_at_another_size_than_searched_says_so_once(tmp_path, demo_root, caplog):
-    cfg = compose_cfg(
-        "train",
-        *QUICK,
-        f"dataset.root={demo_root}",
-        "arch=e3d_s",
-        "trainer.max_epochs=1",
-        "+trainer.limit_train_batches=1",
-        "+trainer.limit_val_batches=1",
-        "train.test=false",
+def one_batch_cfg(demo_root: Path, *extra: str, logger: str = "csv"):
+    """E3D-S for one training and one validation batch on the demo set, no test pass."""
+    quick = [o for o in QUICK if not o.startswith("logger=")]
+    limits = ["+trainer.limit_train_batches=1", "+trainer.limit_val_batches=1", "train.test=false"]
+    return compose_cfg(
+        "train", *quick, f"logger={logger}", f"dataset.root={demo_root}", "arch=e3d_s", *limits, *extra
     )
+
+
+def test_training_at_another_size_than_searched_says_so_once(tmp_path, demo_root, caplog):
     with caplog.at_level(logging.WARNING, logger="e3dnas.train"):
-        results = train(cfg, tmp_path / "run")
+        results = train(one_batch_cfg(demo_root, "trainer.max_epochs=1"), tmp_path / "run")
     notes = [r.message for r in caplog.records if "was searched for" in r.message]
     assert notes == [
         "architecture E3D-S was searched for 13×160² clips, runs on 8×56² here: its cost and score differ"
@@ -478,18 +477,6 @@ def test_training_at_another_size_than_searched_says_so_once(tmp_path, demo_root
 
 def test_training_without_any_logger(tmp_path, demo_root):
     """``logger=none`` trains and writes its results (no learning-rate monitor without a logger)."""
-    overrides = [o for o in QUICK if not o.startswith("logger=")]
-    cfg = compose_cfg(
-        "train",
-        *overrides,
-        "logger=none",
-        f"dataset.root={demo_root}",
-        "arch=e3d_s",
-        "trainer.max_epochs=1",
-        "+trainer.limit_train_batches=1",
-        "+trainer.limit_val_batches=1",
-        "train.test=false",
-    )
-    results = train(cfg, tmp_path / "run")
+    results = train(one_batch_cfg(demo_root, "trainer.max_epochs=1", logger="none"), tmp_path / "run")
     assert results["global_step"] == 1 and (tmp_path / "run" / "results.json").exists()
     assert not (tmp_path / "run" / "csv").exists() and not (tmp_path / "run" / "wandb").exists()

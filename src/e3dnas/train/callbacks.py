@@ -20,7 +20,6 @@ from lightning.pytorch.callbacks import (
 )
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
-from e3dnas.arch import read_arch
 from e3dnas.tracking import arch_lineage, wandb_init_kwargs
 from e3dnas.train.tracking import TrackedWandbLogger
 
@@ -81,20 +80,24 @@ def build_callbacks(cfg: Mapping[str, Any], checkpoint_dir: Path, logging: bool 
 
 
 def build_loggers(
-    cfg: Mapping[str, Any], run_dir: Path, name: str, config: Mapping[str, Any]
+    cfg: Mapping[str, Any],
+    run_dir: Path,
+    name: str,
+    config: Mapping[str, Any],
+    arch_meta: Mapping[str, Any] | None = None,
 ) -> list[Logger]:
     """One logger per key of conf/logger/<name>.yaml (wandb, csv, tensorboard).
 
     wandb (:class:`TrackedWandbLogger`) joins the group of the search that wrote ``config["arch_file"]``
-    (``meta.source.wandb``) unless ``wandb.group`` is set, declares its artifact as input, and resumes
-    the run named in ``<run_dir>/wandb_run.json`` when a restart finds one.
+    (its ``arch_meta.source.wandb``) unless ``wandb.group`` is set, declares its artifact as input, and
+    resumes the run named in ``<run_dir>/wandb_run.json`` when a restart finds one.
     """
     loggers: list[Logger] = []
     for kind, options in cfg.items():
         if kind == "wandb":
             options = dict(options or {})
             arch_file = config.get("arch_file")
-            lineage = arch_lineage(read_arch(arch_file).meta) if arch_file else {}
+            lineage = arch_lineage(arch_meta) if arch_file else {}
             kwargs = wandb_init_kwargs(
                 options,
                 job_type="train",

@@ -130,6 +130,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         name,
         config
         | {"arch_summary": arch_summary, "arch_document": arch_to_dict(doc.arch, doc.name) if doc else None},
+        arch_meta=doc.meta if doc else None,
     )
     with config_errors("trainer"):
         trainer = L.Trainer(
