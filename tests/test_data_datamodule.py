@@ -77,6 +77,24 @@ def test_gpu_transforms_give_the_same_batches_as_worker_transforms(footage_datas
         torch.testing.assert_close(cpu["clip"], device["clip"], atol=0, rtol=0)
 
 
+def test_repeated_clips_share_a_decode_but_not_frames_or_views(footage_dataset):
+    dm = make(footage_dataset("sthv2"), repeat_clips=2, frames=8)
+    dm.setup("fit")
+    torch.manual_seed(3)
+    train = batches(dm, "train")
+    assert [len(b["label"]) for b in train] == [4] * 10  # 2 videos × 2 clips a batch: 20 videos, 10 steps
+    indices = torch.cat([b["index"] for b in train])
+    assert torch.equal(indices[0::2], indices[1::2])  # a video's clips are neighbours
+    assert sorted(indices[0::2].tolist()) == list(range(20))  # every video once per epoch
+    for batch in train:
+        assert torch.equal(batch["label"][0::2], batch["label"][1::2])  # flip is off: labels are the video's
+        assert all(
+            not torch.equal(a, b) for a, b in zip(batch["clip"][0::2], batch["clip"][1::2], strict=True)
+        )
+    with pytest.raises(ValueError, match=r"repeat_clips must be ≥ 1 and divide dataset.batch_size \(4\)"):
+        make(footage_dataset("sthv2"), repeat_clips=3)
+
+
 def test_yaml_configs_are_the_constructor_arguments(footage_dataset):
     parameters = set(inspect.signature(VideoDataModule).parameters)
     for name in ("sthv1", "sthv2", "k400", "demo"):

@@ -8,7 +8,9 @@ import shutil
 
 import numpy as np
 import pytest
+from torchvision.transforms.v2 import functional as TF
 
+from e3dnas.data.builders import footage_frames, write_video
 from e3dnas.data.decode import FrameFolder, VideoFile, fit_short_side, open_clip
 from e3dnas.data.demo import DemoSpec, demo_clips
 from e3dnas.data.errors import SampleError
@@ -106,3 +108,18 @@ def test_every_broken_frame_folder_is_a_sample_error(footage_dataset, tmp_path):
             FrameFolder(tmp_path / name).read(np.arange(4))
         assert caught.value.reason == reason, name
         assert name in caught.value.path
+
+
+@pytest.mark.parametrize("short", [36, 54])
+def test_small_sizes_of_4_3_videos_decode_instead_of_counting_as_corrupt(tmp_path, short):
+    """FFmpeg's scaler gives decord frames of another size at these sides of a 320×240 source; the frames
+    are then scaled here, and match a decode at full size scaled the same way."""
+    frames = np.ascontiguousarray(footage_frames("bikes", 272)[:12, 16:256, 100:420])
+    path = tmp_path / "four_three.webm"
+    write_video(path, frames, fps=12)
+    wanted = np.array([0, 5, 11])
+    small = VideoFile(path, max_short=short).read(wanted)
+    assert small.shape == (3, short, short * 4 // 3, 3)
+    full = VideoFile(path).read(wanted).permute(0, 3, 1, 2)
+    expected = TF.resize(full, [short, short * 4 // 3], antialias=True).permute(0, 2, 3, 1)
+    assert (small.float() - expected.float()).abs().mean() < 2

@@ -41,15 +41,17 @@ def pad_stack(clips: list[torch.Tensor]) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class ClipCollate:
-    """DataLoader ``collate_fn``. With ``render`` the worker returns finished float clips; without it the
-    batch carries uint8 clips plus the planned ``views`` for ``render`` on the device after transfer. Either
-    way the random views are drawn here, in the worker, so a seed means the same augmentation on CPU and
-    GPU."""
+    """DataLoader ``collate_fn``. With ``render`` the worker cuts the views (uint8; the data module
+    normalises them after the transfer); without it the batch carries the uint8 clips plus the planned
+    ``views`` to cut on the device. Either way the random views are drawn here, in the worker, so a seed
+    means the same augmentation on CPU and GPU."""
 
     transform: ClipTransform
     render: bool = True
 
     def __call__(self, samples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        if self.transform.train:  # each training clip is a sample, also K clips of one decoded video
+            samples = [{**s, "clip": s["clip"][k : k + 1]} for s in samples for k in range(len(s["clip"]))]
         clips = [sample["clip"] for sample in samples]
         sizes = torch.tensor([list(clip.shape[2:4]) for clip in clips])
         labels = torch.tensor([sample["label"] for sample in samples], dtype=torch.int64)
@@ -59,5 +61,5 @@ class ClipCollate:
             return {"clip": pad_stack(clips), "views": views, "label": labels, "index": index}
         size = self.transform.resolution
         shape = (len(clips), views.shape[1] if views.dim() == 3 else 1, 3, clips[0].shape[1], size, size)
-        rendered = self.transform.render(clips, views, shared_empty(shape, torch.float32))
+        rendered = self.transform.cut_views(clips, views, shared_empty(shape, torch.uint8))
         return {"clip": rendered, "label": labels, "index": index}

@@ -3,6 +3,7 @@ constructor's arguments), yielding ``{"clip", "label", "index"}`` batches."""
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import replace
@@ -14,14 +15,24 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from e3dnas.data.annotations import Layout, Split, SplitName, require_dir
+from e3dnas.data.annotations import Layout, Split, SplitName, Storage, require_dir
 from e3dnas.data.collate import ClipCollate
 from e3dnas.data.dataset import ClipDataset, worker_init
 from e3dnas.data.errors import DataError
 from e3dnas.data.failures import FailureMonitor
 from e3dnas.data.layouts import open_layout
+from e3dnas.data.prepare import MANIFEST, read_manifest
 from e3dnas.data.sampling import make_sampler
-from e3dnas.data.transforms import KINETICS_MEAN, KINETICS_STD, ClipTransform, mirror_labels, render
+from e3dnas.data.transforms import (
+    KINETICS_MEAN,
+    KINETICS_STD,
+    ClipTransform,
+    mirror_labels,
+    normalise,
+    render,
+)
+
+logger = logging.getLogger("e3dnas.data")
 
 #: Which annotation split feeds each stage's dataset: testing uses the labelled validation split, multi-view.
 SOURCES: dict[str, SplitName] = {"train": "train", "val": "val", "test": "val"}
@@ -37,7 +48,12 @@ class VideoDataModule(L.LightningDataModule):
     """Train (random clip, random scale/crop/flip), val (one centre view) and test (``test_clips`` ×
     ``test_crops`` views on the validation split) loaders over one of the official layouts.
 
-    Batches: ``clip`` float32 ``[B, 3, T, H, W]`` (test: ``[B, V, 3, T, H, W]``), ``label`` and ``index``
+    ``repeat_clips`` K > 1 is repeated augmentation: each training video is decoded once for K clips (own
+    frames, own views) that share a batch of ``batch_size`` clips (``batch_size / K`` videos), so an epoch
+    trains on K clips of every video in K× the steps.
+
+    Batches, after ``on_after_batch_transfer`` (which Lightning calls on the device; loaders alone yield uint8
+    clips): ``clip`` float32 ``[B, 3, T, H, W]`` (test: ``[B, V, 3, T, H, W]``), ``label`` and ``index``
     int64 ``[B]``. Skipped samples are counted in ``skipped`` / ``skip_counts``; past ``max_failure_rate``
     (once ``min_failure_samples`` were seen in the epoch or split) DataError stops the run."""
 
@@ -52,6 +68,7 @@ class VideoDataModule(L.LightningDataModule):
         train_scale: Sequence[float] | None = None,
         test_scale: float | None = None,
         test_clips: int = 1,
+        repeat_clips: int = 1,
         test_crops: int = 1,
         flip: str = "none",
         batch_size: int = 8,
@@ -94,7 +111,13 @@ class VideoDataModule(L.LightningDataModule):
             ),
         }
         self.max_short = {"train": math.ceil(high), "val": math.ceil(test), "test": math.ceil(test)}
+        if repeat_clips < 1 or batch_size % repeat_clips:
+            raise ValueError(
+                f"dataset.repeat_clips must be ≥ 1 and divide dataset.batch_size ({batch_size}),"
+                f" got {repeat_clips}"
+            )
         self.test_clips = test_clips
+        self.repeat_clips = repeat_clips
         self.batch_size = batch_size
         self.test_batch_size = test_batch_size or batch_size
         self.num_workers = num_workers
@@ -112,6 +135,36 @@ class VideoDataModule(L.LightningDataModule):
         """Class names in index order, as the dataset's label file defines them (read on first access)."""
         require_dir(self.root, "dataset root")
         return self.layout.class_names
+
+    @cached_property
+    def storage(self) -> Storage:
+        """How samples are stored: the layout's own way, or JPEG frames in a prepared copy of the dataset
+        (``prepared.json`` at the root, written by ``python -m e3dnas.data.prepare``)."""
+        manifest = read_manifest(self.root)
+        if manifest is None:
+            return self.layout.storage
+        manifest_path = self.root / MANIFEST
+        if not manifest.get("complete"):
+            raise DataError(
+                f"{manifest_path}: this prepared copy is incomplete; rerun python -m e3dnas.data.prepare"
+                " with the same settings to finish it"
+            )
+        prepared = manifest["settings"]
+        if prepared["layout"] != self.hparams.layout:
+            raise DataError(
+                f"{manifest_path}: prepared as {prepared['layout']}, configured as {self.hparams.layout}"
+            )
+        needed = max(self.max_short.values())
+        if prepared["short_side"] < needed:
+            logger.warning(
+                "%s: frames were prepared at short side %d px but this configuration reads up to %d px:"
+                " views are upscaled (prepare again with short_side=%d for full detail)",
+                self.root,
+                prepared["short_side"],
+                needed,
+                needed,
+            )
+        return "frames"
 
     @property
     def num_classes(self) -> int:
@@ -140,10 +193,11 @@ class VideoDataModule(L.LightningDataModule):
             self.monitor.add_split(source, self._splits[source])
         dataset = ClipDataset(
             self._splits[source].records,
-            self.layout.storage,
+            self.storage,
             self.sampler,
             train=name == "train",
             clips=self.test_clips if name == "test" else 1,
+            repeat=self.repeat_clips,
             max_short=self.max_short[name],
             decode_threads=self.decode_threads,
             workers=self.num_workers,
@@ -172,7 +226,7 @@ class VideoDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.batch_size)
+        return self._loader("train", self.batch_size // self.repeat_clips)  # videos: each gives K clips
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", self.batch_size)
@@ -191,7 +245,10 @@ class VideoDataModule(L.LightningDataModule):
         return batch
 
     def on_after_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, Any]:
-        """With ``gpu_transforms`` uint8 clips arrive on the device with their planned views: render there."""
+        """Clips arrive on the device as uint8 views (normalised here) or, with ``gpu_transforms``, as uint8
+        clips with their planned views (cut and normalised here)."""
         if "views" in batch:
             batch["clip"] = render(batch["clip"], batch.pop("views"), self.resolution, self.mean, self.std)
+        elif batch["clip"].dtype == torch.uint8:
+            batch["clip"] = normalise(batch["clip"], self.mean, self.std)
         return batch

@@ -6,6 +6,7 @@ import ctypes
 import ctypes.util
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset, get_worker_info
 
@@ -17,8 +18,9 @@ from e3dnas.data.sampling import TemporalSampler
 
 
 class ClipDataset(Dataset):
-    """Item i: ``{"clip": uint8 [K, T, H, W, 3], "label": int, "index": int}`` with K = 1 in training and
-    K = ``clips`` deterministic temporal views otherwise. Frames are decoded with their short side at most
+    """Item i: ``{"clip": uint8 [K, T, H, W, 3], "label": int, "index": int}`` with K = ``repeat`` random
+    clips in training (decoded together: repeated augmentation) and K = ``clips`` deterministic temporal views
+    otherwise. Frames are decoded with their short side at most
     ``max_short`` (decode-time resize); spatial views are left to the batched ``ClipTransform``.
 
     A sample that fails to load is logged, counted in ``counters`` (shared with the main process) and
@@ -33,6 +35,7 @@ class ClipDataset(Dataset):
         *,
         train: bool,
         clips: int = 1,
+        repeat: int = 1,
         max_short: int | None = None,
         decode_threads: int = 1,
         workers: int = 0,
@@ -42,7 +45,7 @@ class ClipDataset(Dataset):
         self.storage = storage
         self.sampler = sampler
         self.train = train
-        self.clips = 1 if train else clips
+        self.clips = repeat if train else clips
         self.max_short = max_short
         self.decode_threads = decode_threads
         self.retries = retries
@@ -70,7 +73,7 @@ class ClipDataset(Dataset):
         """Decoded frames ``[K, T, H, W, 3]`` of one record (raises SampleError)."""
         source = open_clip(record.path, self.storage, self.max_short, self.decode_threads)
         if self.train:
-            indices = self.sampler.train(source.num_frames)
+            indices = np.concatenate([self.sampler.train(source.num_frames) for _ in range(self.clips)])
         else:
             indices = self.sampler.test(source.num_frames, self.clips)
         frames = source.read(indices.reshape(-1))

@@ -5,7 +5,8 @@ crops for testing) is a crop box on the decoded frames plus a flip bit. *Plannin
 batch at once (cheap, on the CPU, in the worker, so a seed gives the same augmentation whether or not
 rendering moves to the GPU). *Rendering* cuts each box out of the uint8 batch, resizes it to ``resolution``²
 with antialiasing (torchvision's uint8 SIMD kernel on the CPU: ~1 ms per 16-frame clip, about 25× faster than
-float resampling of the whole frame) and flips; then the whole batch is converted and normalised in place.
+float resampling of the whole frame) and flips; *normalising* converts the uint8 views to float where the
+batch lands (on the GPU when training there: a quarter of the bytes cross processes and the PCIe bus).
 Clips of different sizes share a padded batch for the GPU; boxes never leave a clip's own pixels.
 """
 
@@ -112,13 +113,16 @@ class ClipTransform:
         wide = (sizes[:, 1] >= sizes[:, 0])[:, None, None]
         return torch.where(wide, torch.stack([along, centre], -1), torch.stack([centre, along], -1))
 
-    def render(
+    def cut_views(
         self,
         clips: torch.Tensor | Sequence[torch.Tensor],
         views: torch.Tensor,
         out: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        return render(clips, views, self.resolution, self.mean, self.std, out)
+        return cut_views(clips, views, self.resolution, out)
+
+    def normalise(self, pixels: torch.Tensor) -> torch.Tensor:
+        return normalise(pixels, self.mean, self.std)
 
 
 def render(
@@ -127,24 +131,40 @@ def render(
     size: int,
     mean: Sequence[float] = KINETICS_MEAN,
     std: Sequence[float] = KINETICS_STD,
-    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """uint8 clips (``[B, K, T, H, W, 3]``, or a list of B ``[K, T, h, w, 3]``) → normalised float32 ``size``²
     views: ``[B, 3, T, R, R]`` for single-view ``views`` ``[B, 5]``, ``[B, V, 3, T, R, R]`` for ``[B, V, 5]``
-    (V = K·crops). ``out`` may supply the float32 result tensor (e.g. in shared memory)."""
+    (V = K·crops)."""
+    return normalise(cut_views(clips, views, size), mean, std)
+
+
+def cut_views(
+    clips: torch.Tensor | Sequence[torch.Tensor],
+    views: torch.Tensor,
+    size: int,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The views of ``render`` still in uint8: a quarter of the bytes to move between processes and to the
+    device, where ``normalise`` finishes them. ``out`` may supply the result (e.g. in shared memory)."""
     single = views.dim() == 2
     views = views[:, None] if single else views
     num_clips, frames = clips[0].shape[:2]
     crops = views.shape[1] // num_clips
-    pixels = clips[0].new_empty((len(views), views.shape[1], 3, frames, size, size))
+    shape = (len(views), views.shape[1], 3, frames, size, size)
+    pixels = clips[0].new_empty(shape) if out is None else out.view(shape)
     for b, per_sample in enumerate(views.tolist()):
         for v, (x0, y0, width, height, flip) in enumerate(per_sample):
             window = clips[b][v // crops, :, y0 : y0 + height, x0 : x0 + width].permute(0, 3, 1, 2)
             image = TF.resize(window, [size, size], antialias=True)
             pixels[b, v] = (image.flip(-1) if flip else image).transpose(0, 1)
-    std_ = torch.tensor(std, device=pixels.device).view(3, 1, 1, 1)
-    scale, shift = 1.0 / (255.0 * std_), -torch.tensor(mean, device=pixels.device).view(3, 1, 1, 1) / std_
-    if out is None:
-        out = torch.empty(pixels.shape, dtype=torch.float32, device=pixels.device)
-    out = out.view(pixels.shape).copy_(pixels).mul_(scale).add_(shift)  # 3 vectorised passes, no temporaries
-    return out[:, 0] if single else out
+    return pixels[:, 0] if single else pixels
+
+
+def normalise(
+    pixels: torch.Tensor, mean: Sequence[float] = KINETICS_MEAN, std: Sequence[float] = KINETICS_STD
+) -> torch.Tensor:
+    """uint8 views ``[..., 3, T, R, R]`` → float32 in the model's units, in 3 vectorised passes."""
+    shape = (3, 1, 1, 1)
+    std_ = torch.tensor(std, device=pixels.device).view(shape)
+    scale, shift = 1.0 / (255.0 * std_), -torch.tensor(mean, device=pixels.device).view(shape) / std_
+    return pixels.to(torch.float32).mul_(scale).add_(shift)

@@ -1,0 +1,47 @@
+"""``python -m e3dnas.data.prepare dataset=<name> dataset.root=<dir> out=<dir> [short_side=] [quality=]``"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from e3dnas.cli import CONF_DIR, check_group_choices, fail
+from e3dnas.data.errors import DataError
+from e3dnas.data.prepare import MANIFEST, PrepareSettings, prepare
+
+
+@hydra.main(config_path=CONF_DIR, config_name="prepare", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    from e3dnas.data.datamodule import VideoDataModule
+
+    dataset = OmegaConf.to_container(cfg.dataset, resolve=True)
+    try:
+        data = VideoDataModule(**{k: v for k, v in dataset.items() if k != "name"})
+        settings = PrepareSettings(
+            layout=dataset["layout"],
+            source=str(Path(dataset["root"]).resolve()),
+            short_side=int(cfg.short_side or max(data.max_short.values())),
+            quality=int(cfg.quality),
+            subsampling=str(cfg.subsampling),
+            media_dir=dataset.get("media_dir", "."),
+            annotation_dir=dataset.get("annotation_dir", "."),
+        )
+        workers = int(cfg.workers or len(os.sched_getaffinity(0)))
+        manifest = prepare(data.layout, settings, Path(cfg.out), tuple(cfg.splits), workers)
+    except (DataError, TypeError, ValueError) as error:
+        fail(str(error))
+    print(
+        f"prepared {manifest['videos']} videos ({manifest['frames']} frames, short side "
+        f"{settings.short_side}) in {cfg.out}; {manifest['broken']} broken (listed in broken.csv), "
+        f"{manifest['resumed']} already done. Train with dataset.root={cfg.out}"
+        f" ({MANIFEST} tells the loader)."
+    )
+
+
+if __name__ == "__main__":
+    check_group_choices(sys.argv[1:], ("dataset",))
+    main()
