@@ -15,20 +15,12 @@ from e3dnas.arch import arch_from_dict
 from e3dnas.atomic import atomic_write_text
 from e3dnas.evaluate.reports import confusion, plot_confusion, write_per_class_csv, write_predictions_csv
 from e3dnas.evaluate.tracking import log_evaluation
+from e3dnas.train.checkpoint import load_checkpoint
 from e3dnas.train.errors import ConfigError, config_errors
 from e3dnas.train.module import ClipClassifier
 from e3dnas.train.run import build_datamodule
 
 log = logging.getLogger("e3dnas.evaluate")
-
-
-def load_checkpoint(path: str) -> ClipClassifier:
-    if not Path(path).is_file():
-        raise ConfigError(f"ckpt: no checkpoint at {path}")
-    try:
-        return ClipClassifier.load_from_checkpoint(path, map_location="cpu")
-    except (KeyError, RuntimeError, TypeError) as err:
-        raise ConfigError(f"ckpt: {path} is not an e3dnas training checkpoint ({err})") from None
 
 
 def dataset_config(cfg: DictConfig, module: ClipClassifier, overrides: list[str]) -> DictConfig:

@@ -1,0 +1,113 @@
+"""One export: load the checkpoint, fold BatchNorm, serialise, verify against eager, time, record."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import Tensor, nn
+
+from e3dnas.atomic import atomic_write_bytes, atomic_write_text
+from e3dnas.export.errors import ExportError
+from e3dnas.export.fold import batchnorms, fold_batchnorm
+from e3dnas.export.formats import ExportFormat, Loaded, export_format
+from e3dnas.export.latency import latency, torch_threads
+from e3dnas.export.outputs import RECORD, claim, export_dir, file_sha256
+from e3dnas.train.checkpoint import load_checkpoint
+from e3dnas.train.errors import ConfigError
+from e3dnas.train.module import ClipClassifier
+
+
+def check_options(cfg: DictConfig) -> None:
+    """One line naming the key of a value that cannot work, before the checkpoint is even read."""
+    if OmegaConf.is_missing(cfg, "ckpt"):
+        raise ConfigError("ckpt: missing (ckpt=<path/to/checkpoint.ckpt>)")
+    minimum = {"batch_size": 1, "threads": 1, "warmup": 0, "runs": 1, "seed": 0}
+    for key, low in minimum.items():
+        value = cfg[key]
+        if key == "threads" and value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"{key} must be an integer >= {low}, got {value!r}")
+    if isinstance(cfg.atol, bool) or not isinstance(cfg.atol, int | float) or not cfg.atol >= 0:
+        raise ConfigError(f"atol must be a number >= 0, got {cfg.atol!r}")
+
+
+def eager_network(module: ClipClassifier) -> nn.Module:
+    """The trained network alone, in eval mode and in the plain NCDHW layout: the one every format takes
+    (ONNX has no other), so eager and exported are timed on the same clip. Training's ``channels_last_3d``
+    is a speed-up of the CPU backward pass, not of inference."""
+    network = getattr(module.model, "_orig_mod", module.model)  # the plain module under torch.compile
+    return network.eval().to(memory_format=torch.contiguous_format)
+
+
+def verify(fmt: ExportFormat, loaded: Loaded, clips: Tensor, reference: Tensor, atol: float) -> float:
+    """Max |Δlogit| of ``loaded`` against the eager ``reference`` on ``clips``; raises ExportError when a
+    BatchNorm is left in the exported graph or the difference exceeds ``atol``."""
+    norms = [op for op in loaded.ops if "batchnorm" in op.lower().replace("_", "")]
+    if norms:
+        raise ExportError(f"format={fmt.name}: {len(norms)} BatchNorm op(s) left in the graph ({norms[0]})")
+    with torch.no_grad():
+        diff = float((loaded.run(clips) - reference).abs().max())
+    if not diff <= atol:  # NaN fails too
+        raise ExportError(
+            f"format={fmt.name}: max |Δlogit| vs the eager network is {diff:.3g} > atol {atol:g}"
+        )
+    return diff
+
+
+def export(cfg: DictConfig) -> tuple[Path, dict[str, Any]]:
+    """Export ``cfg.ckpt`` in ``cfg.format``; returns the file and its record (written as ``export.json``).
+
+    Nothing is written unless the serialised network passes :func:`verify`; the latency is that of the
+    file read back from disk, against the eager (unfolded) network on the same clip.
+    """
+    fmt = export_format(cfg.format)
+    fmt.check_requirements()
+    check_options(cfg)
+    module = load_checkpoint(cfg.ckpt)
+    network = eager_network(module)
+    side = module.hparams.resolution
+    shape = (cfg.batch_size, 3, module.hparams.frames, side, side)
+    ckpt = Path(cfg.ckpt).resolve()
+    identity = {"format": fmt.name, "input_shape": list(shape), "ckpt_sha256": file_sha256(ckpt)}
+    folder = export_dir(ckpt, cfg.out_dir, fmt.name, shape)
+    claim(folder, identity)
+
+    threads = cfg.threads or torch.get_num_threads()
+    with torch_threads(threads):
+        folded = fold_batchnorm(network)
+        clips = torch.randn(shape, generator=torch.Generator().manual_seed(cfg.seed))
+        with torch.no_grad():
+            reference = network(clips)
+            # eager first, before any runtime of the format has started threads that keep spinning a while
+            eager_ms = latency(partial(network, clips), cfg.warmup, cfg.runs)
+        data = fmt.serialize(folded, clips)
+        diff = verify(fmt, fmt.load(data), clips, reference, cfg.atol)
+        path = atomic_write_bytes(folder / f"model{fmt.suffix}", data)
+        with torch.no_grad():
+            exported_ms = latency(partial(fmt.load(path.read_bytes()).run, clips), cfg.warmup, cfg.runs)
+
+    record = {
+        **identity,
+        "file": path.name,
+        "bytes": len(data),
+        "ckpt": str(ckpt),
+        "folded_batchnorms": len(batchnorms(network)),
+        "parity_max_abs_diff": diff,
+        "atol": cfg.atol,
+        "latency_ms": exported_ms,
+        "eager_latency_ms": eager_ms,
+        "threads": threads,
+        "warmup": cfg.warmup,
+        "runs": cfg.runs,
+        "versions": fmt.versions(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    atomic_write_text(folder / RECORD, json.dumps(record, indent=2))
+    return path, record

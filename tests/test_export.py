@@ -1,0 +1,278 @@
+"""Export of a trained searched network: every format folds BatchNorm, loads back, matches the eager
+network and is timed; settings never share a folder; bad input exits 2 with one line."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import lightning as L
+import onnx
+import onnxruntime
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from torch import nn
+from torch.utils.data import DataLoader
+
+from e3dnas.arch import ArchBatch, arch_to_dict
+from e3dnas.cli import CONF_DIR, read_conf
+from e3dnas.export import run as export_run
+from e3dnas.export.errors import ExportError
+from e3dnas.export.fold import fold_batchnorm
+from e3dnas.export.outputs import RECORD, claim
+from e3dnas.export.run import export
+from e3dnas.search import Budget, ScorerSpec, SearchSettings, run_search
+from e3dnas.train.checkpoint import load_checkpoint
+from e3dnas.train.errors import ConfigError
+from e3dnas.train.module import ClipClassifier
+
+ROOT = Path(__file__).resolve().parents[1]
+FRAMES, SIDE = 4, 32
+QUICK = ["warmup=1", "runs=3"]
+
+pytestmark = pytest.mark.filterwarnings(r"ignore:`torch\.jit\.\w+` is deprecated:FutureWarning")
+
+
+def compose_cfg(name: str, *overrides: str):
+    with initialize_config_dir(CONF_DIR, version_base="1.3"):
+        return compose(name, overrides=list(overrides))
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    """A Lightning checkpoint of a network searched at the demo budget shrunk to 4×32² clips and 20 layers,
+    trained one step, its BatchNorms then given a long training's look (seeded random statistics and affine
+    parameters), so that folding them changes every convolution and a wrong fold shows in the logits."""
+    tiny = {"frames": FRAMES, "resolution": SIDE, "layers": 20, "flops": 2e7}
+    budget = Budget.from_config(read_conf("budget", "demo") | tiny)
+    space = budget.space(read_conf("space", "e3d"))
+    found = run_search(space, ScorerSpec("stentr"), budget, SearchSettings(iterations=2000), progress=False)
+    arch = ArchBatch(space.skeleton, found.population.genes).arch(0)
+    train_cfg = compose_cfg("train")
+    module = ClipClassifier(
+        model=dict(train_cfg.model),
+        num_classes=3,
+        frames=FRAMES,
+        resolution=SIDE,
+        optim=dict(train_cfg.optim),
+        arch=arch_to_dict(arch),
+    )
+    torch.manual_seed(0)
+    clips = [{"clip": torch.randn(3, FRAMES, SIDE, SIDE), "label": i % 3} for i in range(2)]
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_steps=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(module, DataLoader(clips, batch_size=2))
+    with torch.no_grad():
+        for layer in module.modules():
+            if isinstance(layer, nn.BatchNorm3d):
+                layer.running_mean.normal_(0, 0.5)
+                layer.running_var.uniform_(0.3, 3)
+                layer.weight.uniform_(0.5, 1.5)
+                layer.bias.normal_(0, 0.2)
+    path = tmp_path_factory.mktemp("ckpt") / "best-epoch000.ckpt"
+    trainer.save_checkpoint(path)
+    return path
+
+
+def eager_logits(ckpt: Path, clips: torch.Tensor) -> torch.Tensor:
+    module = load_checkpoint(ckpt).eval()
+    with torch.no_grad():
+        return module(clips)
+
+
+def load_back(path: Path, clips: torch.Tensor) -> tuple[torch.Tensor, list[str]]:
+    """Logits of the exported file and the ops of its graph, read with each runtime's own API rather than
+    the exporter's code."""
+    if path.suffix == ".onnx":
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        (logits,) = session.run(None, {session.get_inputs()[0].name: clips.numpy()})
+        return torch.from_numpy(logits), [node.op_type for node in onnx.load(str(path)).graph.node]
+    if path.suffix == ".pt2":
+        program = torch.export.load(path)
+        ops = [str(node.target) for node in program.graph.nodes if node.op == "call_function"]
+        return program.module()(clips), ops
+    module = torch.jit.load(path)
+    return module(clips), [node.kind() for node in module.inlined_graph.nodes()]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "suffix", "conv", "norm"),
+    [
+        ("torchscript", ".pt", "aten::_convolution", "aten::batch_norm"),
+        ("onnx", ".onnx", "Conv", "BatchNormalization"),
+        ("exported_program", ".pt2", "aten.conv3d.default", "batch_norm"),
+    ],
+)
+def test_export_folds_batchnorm_loads_back_and_matches_eager(tmp_path, checkpoint, fmt, suffix, conv, norm):
+    path, record = export(
+        compose_cfg("export", f"ckpt={checkpoint}", f"format={fmt}", f"out_dir={tmp_path}", *QUICK)
+    )
+    assert path == tmp_path / f"best-epoch000-{fmt}-1x3x{FRAMES}x{SIDE}x{SIDE}" / f"model{suffix}"
+    assert json.loads((path.parent / RECORD).read_text()) == record
+    assert record["file"] == path.name and record["bytes"] == path.stat().st_size
+    assert record["format"] == fmt and record["input_shape"] == [1, 3, FRAMES, SIDE, SIDE]
+    assert record["ckpt"] == str(checkpoint.resolve()) and len(record["ckpt_sha256"]) == 64
+    norms = [m for m in load_checkpoint(checkpoint).modules() if isinstance(m, nn.BatchNorm3d)]
+    assert record["folded_batchnorms"] == len(norms) > 10
+    assert 0 <= record["parity_max_abs_diff"] <= 1e-4 and record["atol"] == 1e-4
+    for key in ("latency_ms", "eager_latency_ms"):
+        assert 0 < record[key]["median"] <= record[key]["p90"]
+    assert (record["threads"], record["warmup"], record["runs"]) == (torch.get_num_threads(), 1, 3)
+    assert record["versions"]["torch"] == torch.__version__
+    if fmt == "onnx":
+        assert record["versions"]["onnxruntime"] == onnxruntime.__version__
+
+    # another clip than the export's own
+    clips = torch.randn(1, 3, FRAMES, SIDE, SIDE, generator=torch.Generator().manual_seed(7))
+    logits, ops = load_back(path, clips)
+    reference = eager_logits(checkpoint, clips)
+    assert logits.shape == (1, 3)
+    assert (logits - reference).abs().max() <= 1e-4
+    assert ops.count(conv) == len(norms) and not [op for op in ops if norm in op]
+
+
+def test_batch_size_and_checkpoint_each_get_their_own_export(tmp_path, checkpoint):
+    """Another batch size is another folder; another checkpoint of the same name is refused there."""
+    path, record = export(
+        compose_cfg(
+            "export",
+            f"ckpt={checkpoint}",
+            "format=torchscript",
+            "batch_size=2",
+            f"out_dir={tmp_path}",
+            *QUICK,
+        )
+    )
+    assert path.parent.name == f"best-epoch000-torchscript-2x3x{FRAMES}x{SIDE}x{SIDE}"
+    assert record["input_shape"] == [2, 3, FRAMES, SIDE, SIDE]
+    assert torch.jit.load(path)(torch.randn(2, 3, FRAMES, SIDE, SIDE)).shape == (2, 3)
+
+    retrained = tmp_path / "other" / checkpoint.name
+    retrained.parent.mkdir()
+    state = torch.load(checkpoint, weights_only=True)
+    state["state_dict"] = {k: v + 1 if v.is_floating_point() else v for k, v in state["state_dict"].items()}
+    torch.save(state, retrained)
+    before = path.read_bytes()
+    with pytest.raises(ExportError, match=r"holds an export with another ckpt_sha256 \(of .*best-epoch000"):
+        export(
+            compose_cfg(
+                "export",
+                f"ckpt={retrained}",
+                "format=torchscript",
+                "batch_size=2",
+                f"out_dir={tmp_path}",
+                *QUICK,
+            )
+        )
+    assert path.read_bytes() == before
+
+
+def test_claim_takes_an_empty_folder_or_the_same_export_only(tmp_path):
+    identity = {"format": "onnx", "input_shape": [1, 3, 4, 32, 32], "ckpt_sha256": "ab" * 32}
+    claim(tmp_path / "new", identity)
+    (tmp_path / RECORD).write_text(json.dumps(identity | {"latency_ms": {}}))
+    claim(tmp_path, identity)
+    with pytest.raises(ExportError, match="holds an export with another input_shape"):
+        claim(tmp_path, identity | {"input_shape": [2, 3, 4, 32, 32]})
+    (tmp_path / RECORD).write_text("[]")
+    with pytest.raises(ExportError, match=f"holds no readable {RECORD}: not overwritten"):
+        claim(tmp_path, identity)
+
+
+def test_a_fold_that_changes_the_logits_is_refused_and_not_written(tmp_path, checkpoint, monkeypatch):
+    def off_by_a_little(network: nn.Module) -> nn.Module:
+        """A fold 0.1 % off: every convolution's weights scaled by 1.001."""
+        folded = fold_batchnorm(network)
+        with torch.no_grad():
+            for conv in (m for m in folded.modules() if isinstance(m, nn.Conv3d)):
+                conv.weight.mul_(1.001)
+        return folded
+
+    monkeypatch.setattr(export_run, "fold_batchnorm", off_by_a_little)
+    cfg = compose_cfg(
+        "export", f"ckpt={checkpoint}", "format=exported_program", f"out_dir={tmp_path}", *QUICK
+    )
+    with pytest.raises(ExportError) as caught:
+        export(cfg)
+    message = str(caught.value)
+    assert message.startswith("format=exported_program: max |Δlogit| vs the eager network is ")
+    assert float(message.split(" is ")[1].split(" > ")[0]) > 1e-4 and message.endswith("> atol 0.0001")
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_batchnorm_after_no_convolution_cannot_be_folded():
+    network = nn.Sequential(nn.Conv3d(3, 4, 1), nn.AvgPool3d(2), nn.BatchNorm3d(4))
+    with pytest.raises(
+        ExportError, match=r"^BatchNorm 2 cannot be folded: it does not directly follow a convolution$"
+    ):
+        fold_batchnorm(network)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ([], "ckpt: missing (ckpt=<path/to/checkpoint.ckpt>)"),
+        (["ckpt=/nonexistent/best.ckpt"], "ckpt: no checkpoint at /nonexistent/best.ckpt"),
+        (["format=tflite"], "format: unknown format 'tflite' (valid: torchscript, onnx, exported_program)"),
+        (["ckpt=x.ckpt", "batch_size=0"], "batch_size must be an integer >= 1, got 0"),
+        (["ckpt=x.ckpt", "threads=two"], "threads must be an integer >= 1, got 'two'"),
+        (["ckpt=x.ckpt", "atol=-1"], "atol must be a number >= 0, got -1"),
+    ],
+)
+def test_bad_options_fail_with_one_line(overrides, message):
+    with pytest.raises((ConfigError, ExportError)) as caught:
+        export(compose_cfg("export", *overrides))
+    assert str(caught.value) == message
+
+
+def test_a_file_that_is_not_a_checkpoint_fails_with_one_line(tmp_path):
+    garbage = tmp_path / "garbage.ckpt"
+    garbage.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(ConfigError) as caught:
+        export(compose_cfg("export", f"ckpt={garbage}"))
+    assert str(caught.value) == f"ckpt: {garbage} is not an e3dnas training checkpoint (UnpicklingError)"
+
+
+def test_missing_onnxruntime_is_named_with_its_pip_package(monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime now raises ImportError
+    with pytest.raises(ExportError, match=r"^format=onnx needs onnxruntime: pip install onnxruntime$"):
+        export(compose_cfg("export", "ckpt=/nonexistent.ckpt", "format=onnx"))
+
+
+def cli(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "e3dnas.export", f"hydra.run.dir={tmp_path / 'run'}", *args]
+    env = {**os.environ, **(env or {})}
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow  # a second Python start-up and an ONNX export: ~13 s on 2 cores
+def test_cli_exports_and_prints_the_latency_table(tmp_path, checkpoint):
+    done = cli(tmp_path, f"ckpt={checkpoint}", "format=onnx", f"out_dir={tmp_path}", *QUICK)
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / f"best-epoch000-onnx-1x3x{FRAMES}x{SIDE}x{SIDE}"
+    assert done.stdout.startswith(f"{folder / 'model.onnx'} (record: {folder / RECORD})\n")
+    record = json.loads((folder / RECORD).read_text())
+    eager, exported = (line for line in done.stdout.splitlines() if "ms" not in line and "│" in line)
+    assert eager.split("│")[2].strip() == f"{record['eager_latency_ms']['median']:.2f}"
+    assert exported.split("│")[2].strip() == f"{record['latency_ms']['median']:.2f}"
+    assert "onnx_ir" not in done.stdout + done.stderr  # the exporter's optimiser passes stay quiet
+
+
+def test_cli_bad_input_exits_2_with_one_line(tmp_path):
+    """Without onnxruntime (a stand-in ahead of the real one fails to import like a missing package)."""
+    stand_in = tmp_path / "site"
+    stand_in.mkdir()
+    (stand_in / "onnxruntime.py").write_text("raise ImportError('No module named onnxruntime')\n")
+    done = cli(tmp_path, "ckpt=/nonexistent.ckpt", env={"PYTHONPATH": str(stand_in)})
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: format=onnx needs onnxruntime: pip install onnxruntime"], done.stderr
+    assert "Traceback" not in done.stderr
