@@ -83,14 +83,14 @@ def test_an_interrupted_video_is_redone(footage_dataset, tmp_path):
     copy = tmp_path / "copy"
     prepared(root, "sthv2", copy)
     done = sorted(p for p in copy.glob("*.webm"))
-    done[0].rename(done[0].with_name(f".{done[0].name}.partial"))  # as a crash mid-video leaves it
+    done[0].rename(done[0].with_name(f".{done[0].name}.staging"))  # as a crash mid-video leaves it
     manifest = json.loads((copy / MANIFEST).read_text())
     (copy / MANIFEST).write_text(json.dumps({**manifest, "complete": False}))
     with pytest.raises(DataError, match="incomplete; rerun"):
         make(copy).storage  # noqa: B018  (reading it checks the manifest)
     again = prepared(root, "sthv2", copy)
     assert again["resumed"] == again["videos"] - 1 and done[0].is_dir()
-    assert not list(copy.glob(".*.partial"))
+    assert not list(copy.glob(".*.staging"))
 
 
 def test_broken_videos_are_listed_and_skipped(copied_dataset, tmp_path):

@@ -101,25 +101,25 @@ def prepare_video(source: Path, target: Path, settings: PrepareSettings) -> Outc
     ``target/00001.jpg`` …; a ``target`` already in place is kept (a resumed run)."""
     if target.is_dir():
         return Outcome(str(source), frames=len(os.listdir(target)), resumed=True)
-    partial = target.with_name(f".{target.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    staging = target.with_name(f".{target.name}.staging")
+    shutil.rmtree(staging, ignore_errors=True)
     try:
         video = VideoFile(source, settings.short_side)
-        partial.mkdir(parents=True)
+        staging.mkdir(parents=True)
         written = 0
         for start in range(0, video.num_frames, CHUNK):
             frames = video.read(np.arange(start, min(start + CHUNK, video.num_frames))).numpy()
             for offset, frame in enumerate(frames):
-                path = partial / frame_name(start + offset + 1)
+                path = staging / frame_name(start + offset + 1)
                 path.write_bytes(simplejpeg.encode_jpeg(frame, settings.quality, "RGB", settings.subsampling))
                 _verify(path, frame.shape)
                 written += path.stat().st_size
-        os.replace(partial, target)
+        os.replace(staging, target)
     except SampleError as error:
-        shutil.rmtree(partial, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
         return Outcome(str(source), error=error)
     except Exception as error:
-        shutil.rmtree(partial, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
         return Outcome(str(source), error=SampleError("corrupt", source, reason_text(error)))
     return Outcome(str(source), frames=video.num_frames, bytes=written)
 
