@@ -88,12 +88,13 @@ def main() -> None:
     named += [
         (n.upper().replace("_", "-"), released_arch(n).arch.with_input(frames, resolution)) for n in RELEASED
     ]
-    measured = {name: dict.fromkeys(STATISTICS, float("inf")) for name, _ in named}
+    statistic = table.timing["statistic"]
+    rounds: dict[str, list[dict[str, float]]] = {name: [] for name, _ in named}
     for round_ in range(1, args.rounds + 1):
         for name, arch in named:
-            for statistic, ms in timer(arch).items():
-                measured[name][statistic] = min(measured[name][statistic], ms)
+            rounds[name].append(timer(arch))
         log(f"round {round_}/{args.rounds} timed")
+    measured = {name: {s: min(r[s] for r in rs) for s in STATISTICS} for name, rs in rounds.items()}
     rows = []
     for name, arch in named:
         c = cost.cost(arch)
@@ -106,14 +107,21 @@ def main() -> None:
                 "blocks": sum(s.depth for s in arch.stages),
                 "stentr": scores.score_arch(arch),
                 "genes": genes_key(arch),
+                f"rounds_{statistic}_ms": " ".join(f"{r[statistic]:.2f}" for r in rounds[name]),
             }
         )
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_csv(out / "accuracy.csv", list(rows[0]), [list(r.values()) for r in rows])
     predicted = np.array([r["predicted_ms"] for r in rows])
-    statistic = table.timing["statistic"]
     print(f"\n{table.describe()}; {len(rows)} networks ({args.count} random + E3D-S/M/L)")
     print(f"guard: {timer.guard.retaken} timings retaken, {timer.guard.contended} never clean (contended)")
+    spread = np.array(
+        [max(r[statistic] for r in rs) / min(r[statistic] for r in rs) - 1 for rs in rounds.values()]
+    )
+    print(
+        f"repeatability (the noise floor): a network's slowest round is {100 * np.median(spread):.1f} % "
+        f"(median; p90 {100 * np.percentile(spread, 90):.1f} %) over its fastest of {args.rounds}"
+    )
     for s in sorted(STATISTICS, key=lambda s: s != statistic):
         error = percent_error(predicted, np.array([r[f"measured_{s}_ms"] for r in rows]))
         within = 100 * np.mean(error <= 10)

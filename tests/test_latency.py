@@ -17,6 +17,7 @@ from e3dnas.arch import ArchBatch, read_arch
 from e3dnas.arch.__main__ import main as arch_main
 from e3dnas.cli import read_conf
 from e3dnas.latency import profiler
+from e3dnas.latency.calibrate import fit_calibration
 from e3dnas.latency.grid import interpolate
 from e3dnas.latency.ops import arch_ops
 from e3dnas.latency.plan import plan
@@ -89,7 +90,7 @@ def synthetic_table(
             "kernels": [list(k) for k in space.kernels],
         },
         entries=entries,
-        calibration=calibration or Calibration(1.2, 0.05, 1.0),
+        calibration=calibration or Calibration(1.2, 0.05),
     )
 
 
@@ -145,9 +146,8 @@ def test_profile_cli_continues_after_ctrl_c(tmp_path):
         "+budget=demo",
         "budget.frames=2",
         "budget.resolution=32",
-        "grid_ratio=3",
         "calibration.networks=3",
-        "timing.min_run_time=0.001",
+        "timing.min_run_time=0.005",
         "timing.network_run_time=0.005",
         "timing.guard_load=null",
         "timing.rounds=1",
@@ -158,6 +158,7 @@ def test_profile_cli_continues_after_ctrl_c(tmp_path):
     deadline = time.monotonic() + 120
     while not (tmp_path / "cache.json").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
+    assert victim.poll() is None, "the profile ended before its first cache flush: nothing to interrupt"
     victim.send_signal(signal.SIGINT)
     _, err = victim.communicate(timeout=120)
     assert victim.returncode == 130, err
@@ -180,7 +181,7 @@ def test_vectorised_prediction_equals_op_by_op_sums():
     one_by_one = [sum(ops_ms_by_part(table, a).values()) for a in archs]
     np.testing.assert_allclose(predictor.ops_ms(batch), one_by_one, rtol=1e-12)
     blocks = batch.column("depth").sum(axis=1)
-    np.testing.assert_allclose(predictor.predict(batch), 1.2 * np.array(one_by_one) + 0.05 * blocks + 1.0)
+    np.testing.assert_allclose(predictor.predict(batch), 1.2 * np.array(one_by_one) + 0.05 * blocks)
     assert [predictor.predict_arch(a) for a in archs] == pytest.approx(predictor.predict(batch).tolist())
 
 
@@ -311,3 +312,12 @@ def test_search_respects_the_latency_budget_and_records_it(tmp_path, capsys):
     assert report_main([str(tmp_path), "--out", str(tmp_path / "report")]) == 0
     report = (tmp_path / "report" / "report.md").read_text()
     assert "latency (ms, predicted)" in report and "![latency](latency.png)" in report
+
+
+def test_calibration_fit_recovers_known_costs_and_never_goes_negative():
+    ops, blocks = np.array([10.0, 20.0, 35.0, 50.0]), np.array([5, 20, 12, 27])
+    fit = fit_calibration(ops, blocks, 1.3 * ops + 0.2 * blocks, ["a", "b", "c", "d"])
+    assert (fit.scale, fit.per_block_ms) == (pytest.approx(1.3), pytest.approx(0.2))
+    assert [n["genes"] for n in fit.networks] == ["a", "b", "c", "d"]
+    shrinking = fit_calibration(ops, blocks, 1.3 * ops - 0.2 * blocks, ["a", "b", "c", "d"])
+    assert shrinking.per_block_ms == 0.0 and shrinking.scale > 0

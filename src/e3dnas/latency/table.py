@@ -35,16 +35,15 @@ class LatencyError(ValueError):
 
 @dataclass(frozen=True)
 class Calibration:
-    """network ms = scale · Σ op ms + per_block_ms · blocks + offset_ms, least squares over whole networks
-    timed by the profiler (``networks``: name, ops_ms, blocks, measured_ms of each)."""
+    """network ms = scale · Σ op ms + per_block_ms · blocks, fitted on whole networks timed by the
+    profiler (:mod:`e3dnas.latency.calibrate`; ``networks``: genes, ops_ms, blocks, measured_ms of each)."""
 
     scale: float = 1.0
     per_block_ms: float = 0.0
-    offset_ms: float = 0.0
     networks: tuple[dict[str, Any], ...] = ()
 
     def apply(self, ops_ms: np.ndarray, blocks: np.ndarray) -> np.ndarray:
-        return self.scale * ops_ms + self.per_block_ms * blocks + self.offset_ms
+        return self.scale * ops_ms + self.per_block_ms * blocks
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,7 @@ def main(cfg: DictConfig) -> None:
     try:
         budget = composed_budget(cfg.budget)
         space = budget.space(OmegaConf.to_container(cfg.space, resolve=True))
-        device = DeviceSettings(
-            cfg.device, cfg.threads, cfg.batch, cfg.dtype, cfg.channels_last, cfg.compile
-        )
+        device = DeviceSettings(cfg.device, cfg.threads, cfg.batch, cfg.dtype, cfg.channels_last, cfg.compile)
         timing = TimingSettings(**OmegaConf.to_container(cfg.timing, resolve=True))
         settings = ProfileSettings(cfg.grid_ratio, cfg.calibration.networks, cfg.calibration.seed)
     except (BudgetError, SpaceError, TimingError, ProfileError, TypeError) as err:
@@ -56,7 +54,7 @@ def main(cfg: DictConfig) -> None:
     points = sum(int((e.ms == e.ms).sum()) for e in table.entries.values())
     print(
         f"{points} op timings, {len(c.networks)} calibration networks: network ms = {c.scale:.3f} · Σ ops "
-        f"{c.per_block_ms:+.3f} · blocks {c.offset_ms:+.2f}; {table.describe()} -> {path}"
+        f"+ {c.per_block_ms:.3f} · blocks; {table.describe()} -> {path}"
     )
     if table.timing["contended"]:
         print(
