@@ -1,4 +1,5 @@
-"""``python -m e3dnas.arch FILE [FILE ...]``: per-stage table, cost and scores of architecture YAMLs."""
+"""``python -m e3dnas.arch FILE [FILE ...] [--latency-table T]``: per-stage table, cost, scores and
+predicted latency of architecture YAMLs."""
 
 from __future__ import annotations
 
@@ -10,12 +11,22 @@ from rich.table import Table
 
 from e3dnas import cost, scores
 from e3dnas.arch import ArchBatch, ArchError, read_arch
+from e3dnas.latency.predict import LatencyPredictor, ops_ms_by_part
+from e3dnas.latency.table import LatencyError, load_table
 from e3dnas.scores import OBJECTIVES
 
 
-def describe(path: str, frames: int | None, resolution: int | None, console: Console) -> None:
+def describe(
+    path: str,
+    frames: int | None,
+    resolution: int | None,
+    console: Console,
+    latency: LatencyPredictor | None = None,
+) -> None:
     doc = read_arch(path)
     arch = doc.arch.with_input(frames or doc.arch.frames, resolution or doc.arch.resolution)
+    predicted = None if latency is None else latency.predict_arch(arch)
+    part_ms = {} if latency is None else ops_ms_by_part(latency.table, arch)
     batch = ArchBatch.from_archs([arch])
     flops = [float(f[0]) for f in cost.flops_by_part(batch)]
     authors_flops = [float(f[0]) for f in cost.flops_by_part(batch, "authors")]
@@ -35,6 +46,7 @@ def describe(path: str, frames: int | None, resolution: int | None, console: Con
         "authors'",
         "share",
         "params",
+        *(["ops ms"] if latency else []),
     ):
         table.add_column(column, justify="right" if column not in ("part",) else "left")
 
@@ -51,6 +63,7 @@ def describe(path: str, frames: int | None, resolution: int | None, console: Con
             f"{fa / 1e9:.3f}",
             f"{100 * f / total_flops:.1f}%",
             f"{p:,}",
+            *([f"{part_ms[part]:.2f}"] if latency else []),
         )
 
     row(
@@ -106,6 +119,14 @@ def describe(path: str, frames: int | None, resolution: int | None, console: Con
         + ", ".join(f"{name} {scores.score_arch(arch, name):.4f}" for name in OBJECTIVES)
         + f"; ablations: entropy {scores.score_arch(arch, 'entropy'):.4f}"
     )
+    if latency is not None:
+        shown = "outside the table (an op over the FLOPs it was profiled for)"
+        if predicted == predicted:
+            shown = f"{predicted:.2f} ms"
+        console.print(
+            f"predicted latency: {shown} on {latency.table.describe()} (calibrated on whole networks; "
+            f"Σ ops {sum(part_ms.values()):.2f} ms, classifier {part_ms['classifier']:.2f} of it)"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,12 +134,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="+", help="architecture YAML files")
     parser.add_argument("--frames", type=int, help="evaluate at this many frames instead of the file's")
     parser.add_argument("--resolution", type=int, help="evaluate at this resolution instead of the file's")
+    parser.add_argument(
+        "--latency-table",
+        help="a table of python -m e3dnas.profile: predicted latency per stage and in all (the table's "
+        "input size: add --frames/--resolution to evaluate a file of another size at it)",
+    )
     args = parser.parse_args(argv)
-    console = Console(width=140)
+    console = Console(width=150)
     try:
+        latency = None if args.latency_table is None else LatencyPredictor(load_table(args.latency_table))
         for path in args.files:
-            describe(path, args.frames, args.resolution, console)
-    except ArchError as err:
+            describe(path, args.frames, args.resolution, console, latency)
+    except (ArchError, LatencyError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

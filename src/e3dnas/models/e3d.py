@@ -48,6 +48,31 @@ def conv_bn(
     )
 
 
+def conv_bn_act(
+    c_in: int,
+    c_out: int,
+    kernel: tuple[int, int],
+    activation: Callable[[], nn.Module],
+    stride: int = 1,
+    groups: int = 1,
+) -> nn.Sequential:
+    """Conv, BatchNorm, activation: the stem, a block's expand and depthwise convs, the head conv."""
+    return nn.Sequential(conv_bn(c_in, c_out, kernel, stride, groups), activation())
+
+
+def classifier(width: int, hidden: int, num_classes: int, head: str, dropout: float | None) -> nn.Sequential:
+    """Pool → Linear(width → hidden) → the head's activation → Dropout → Linear(→ classes)."""
+    head_activation, head_dropout = HEADS[head]
+    return nn.Sequential(
+        nn.AdaptiveAvgPool3d(1),
+        nn.Flatten(1),
+        nn.Linear(width, hidden),
+        head_activation(),
+        nn.Dropout(head_dropout if dropout is None else dropout),
+        nn.Linear(hidden, num_classes),
+    )
+
+
 class InvertedBottleneck3d(nn.Module):
     """1×1×1 expand → depthwise kt×k×k (strided) → 1×1×1 project, residual when widths match."""
 
@@ -61,10 +86,8 @@ class InvertedBottleneck3d(nn.Module):
         activation: Callable[[], nn.Module],
     ):
         super().__init__()
-        self.expand = nn.Sequential(conv_bn(c_in, bottleneck, (1, 1)), activation())
-        self.depthwise = nn.Sequential(
-            conv_bn(bottleneck, bottleneck, kernel, stride, groups=bottleneck), activation()
-        )
+        self.expand = conv_bn_act(c_in, bottleneck, (1, 1), activation)
+        self.depthwise = conv_bn_act(bottleneck, bottleneck, kernel, activation, stride, groups=bottleneck)
         self.project = conv_bn(bottleneck, c_out, (1, 1))
         self.has_residual = c_in == c_out
         # ceil_mode keeps odd sides in step with the strided conv: ⌈R/2⌉ on both paths.
@@ -76,7 +99,10 @@ class InvertedBottleneck3d(nn.Module):
         self.out_act = activation()
 
     def forward(self, x: Tensor) -> Tensor:
-        y = self.project(self.depthwise(self.expand(x)))
+        return self.merge(self.project(self.depthwise(self.expand(x))), x)
+
+    def merge(self, y: Tensor, x: Tensor) -> Tensor:
+        """The block's tail: ``y`` plus the (pooled, when strided) residual ``x`` if any, then activation."""
         if self.has_residual:
             y = y + self.shortcut(x)
         return self.out_act(y)
@@ -97,12 +123,9 @@ class E3DNet(nn.Module):
         super().__init__()
         if head not in HEADS:
             raise ValueError(f"model.head must be one of {', '.join(HEADS)}, got {head!r}")
-        head_activation, head_dropout = HEADS[head]
         self.arch = arch
         act = ACTIVATION_LAYERS[arch.activation]
-        layers: list[nn.Module] = [
-            nn.Sequential(conv_bn(3, arch.stem.width, arch.stem.kernel, arch.stem.stride), act())
-        ]
+        layers: list[nn.Module] = [conv_bn_act(3, arch.stem.width, arch.stem.kernel, act, arch.stem.stride)]
         c_in = arch.stem.width
         for stage in arch.stages:
             blocks = [
@@ -118,16 +141,9 @@ class E3DNet(nn.Module):
             ]
             layers.append(nn.Sequential(*blocks))
             c_in = stage.width
-        layers.append(nn.Sequential(conv_bn(c_in, arch.head_width, (1, 1)), act()))
+        layers.append(conv_bn_act(c_in, arch.head_width, (1, 1), act))
         self.backbone = nn.Sequential(*layers)
-        self.classifier = nn.Sequential(
-            nn.AdaptiveAvgPool3d(1),
-            nn.Flatten(1),
-            nn.Linear(arch.head_width, classifier_hidden),
-            head_activation(),
-            nn.Dropout(head_dropout if dropout is None else dropout),
-            nn.Linear(classifier_hidden, num_classes),
-        )
+        self.classifier = classifier(arch.head_width, classifier_hidden, num_classes, head, dropout)
         self.reset_parameters(zero_init_residual)
 
     def reset_parameters(self, zero_init_residual: bool) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from e3dnas.atomic import atomic_write_text
 from e3dnas.report.collect import collect
-from e3dnas.report.plots import plot_accuracy, plot_scores
+from e3dnas.report.plots import plot_accuracy, plot_latency, plot_scores
 from e3dnas.report.tables import markdown, write_csv
 
 
@@ -36,7 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     write_csv(records, out / "report.csv")
     pictures = [
         p
-        for p in (plot_scores(records, out / "scores.png"), plot_accuracy(records, out / "accuracy.png"))
+        for p in (
+            plot_scores(records, out / "scores.png"),
+            plot_latency(records, out / "latency.png"),
+            plot_accuracy(records, out / "accuracy.png"),
+        )
         if p
     ]
     document = [f"# Sweep report: {args.sweep_dir}", "", table]

@@ -36,6 +36,9 @@ class RunRecord:
     reference: str | None = None  # the released network the budget is aligned with
     val_top1: float | None = None
     test_top1: float | None = None
+    latency_ms: float | None = None  # predicted, by the latency table of the search's budget
+    budget_latency_ms: float | None = None
+    latency_device: str | None = None
 
     def row(self) -> dict[str, Any]:
         return asdict(self)
@@ -53,6 +56,7 @@ def read_search(run_dir: Path) -> RunRecord:
     summary = json.loads((run_dir / "summary.json").read_text())
     best = read_arch(run_dir / "best.yaml")
     flops = summary.get("best_flops_by_counter") or {"conv_macs": summary["best_flops"]}
+    latency = best.meta.get("latency") or {}  # searches with a latency table (docs/latency.md)
     return RunRecord(
         kind="search",
         run_dir=str(run_dir),
@@ -72,6 +76,9 @@ def read_search(run_dir: Path) -> RunRecord:
         # Budgets written before the counter was named were in conv MACs.
         budget_counter=summary["budget"].get("counter", "conv_macs"),
         reference=summary["budget"].get("reference"),
+        latency_ms=latency.get("predicted_ms"),
+        budget_latency_ms=summary["budget"].get("latency_ms"),
+        latency_device=latency.get("device"),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -32,50 +33,103 @@ def released(run: RunRecord) -> tuple[float, float] | None:
     return cost.cost(arch).flops_by(run.budget_counter), scores.score_arch(arch, run.scorer)
 
 
-def scores_figure(records: list[RunRecord]) -> Figure | None:
-    """The figure :func:`plot_scores` saves; None without search runs."""
+def _best_by_budget_figure(
+    runs: list[RunRecord],
+    x: Callable[[RunRecord], float],
+    budget_x: Callable[[RunRecord], float | None],
+    xlabel: Callable[[RunRecord], str],
+    budget_label: str,
+    reference: Callable[[RunRecord], tuple[float, float] | None],
+    title: str,
+) -> Figure | None:
+    """One panel per budget: each run's best score against ``x`` (in the panel's unit), the budget line
+    and the released reference; None without runs."""
     by_budget: dict[str, list[RunRecord]] = defaultdict(list)
-    for r in records:
-        if r.kind == "search":
-            by_budget[r.budget].append(r)
+    for r in runs:
+        by_budget[r.budget].append(r)
     if not by_budget:
         return None
     fig, axes = plt.subplots(1, len(by_budget), figsize=(4.2 * len(by_budget), 3.8), squeeze=False)
-    for ax, (budget, runs) in zip(
+    for ax, (budget, group) in zip(
         axes[0], sorted(by_budget.items(), key=lambda kv: kv[0] or ""), strict=True
     ):
-        flops, best = [r.flops_by(r.budget_counter) / 1e9 for r in runs], [r.score for r in runs]
-        budget_gflops = runs[0].budget_flops / 1e9
-        ax.scatter(flops, best, c="tab:red", marker="*", s=90, label=f"searched ({len(runs)} runs)")
-        ax.axvline(budget_gflops, color="k", linestyle=":", label="FLOPs budget")
-        reference = released(runs[0])
-        if reference:
+        ax.scatter(
+            [x(r) for r in group],
+            [r.score for r in group],
+            c="tab:red",
+            marker="*",
+            s=90,
+            label=f"searched ({len(group)} runs)",
+        )
+        limit = budget_x(group[0])
+        if limit is not None:
+            ax.axvline(limit, color="k", linestyle=":", label=budget_label)
+        ref = reference(group[0])
+        if ref:
             ax.scatter(
-                [reference[0] / 1e9],
-                [reference[1]],
+                [ref[0]],
+                [ref[1]],
                 marker="D",
                 c="tab:green",
                 s=50,
-                label=f"released {runs[0].reference.upper().replace('_', '-')}",
+                label=f"released {group[0].reference.upper().replace('_', '-')}",
             )
-        ax.set_title(f"{budget} ({runs[0].frames}×{runs[0].resolution}²)")
-        ax.set_xlabel(f"GFLOPs ({COUNTER_LABELS[runs[0].budget_counter]})")
-        ax.set_ylabel(f"best {runs[0].scorer}")
+        ax.set_title(f"{budget} ({group[0].frames}×{group[0].resolution}²)")
+        ax.set_xlabel(xlabel(group[0]))
+        ax.set_ylabel(f"best {group[0].scorer}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="best")
         # The bests sit just under the budget. At least ±0.5 % of it in view, so that bests closer than that
         # read as on the budget rather than as digits, and a few round ticks: room for labels such as 18.45.
-        lo, hi = ax.get_xlim()
-        ax.set_xlim(min(lo, 0.995 * budget_gflops), max(hi, 1.005 * budget_gflops))
+        if limit is not None:
+            lo, hi = ax.get_xlim()
+            ax.set_xlim(min(lo, 0.995 * limit), max(hi, 1.005 * limit))
         ax.xaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
-    fig.suptitle("Best architecture per search run")
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def scores_figure(records: list[RunRecord]) -> Figure | None:
+    """The figure :func:`plot_scores` saves; None without search runs."""
+
+    def reference(run: RunRecord) -> tuple[float, float] | None:
+        ref = released(run)
+        return None if ref is None else (ref[0] / 1e9, ref[1])
+
+    return _best_by_budget_figure(
+        [r for r in records if r.kind == "search"],
+        x=lambda r: r.flops_by(r.budget_counter) / 1e9,
+        budget_x=lambda r: r.budget_flops / 1e9,
+        xlabel=lambda r: f"GFLOPs ({COUNTER_LABELS[r.budget_counter]})",
+        budget_label="FLOPs budget",
+        reference=reference,
+        title="Best architecture per search run",
+    )
 
 
 def plot_scores(records: list[RunRecord], path: Path) -> Path | None:
     """Per budget: each run's best score vs its FLOPs, the budget, and the released E3D of that name."""
     fig = scores_figure(records)
+    return save_png(fig, path) if fig is not None else None
+
+
+def latency_figure(records: list[RunRecord]) -> Figure | None:
+    """The figure :func:`plot_latency` saves; None without a search run that predicted latency."""
+    return _best_by_budget_figure(
+        [r for r in records if r.kind == "search" and r.latency_ms is not None],
+        x=lambda r: r.latency_ms,
+        budget_x=lambda r: r.budget_latency_ms,
+        xlabel=lambda r: f"predicted ms ({r.latency_device})",
+        budget_label="latency budget",
+        reference=lambda r: None,
+        title="Best architecture per search run: score vs predicted latency",
+    )
+
+
+def plot_latency(records: list[RunRecord], path: Path) -> Path | None:
+    """Per budget: each run's best score vs its predicted latency (runs with a latency table)."""
+    fig = latency_figure(records)
     return save_png(fig, path) if fig is not None else None
 
 

@@ -25,23 +25,28 @@ COLUMNS = (
 )
 
 
-def _cells(record: RunRecord) -> list[str]:
-    def number(value, fmt):
-        return "" if value is None else format(value, fmt)
+#: Shown when a run predicted latency (its search had a latency table).
+LATENCY_COLUMN = "latency (ms, predicted)"
 
+
+def _number(value, fmt: str) -> str:
+    return "" if value is None else format(value, fmt)
+
+
+def _cells(record: RunRecord) -> list[str]:
     return [
         record.kind,
         record.budget or "",
-        number(record.seed, "d"),
+        _number(record.seed, "d"),
         record.model or "",
         record.scorer or "",
-        number(record.score, ".3f"),
-        number(None if record.authors_flops is None else record.authors_flops / 1e9, ".3f"),
-        number(None if record.flops is None else record.flops / 1e9, ".3f"),
-        number(None if record.params is None else record.params / 1e6, ".3f"),
-        number(record.layers, "d"),
-        number(None if record.val_top1 is None else 100 * record.val_top1, ".1f"),
-        number(None if record.test_top1 is None else 100 * record.test_top1, ".1f"),
+        _number(record.score, ".3f"),
+        _number(None if record.authors_flops is None else record.authors_flops / 1e9, ".3f"),
+        _number(None if record.flops is None else record.flops / 1e9, ".3f"),
+        _number(None if record.params is None else record.params / 1e6, ".3f"),
+        _number(record.layers, "d"),
+        _number(None if record.val_top1 is None else 100 * record.val_top1, ".1f"),
+        _number(None if record.test_top1 is None else 100 * record.test_top1, ".1f"),
     ]
 
 
@@ -58,4 +63,10 @@ def write_csv(records: list[RunRecord], path: Path) -> Path:
 
 
 def markdown(records: list[RunRecord]) -> str:
-    return markdown_table(COLUMNS, [_cells(r) for r in records]) + "\n"
+    """The table; with a latency column after ``layers`` when any run predicted latency."""
+    if not any(r.latency_ms is not None for r in records):
+        return markdown_table(COLUMNS, [_cells(r) for r in records]) + "\n"
+    at = COLUMNS.index("layers") + 1
+    header = [*COLUMNS[:at], LATENCY_COLUMN, *COLUMNS[at:]]
+    rows = [[*c[:at], _number(r.latency_ms, ".2f"), *c[at:]] for r, c in ((r, _cells(r)) for r in records)]
+    return markdown_table(header, rows) + "\n"

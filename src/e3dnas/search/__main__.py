@@ -11,43 +11,33 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from e3dnas import cost, scores
-from e3dnas.arch import ArchError
+from e3dnas.arch import ArchBatch, ArchError
 from e3dnas.arch.released import RELEASED, released_arch
-from e3dnas.cli import CONF_DIR, check_group_choices, fail, group_options
+from e3dnas.cli import CONF_DIR, budget_dir, check_group_choices, composed_budget, fail, group_options
 from e3dnas.scores import ScorerError
 from e3dnas.search.budget import Budget, BudgetError
 from e3dnas.search.evolution import ResumeError, ScorerSpec, SearchSettings, SettingsError
 from e3dnas.search.islands import run_search
 from e3dnas.search.outputs import population_archs, write_outputs
-from e3dnas.search.plots import plot_convergence, plot_pareto
+from e3dnas.search.plots import plot_convergence, plot_latency_pareto, plot_pareto
 from e3dnas.space import SearchSpace, SpaceError
 
 if TYPE_CHECKING:
+    from e3dnas.latency.predict import LatencyPredictor
     from e3dnas.search.tracking import SearchTracker
 
 
-def released_references(scorer: ScorerSpec, budget: Budget) -> dict[str, tuple[float, float]]:
-    """(FLOPs in the budget's count, score) of each released network at the search's input size."""
+def released_references(
+    scorer: ScorerSpec, budget: Budget, latency: LatencyPredictor | None = None
+) -> dict[str, tuple[float, float]]:
+    """(FLOPs in the budget's count, score) of each released network at the search's input size; with
+    ``latency``, (predicted ms, score) instead."""
     refs = {}
     for name in RELEASED:
         arch = released_arch(name).arch.with_input(budget.frames, budget.resolution)
-        refs[name.upper().replace("_", "-")] = (
-            cost.cost(arch).flops_by(budget.counter),
-            scores.score_arch(arch, scorer.name, **scorer.options),
-        )
+        x = cost.cost(arch).flops_by(budget.counter) if latency is None else latency.predict_arch(arch)
+        refs[name.upper().replace("_", "-")] = (x, scores.score_arch(arch, scorer.name, **scorer.options))
     return refs
-
-
-def composed_budget(node: DictConfig) -> Budget:
-    """The budget of the composed config, fingerprinted when the command line overrode any of its fields
-    (``+budget=e3d_s budget.flops=1e9`` must not pass for ``e3d_s``)."""
-    from hydra.core.hydra_config import HydraConfig
-
-    budget = Budget.from_config(OmegaConf.to_container(node, resolve=True))
-    overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
-    if any(override.lstrip("+~").startswith("budget.") for override in overrides):
-        return budget.fingerprinted()
-    return budget
 
 
 def search_settings(values: dict) -> SearchSettings:
@@ -56,14 +46,6 @@ def search_settings(values: dict) -> SearchSettings:
     if unknown:
         raise SettingsError(f"search: unknown key(s) {unknown} (known: {', '.join(sorted(known))})")
     return SearchSettings(**values)
-
-
-def budget_dir(node: DictConfig | None) -> str:
-    """``${budget_dir:...}`` in conf/search.yaml: the run dir's folder, named like the budget's outputs."""
-    try:
-        return "no-budget" if node is None else composed_budget(node).name
-    except BudgetError:
-        return "invalid-budget"  # the run stops with the budget's own message
 
 
 OmegaConf.register_new_resolver("budget_dir", budget_dir, replace=True)
@@ -158,14 +140,31 @@ def search(
             run_dir / "pareto.png",
         ),
     }
+    latency = budget.latency_predictor()
+    latency_note = ""
+    if latency is not None:
+        population_ms = latency.predict(ArchBatch(space.skeleton, pop.genes))
+        plots["pareto_latency"] = plot_latency_pareto(
+            result.samples,
+            population_ms,
+            pop.scores,
+            budget.latency_ms,
+            released_references(scorer, budget, latency),
+            scorer.name,
+            latency.table.device["device_name"],
+            run_dir / "pareto_latency.png",
+        )
+        limit = "" if budget.latency_ms is None else f" (budget {budget.latency_ms:g})"
+        latency_note = f", {population_ms[0]:.2f} ms predicted{limit}"
     if tracker is not None:
         tracker.log_result(result, top, plots, best_yaml)
     rate = result.rate
     best = cost.cost(archs[0])
     print(
         f"best {scorer.name} {pop.scores[0]:.4f} at {best.authors_flops / 1e9:.3f} GFLOPs (authors' count), "
-        f"{best.flops / 1e9:.3f} (conv MACs); budget {budget.flops / 1e9:.3f} ({budget.counter}) "
-        f"({result.evaluated_here:,} candidates in {result.seconds:.1f} s, {rate:,.0f}/s) -> {best_yaml}"
+        f"{best.flops / 1e9:.3f} (conv MACs); budget {budget.flops / 1e9:.3f} ({budget.counter})"
+        f"{latency_note} ({result.evaluated_here:,} candidates in {result.seconds:.1f} s, {rate:,.0f}/s) "
+        f"-> {best_yaml}"
     )
     return float(pop.scores[0])
 

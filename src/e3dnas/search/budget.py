@@ -1,7 +1,9 @@
 """Compute budgets a searched network must meet (conf/budget/*.yaml, docs/method.md "Budgets").
 
 A FLOPs budget means nothing without its counter: the paper's 2.0 / 5.0 / 18.5 G are in the authors'
-count (BatchNorm, ReLU and pooling included), which is ~5 % above plain conv MACs at E3D-S/M.
+count (BatchNorm, ReLU and pooling included), which is ~5 % above plain conv MACs at E3D-S/M. A latency
+budget means nothing without its device: it is milliseconds as predicted by a latency table measured on
+one (``python -m e3dnas.profile``, docs/latency.md) at the budget's input size.
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ from typing import Any
 import numpy as np
 
 from e3dnas.cost import FLOPS_COUNTERS
+from e3dnas.latency.predict import LatencyPredictor
+from e3dnas.latency.table import LatencyError, LatencyTable, load_table, table_digest
 from e3dnas.space import SearchSpace
+
+#: Fields that constrain latency; left out of fingerprints when unset.
+LATENCY_FIELDS = ("latency_ms", "latency_table")
 
 
 class BudgetError(ValueError):
@@ -32,6 +39,8 @@ class Budget:
     counter: str = "authors"
     params: float | None = None
     reference: str | None = None  # the released network (conf/arch/<name>.yaml) this budget is aligned with
+    latency_ms: float | None = None  # predicted ms per forward pass on the latency table's device
+    latency_table: str | None = None  # a table of `python -m e3dnas.profile` at this budget's input size
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> Budget:
@@ -54,7 +63,17 @@ class Budget:
             raise BudgetError(
                 f"budget {name}: 'counter' must be one of {', '.join(FLOPS_COUNTERS)}, got {counter!r}"
             )
-        return cls(
+        latency = cfg.get("latency_ms")
+        if latency is not None and (
+            isinstance(latency, bool) or not isinstance(latency, int | float) or not latency > 0
+        ):
+            raise BudgetError(f"budget {name}: 'latency_ms' must be a positive number, got {latency!r}")
+        table = cfg.get("latency_table")
+        if latency is not None and table is None:
+            raise BudgetError(
+                f"budget {name}: 'latency_ms' needs 'latency_table' (a table of python -m e3dnas.profile)"
+            )
+        budget = cls(
             name=str(name),
             counter=counter,
             frames=int(cfg["frames"]),
@@ -63,12 +82,30 @@ class Budget:
             layers=int(cfg["layers"]),
             params=None if cfg.get("params") is None else float(cfg["params"]),
             reference=cfg.get("reference"),
+            latency_ms=None if latency is None else float(latency),
+            latency_table=None if table is None else str(table),
         )
+        budget.latency_table_checked()  # a bad table fails here, with the reason, not in the search
+        return budget
 
     def fingerprint(self) -> str:
-        """Six hex digits of every field but the name: equal for equal budgets, different otherwise."""
-        fields_but_name = {k: v for k, v in self.as_dict().items() if k != "name"}
+        """Six hex digits of every field but the name: equal for equal budgets, different otherwise.
+
+        The latency table counts by its content, not its path (a re-profiled table is another budget);
+        budgets without latency fields keep the fingerprints they had before those fields existed.
+        """
+        fields_but_name = {k: v for k, v in self.signature().items() if k != "name"}
+        for key in LATENCY_FIELDS:
+            if fields_but_name[key] is None:
+                del fields_but_name[key]
         return hashlib.sha1(json.dumps(fields_but_name, sort_keys=True).encode()).hexdigest()[:6]
+
+    def signature(self) -> dict[str, Any]:
+        """The fields, with the latency table as the digest of its content rather than its path."""
+        tree = self.as_dict()
+        if self.latency_table is not None:
+            tree["latency_table"] = table_digest(self.latency_table)
+        return tree
 
     def fingerprinted(self) -> Budget:
         """This budget named ``<name>-<fingerprint>``: an overridden budget must not pass for the original
@@ -77,14 +114,53 @@ class Budget:
 
     def space(self, space_cfg: Mapping[str, Any]) -> SearchSpace:
         """The search space of ``space_cfg`` (conf/space) at this budget's input size and layer cap."""
-        return SearchSpace.from_config(
+        space = SearchSpace.from_config(
             space_cfg, frames=self.frames, resolution=self.resolution, max_layers=self.layers
         )
+        if self.latency_table is not None:
+            problem = self.latency_table_checked().covers(space)
+            if problem:
+                raise BudgetError(f"budget {self.name}: latency table {self.latency_table}: {problem}")
+        return space
 
-    def admits(self, flops: np.ndarray, params: np.ndarray, layers: np.ndarray) -> np.ndarray:
+    def latency_predictor(self) -> LatencyPredictor | None:
+        """The predictor of ``latency_table`` (None without one)."""
+        table = self.latency_table_checked()
+        return None if table is None else LatencyPredictor(table)
+
+    def latency_table_checked(self) -> LatencyTable | None:
+        """``latency_table`` read (None without one) and checked to fit this budget: its input size and
+        the FLOPs up to which it timed ops."""
+        if self.latency_table is None:
+            return None
+        try:
+            table = load_table(self.latency_table)
+        except LatencyError as err:
+            raise BudgetError(f"budget {self.name}: {err}") from None
+        if table.input_size != (self.frames, self.resolution):
+            frames, resolution = table.input_size
+            raise BudgetError(
+                f"budget {self.name}: latency table {self.latency_table} was measured at "
+                f"{frames}×{resolution}², the budget is {self.frames}×{self.resolution}²: profile at this "
+                f"size (python -m e3dnas.profile +budget=...)"
+            )
+        if table.space["flops_cap"] < self.flops:
+            raise BudgetError(
+                f"budget {self.name}: latency table {self.latency_table} times ops up to "
+                f"{table.space['flops_cap']:.3g} FLOPs (budget {table.space['budget']}), this budget allows "
+                f"{self.flops:.3g}: profile with this budget"
+            )
+        return table
+
+    def admits(
+        self, flops: np.ndarray, params: np.ndarray, layers: np.ndarray, latency: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Which networks meet every budget; ``latency`` (predicted ms, NaN: unknown) when it has one."""
         ok = (flops <= self.flops) & (layers <= self.layers)
         if self.params is not None:
             ok &= params <= self.params
+        if self.latency_ms is not None:
+            ok &= latency <= self.latency_ms
         return ok
 
     def as_dict(self) -> dict[str, Any]:

@@ -114,23 +114,31 @@ class Evolution:
     ):
         self.space, self.budget, self.settings = space, budget, settings
         self.score = scorer.build()
+        self.latency = budget.latency_predictor()
         self.rng, self.island, self.sample_every = rng, island, sample_every
         seed = ArchBatch.from_archs([space.seed])
         seed_flops, seed_params = cost.flops(seed, budget.counter), cost.params(seed)
-        if not budget.admits(seed_flops, seed_params, cost.layers(seed))[0]:
+        seed_latency = self.predict_latency(seed)
+        if not budget.admits(seed_flops, seed_params, cost.layers(seed), seed_latency)[0]:
+            latency = "" if seed_latency is None else f", {seed_latency[0]:.2f} ms predicted"
+            limit = "" if budget.latency_ms is None else f", {budget.latency_ms:g} ms"
             raise BudgetError(
                 f"budget {budget.name} is impossible: the seed network already needs "
                 f"{seed_flops[0] / 1e9:.3f} GFLOPs ({budget.counter}), {int(seed_params[0])} params, "
-                f"{int(cost.layers(seed)[0])} layers (budget: {budget.flops / 1e9:.3f} GFLOPs, "
-                f"{budget.params} params, {budget.layers} layers)"
+                f"{int(cost.layers(seed)[0])} layers{latency} (budget: {budget.flops / 1e9:.3f} GFLOPs, "
+                f"{budget.params} params, {budget.layers} layers{limit})"
             )
         self.population = Population(seed.genes, self.score(seed), seed_flops, seed_params)
         self.evaluated = 0
         self.accepted = 0
         self.batches = 0
         self.history: list[tuple] = []
-        self.samples: list[np.ndarray] = []  # (flops, score, admitted) of every sample_every-th batch
+        self.samples: list[np.ndarray] = []  # (flops, score, admitted[, ms]) of every sample_every-th batch
         self._window = [0, 0]  # evaluated, accepted since the last history row
+
+    def predict_latency(self, batch: ArchBatch) -> np.ndarray | None:
+        """Predicted ms of each network when the budget has a latency table, else None."""
+        return None if self.latency is None else self.latency.predict(batch)
 
     def step(self, n: int) -> tuple[ArchBatch, np.ndarray]:
         """Evaluate ``n`` children and fold the admitted ones into the population.
@@ -140,9 +148,12 @@ class Evolution:
         parents = self.population.genes[self.rng.integers(0, len(self.population), n)]
         children = ArchBatch(self.space.skeleton, self.space.mutate(parents, self.rng))
         flops, params = cost.flops(children, self.budget.counter), cost.params(children)
-        ok = self.budget.admits(flops, params, cost.layers(children))
+        latency = self.predict_latency(children)
+        ok = self.budget.admits(flops, params, cost.layers(children), latency)
         if self.batches % self.sample_every == 0:
-            self.samples.append(np.stack([flops, self.score(children), ok], axis=1))
+            # (FLOPs, score, admitted[, predicted ms]) per child: a latency column only with a table.
+            columns = [flops, self.score(children), ok, *([] if latency is None else [latency])]
+            self.samples.append(np.stack(columns, axis=1))
         kept = ArchBatch(children.skeleton, children.genes[ok])
         offspring = Population(kept.genes, self.score(kept), flops[ok], params[ok])
         self.population = self.population.merged(offspring, self.settings.population)
@@ -224,7 +235,7 @@ def run_signature(
     tree = {
         "island": island,
         "iterations": iterations,
-        "budget": budget.as_dict(),
+        "budget": budget.signature(),
         "space": asdict(space),
         "scorer": {"name": scorer.name, "options": dict(scorer.options)},
         "search": {k: v for k, v in asdict(settings).items() if k not in UNSIGNED_SETTINGS},
@@ -313,7 +324,8 @@ def run_island(
             save()
             last_save = time.monotonic()
     save()
-    samples = np.concatenate(evo.samples) if evo.samples else np.zeros((0, 3))
+    columns = 3 if evo.latency is None else 4
+    samples = np.concatenate(evo.samples) if evo.samples else np.zeros((0, columns))
     return IslandResult(
         evo.population, evo.history, samples, evo.evaluated, evo.accepted, resumed_at, interrupted
     )

@@ -12,6 +12,7 @@ from typing import Any
 from e3dnas import __version__, cost, scores
 from e3dnas.arch import Arch, ArchBatch, arch_to_dict, save_arch
 from e3dnas.atomic import atomic_write_csv, atomic_write_text
+from e3dnas.latency.predict import LatencyPredictor
 from e3dnas.search.budget import Budget
 from e3dnas.search.evolution import HISTORY_COLUMNS, ScorerSpec, SearchSettings
 from e3dnas.search.islands import SearchResult
@@ -30,6 +31,11 @@ def population_archs(result: SearchResult, skeleton) -> list[Arch]:
     return [batch.arch(i) for i in range(len(batch))]
 
 
+def latency_meta(predictor: LatencyPredictor, table_path: str, ms: float) -> dict[str, Any]:
+    """``meta.latency`` of an architecture: predicted ms, the table and the device it is for."""
+    return {"predicted_ms": ms, "table": table_path, "device": predictor.table.describe()}
+
+
 def arch_meta(
     arch: Arch,
     rank: int,
@@ -38,9 +44,11 @@ def arch_meta(
     scorer: ScorerSpec,
     settings: SearchSettings,
     wandb: Mapping[str, Any] | None = None,
+    latency: Mapping[str, Any] | None = None,
 ):
     """``meta`` of a searched architecture file. ``wandb`` (the search's run, when it logs one) goes to
-    ``source.wandb``: trainings inherit its group and declare its artifact as their input."""
+    ``source.wandb``: trainings inherit its group and declare its artifact as their input. ``latency``
+    (:func:`latency_meta`) when the budget has a latency table."""
     c = cost.cost(arch)
     source = {
         "tool": f"e3dnas {__version__} search",
@@ -57,6 +65,7 @@ def arch_meta(
         "flops": flops_meta(c),
         "params": c.params,
         "layers": c.layers,
+        **({"latency": dict(latency)} if latency else {}),
         "scores": {**{n: scores.score_arch(arch, n) for n in RECORDED_SCORES}, scorer.name: score},
         "source": source,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -81,9 +90,18 @@ def write_outputs(
     pop = result.population
     name = f"{budget.name}-{scorer.name}-seed{settings.seed}"
     joined = {k: v for k, v in (wandb or {}).items() if k != "artifact"}
+    predictor = budget.latency_predictor()
+    latency = None if predictor is None else predictor.predict(ArchBatch(archs[0].skeleton, pop.genes))
     metas = [
         arch_meta(
-            arch, rank, float(pop.scores[rank - 1]), budget, scorer, settings, wandb if rank == 1 else joined
+            arch,
+            rank,
+            float(pop.scores[rank - 1]),
+            budget,
+            scorer,
+            settings,
+            wandb if rank == 1 else joined,
+            None if latency is None else latency_meta(predictor, budget.latency_table, latency[rank - 1]),
         )
         for rank, arch in enumerate(archs[: settings.top_k], start=1)
     ]
@@ -103,6 +121,7 @@ def write_outputs(
             "flops": flops_meta(cost.cost(arch)),
             "params": int(pop.params[rank - 1]),
             "layers": cost.cost(arch).layers,
+            **({} if latency is None else {"latency_ms": float(latency[rank - 1])}),
             "arch": arch_to_dict(arch),
         }
         for rank, arch in enumerate(archs, start=1)
@@ -118,6 +137,7 @@ def write_outputs(
                 "best_score": float(pop.scores[0]),
                 "best_flops": float(pop.flops[0]),
                 "best_flops_by_counter": flops_meta(cost.cost(archs[0])),
+                **({} if latency is None else {"best_latency_ms": float(latency[0])}),
                 "evaluated": result.evaluated,
                 "accepted": result.accepted,
                 "seconds": result.seconds,

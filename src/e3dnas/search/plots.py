@@ -33,6 +33,53 @@ def plot_convergence(history: list[tuple], scorer: str, path: Path) -> Path:
     return save_png(fig, path, dpi=120)
 
 
+def _draw_candidates(
+    ax,
+    x: np.ndarray,
+    samples: np.ndarray,
+    population_x: np.ndarray,
+    population_scores: np.ndarray,
+    budget_x: float | None,
+    budget_label: str,
+    released: list[tuple[str, float, float]],
+) -> None:
+    """The layers of a candidates plot against ``x`` (one value per sample): rejected and admitted
+    samples, the final population, the best, the budget line (if any) and a diamond per released net."""
+    admitted = samples[:, 2] > 0
+    ax.scatter(x[~admitted], samples[~admitted, 1], s=3, c="lightgray", label="over budget")
+    ax.scatter(x[admitted], samples[admitted, 1], s=3, c="tab:blue", alpha=0.4, label="evaluated")
+    ax.scatter(population_x, population_scores, s=10, c="tab:orange", label="final population")
+    ax.scatter(population_x[:1], population_scores[:1], s=90, marker="*", c="red", label="best")
+    if budget_x is not None:
+        ax.axvline(budget_x, color="k", linestyle=":", label=budget_label)
+    for i, (name, rx, score) in enumerate(released):
+        colour = RELEASED_COLOURS[i % len(RELEASED_COLOURS)]
+        ax.scatter(
+            [rx],
+            [score],
+            marker="D",
+            s=45,
+            c=colour,
+            edgecolors="k",
+            linewidths=0.6,
+            zorder=3,
+            label=f"released {name}",
+        )
+    ax.grid(alpha=0.3, which="both")
+
+
+def _legend_beside(ax, source) -> None:
+    """The legend of ``source``'s layers to the right of ``ax``, where it hides no point."""
+    ax.legend(
+        *source.get_legend_handles_labels(),
+        fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        borderaxespad=0.0,
+        markerscale=1.5,
+    )
+
+
 def pareto_figure(
     samples: np.ndarray,
     population_flops: np.ndarray,
@@ -48,38 +95,24 @@ def pareto_figure(
     than written next to its point, where names of nets with close FLOPs would cover each other.
     """
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
-    admitted = samples[:, 2] > 0
     released = [
         (name, flops, score)
         for name, (flops, score) in references.items()
         if np.isfinite([flops, score]).all() and flops > 0
     ]
     for ax in axes:
-        ax.scatter(
-            samples[~admitted, 0] / 1e9, samples[~admitted, 1], s=3, c="lightgray", label="over budget"
+        _draw_candidates(
+            ax,
+            samples[:, 0] / 1e9,
+            samples,
+            population_flops / 1e9,
+            population_scores,
+            budget_flops / 1e9,
+            "FLOPs budget",
+            [(name, flops / 1e9, score) for name, flops, score in released],
         )
-        ax.scatter(
-            samples[admitted, 0] / 1e9, samples[admitted, 1], s=3, c="tab:blue", alpha=0.4, label="evaluated"
-        )
-        ax.scatter(population_flops / 1e9, population_scores, s=10, c="tab:orange", label="final population")
-        ax.scatter(population_flops[:1] / 1e9, population_scores[:1], s=90, marker="*", c="red", label="best")
-        ax.axvline(budget_flops / 1e9, color="k", linestyle=":", label="FLOPs budget")
-        for i, (name, flops, score) in enumerate(released):
-            colour = RELEASED_COLOURS[i % len(RELEASED_COLOURS)]
-            ax.scatter(
-                [flops / 1e9],
-                [score],
-                marker="D",
-                s=45,
-                c=colour,
-                edgecolors="k",
-                linewidths=0.6,
-                zorder=3,
-                label=f"released {name}",
-            )
         ax.set_xlabel(f"GFLOPs ({COUNTER_LABELS[counter]})")
         ax.set_ylabel(f"{scorer} score")
-        ax.grid(alpha=0.3, which="both")
     axes[0].set_xscale("log")
     axes[0].set_title("All candidates" + (" (released E3D as diamonds)" if released else ""))
     low, high = 0.5 * budget_flops, 1.3 * budget_flops
@@ -90,16 +123,59 @@ def pareto_figure(
         axes[1].set_ylim(top.min() - 2 * spread, top.max() + 0.5 * spread)
     axes[1].set_xlim(low / 1e9, high / 1e9)
     axes[1].set_title("Near the budget")
-    axes[1].legend(
-        *axes[0].get_legend_handles_labels(),
-        fontsize=8,
-        loc="upper left",
-        bbox_to_anchor=(1.02, 1.0),
-        borderaxespad=0.0,
-        markerscale=1.5,
-    )
+    _legend_beside(axes[1], axes[0])
     fig.tight_layout()
     return fig
+
+
+def latency_pareto_figure(
+    samples: np.ndarray,
+    population_ms: np.ndarray,
+    population_scores: np.ndarray,
+    budget_ms: float | None,
+    references: dict[str, tuple[float, float]],
+    scorer: str,
+    device: str,
+) -> Figure:
+    """Score against predicted latency (``samples``' fourth column) of the evaluated candidates, the
+    final population and the released networks (name → (ms, score)); ``budget_ms`` None: no line."""
+    fig, ax = plt.subplots(figsize=(8.2, 4.4))
+    known = np.isfinite(samples[:, 3])
+    released = [(n, ms, score) for n, (ms, score) in references.items() if np.isfinite([ms, score]).all()]
+    _draw_candidates(
+        ax,
+        samples[known, 3],
+        samples[known],
+        population_ms,
+        population_scores,
+        budget_ms,
+        "latency budget",
+        released,
+    )
+    ax.set_xscale("log")
+    ax.set_xlabel(f"predicted ms per clip ({device})")
+    ax.set_ylabel(f"{scorer} score")
+    ax.set_title("Score vs predicted latency" + (" (released E3D as diamonds)" if released else ""))
+    _legend_beside(ax, ax)
+    fig.tight_layout()
+    return fig
+
+
+def plot_latency_pareto(
+    samples: np.ndarray,
+    population_ms: np.ndarray,
+    population_scores: np.ndarray,
+    budget_ms: float | None,
+    references: dict[str, tuple[float, float]],
+    scorer: str,
+    device: str,
+    path: Path,
+) -> Path:
+    """Score vs predicted latency of a sample of everything evaluated (:func:`latency_pareto_figure`)."""
+    fig = latency_pareto_figure(
+        samples, population_ms, population_scores, budget_ms, references, scorer, device
+    )
+    return save_png(fig, path, dpi=120)
 
 
 def plot_pareto(
