@@ -155,17 +155,11 @@ def summarize(block_ms: list[float], statistic: str) -> float:
 
 
 def time_ms(
-    module: nn.Module,
-    shapes: list[tuple[int, ...]],
-    device: DeviceSettings,
-    timing: TimingSettings,
-    run_time: float | None = None,
-    seed: int = 0,
+    module: nn.Module, shapes: list[tuple[int, ...]], device: DeviceSettings, timing: TimingSettings, **kw
 ) -> float:
-    """Milliseconds per forward call of ``module`` on random inputs of ``shapes`` (without the batch),
-    timed for ``run_time`` seconds (default: ``timing.min_run_time``): ``timing.statistic`` of the
-    blocks of :func:`time_blocks`."""
-    return summarize(time_blocks(module, shapes, device, timing, run_time, seed), timing.statistic)
+    """Milliseconds per forward call: ``timing.statistic`` of the blocks of :func:`time_blocks` (same
+    arguments)."""
+    return summarize(time_blocks(module, shapes, device, timing, **kw), timing.statistic)
 
 
 def time_blocks(

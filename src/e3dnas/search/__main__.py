@@ -14,12 +14,13 @@ from e3dnas import cost, scores
 from e3dnas.arch import ArchBatch, ArchError
 from e3dnas.arch.released import RELEASED, released_arch
 from e3dnas.cli import CONF_DIR, budget_dir, check_group_choices, composed_budget, fail, group_options
+from e3dnas.figures import save_png
 from e3dnas.scores import ScorerError
 from e3dnas.search.budget import Budget, BudgetError
 from e3dnas.search.evolution import ResumeError, ScorerSpec, SearchSettings, SettingsError
 from e3dnas.search.islands import run_search
 from e3dnas.search.outputs import population_archs, write_outputs
-from e3dnas.search.plots import plot_convergence, plot_latency_pareto, plot_pareto
+from e3dnas.search.plots import latency_pareto_figure, pareto_figure, plot_convergence
 from e3dnas.space import SearchSpace, SpaceError
 
 if TYPE_CHECKING:
@@ -129,30 +130,36 @@ def search(
     pop = result.population
     plots = {
         "convergence": plot_convergence(result.history, scorer.name, run_dir / "convergence.png"),
-        "pareto": plot_pareto(
-            result.samples,
-            pop.flops,
-            pop.scores,
-            budget.flops,
-            budget.counter,
-            released_references(scorer, budget),
-            scorer.name,
+        "pareto": save_png(
+            pareto_figure(
+                result.samples,
+                pop.flops,
+                pop.scores,
+                budget.flops,
+                budget.counter,
+                released_references(scorer, budget),
+                scorer.name,
+            ),
             run_dir / "pareto.png",
+            dpi=120,
         ),
     }
     latency = budget.latency_predictor()
     latency_note = ""
     if latency is not None:
         population_ms = latency.predict(ArchBatch(space.skeleton, pop.genes))
-        plots["pareto_latency"] = plot_latency_pareto(
-            result.samples,
-            population_ms,
-            pop.scores,
-            budget.latency_ms,
-            released_references(scorer, budget, latency),
-            scorer.name,
-            latency.table.device["device_name"],
+        plots["pareto_latency"] = save_png(
+            latency_pareto_figure(
+                result.samples,
+                population_ms,
+                pop.scores,
+                budget.latency_ms,
+                released_references(scorer, budget, latency),
+                scorer.name,
+                latency.table.device["device_name"],
+            ),
             run_dir / "pareto_latency.png",
+            dpi=120,
         )
         limit = "" if budget.latency_ms is None else f" (budget {budget.latency_ms:g})"
         latency_note = f", {population_ms[0]:.2f} ms predicted{limit}"
