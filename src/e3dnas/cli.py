@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import yaml
+
+from e3dnas.errors import E3DError
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -21,6 +25,16 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """End the program with one clear line instead of a traceback."""
     print(f"error: {message}", file=sys.stderr)
     sys.exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn an :class:`E3DError` raised inside into :func:`fail`'s one line; any other exception is a
+    bug and keeps its traceback."""
+    try:
+        yield
+    except E3DError as err:
+        fail(str(err))
 
 
 def read_conf(group: str, name: str) -> dict[str, Any]:

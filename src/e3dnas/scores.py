@@ -15,11 +15,12 @@ import numpy as np
 
 from e3dnas import cost
 from e3dnas.arch import Arch, ArchBatch
+from e3dnas.errors import E3DError
 
 Scorer = Callable[[ArchBatch], np.ndarray]
 
 
-class ScorerError(ValueError):
+class ScorerError(E3DError, ValueError):
     """A scorer's options are invalid; the message names the option."""
 
 

@@ -28,12 +28,13 @@ import numpy as np
 
 from e3dnas.arch import Arch, ArchBatch, arch_from_dict
 from e3dnas.arch.document import FORMAT_VERSION
+from e3dnas.errors import E3DError
 
 #: What a stage mutation changes, drawn uniformly.
 STAGE_MOVES = ("width", "kernel", "bottleneck", "depth")
 
 
-class SpaceError(ValueError):
+class SpaceError(E3DError, ValueError):
     """The space config (or an architecture checked against it) breaks a rule; the message says which."""
 
 

@@ -17,11 +17,12 @@ import yaml
 
 from e3dnas.arch.value import ACTIVATIONS, Arch, Stage, Stem
 from e3dnas.atomic import atomic_write_text
+from e3dnas.errors import E3DError
 
 FORMAT_VERSION = 1
 
 
-class ArchError(ValueError):
+class ArchError(E3DError, ValueError):
     """An architecture file or value is invalid; the message names the source and the field."""
 
 

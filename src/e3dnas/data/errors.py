@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 
+from e3dnas.errors import E3DError
 
-class DataError(RuntimeError):
+
+class DataError(E3DError, RuntimeError):
     """A problem the user must fix: missing root, malformed annotation file, failure rate exceeded."""
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from e3dnas.errors import E3DError
 
-class ExportError(RuntimeError):
+
+class ExportError(E3DError, RuntimeError):
     """An export that cannot be made or does not match the eager network; the message says which."""

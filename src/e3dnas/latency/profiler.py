@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from e3dnas.arch import Arch, ArchBatch
 from e3dnas.atomic import atomic_write_text
+from e3dnas.errors import E3DError
 from e3dnas.latency.calibrate import fit_calibration
 from e3dnas.latency.guard import LoadGuard
 from e3dnas.latency.modules import op_module
@@ -39,7 +40,7 @@ from e3dnas.space import SearchSpace
 CALIBRATION_POOL = 128
 
 
-class ProfileError(ValueError):
+class ProfileError(E3DError, ValueError):
     """The cache was written under other settings; the message names them."""
 
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from e3dnas.arch import Skeleton
 from e3dnas.atomic import atomic_write_text
+from e3dnas.errors import E3DError
 from e3dnas.latency.grid import interpolate
 from e3dnas.latency.ops import Entry
 from e3dnas.space import SearchSpace
@@ -29,7 +30,7 @@ from e3dnas.space import SearchSpace
 FORMAT_VERSION = 1
 
 
-class LatencyError(ValueError):
+class LatencyError(E3DError, ValueError):
     """A latency table is missing, malformed or does not fit the networks asked about."""
 
 

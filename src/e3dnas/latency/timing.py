@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from e3dnas.arch import Arch
+from e3dnas.errors import E3DError
 from e3dnas.latency.modules import CLASSIFIER
 from e3dnas.models import build_model
 
@@ -41,7 +42,7 @@ MIN_BLOCKS = 5
 MIN_BLOCK_SECONDS = 1e-3
 
 
-class TimingError(ValueError):
+class TimingError(E3DError, ValueError):
     """A device or timing setting is invalid or unavailable; the message names it."""
 
 

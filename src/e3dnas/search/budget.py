@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from e3dnas.cost import FLOPS_COUNTERS
+from e3dnas.errors import E3DError
 from e3dnas.latency.predict import LatencyPredictor
 from e3dnas.latency.table import LatencyError, LatencyTable, load_table, table_digest
 from e3dnas.space import SearchSpace
@@ -25,7 +26,7 @@ from e3dnas.space import SearchSpace
 LATENCY_FIELDS = ("latency_ms", "latency_table")
 
 
-class BudgetError(ValueError):
+class BudgetError(E3DError, ValueError):
     """The budget is malformed or impossible; the message says which field and why."""
 
 

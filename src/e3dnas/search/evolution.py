@@ -24,6 +24,7 @@ import numpy as np
 from e3dnas import cost
 from e3dnas.arch import ArchBatch
 from e3dnas.atomic import atomic_write_bytes
+from e3dnas.errors import E3DError
 from e3dnas.scores import build_scorer
 from e3dnas.search.budget import Budget, BudgetError
 from e3dnas.space import SearchSpace
@@ -61,7 +62,7 @@ class SearchSettings:
             raise SettingsError(f"search.checkpoint_every must be a number of seconds > 0, got {every!r}")
 
 
-class SettingsError(ValueError):
+class SettingsError(E3DError, ValueError):
     """A ``search.*`` setting is out of range; the message names it."""
 
 
@@ -215,7 +216,7 @@ class IslandResult:
     interrupted: bool = False
 
 
-class ResumeError(ValueError):
+class ResumeError(E3DError, ValueError):
     """A checkpoint is missing or was written under other settings; the message names what differs."""
 
 

@@ -7,8 +7,10 @@ from contextlib import contextmanager
 
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 
+from e3dnas.errors import E3DError
 
-class ConfigError(ValueError):
+
+class ConfigError(E3DError, ValueError):
     """The training config cannot work; the message names the key."""
 
 
