@@ -17,7 +17,7 @@ Without ``--table`` it first profiles the e3d_s input size (13×160²) on ``--de
   90th percentile; ``accuracy.csv`` and ``accuracy.png`` in ``--out``.
 
 Runtime on the project's 2-core CPU, quiet: profile ~3 min, 53 networks × 3 rounds ~4 min. On one H100:
-profile 101 s, 53 networks × 2 rounds of 0.5 s 90 s.
+profile 118 s, 53 networks × 2 rounds of 0.5 s 80 s.
 """
 
 from __future__ import annotations

@@ -29,17 +29,13 @@ def budget(name: str = "e3d_s", **fields) -> Budget:
     return Budget.from_config(read_conf("budget", name) | fields)
 
 
-#: A GPU's timings do not drift like the shared CPU's: one round is enough there.
-PROFILE_ARGS = {"cpu": (), "cuda": ("timing.rounds=1",)}
-
-
 def table_for(device: str, table: Path | None, out: Path) -> Path:
     """``table`` if given, else the e3d_s table of ``device`` profiled into ``out/profile-<device>`` (a
     rerun only times what an interrupted profile left)."""
     if table is None:
         run_dir = out / f"profile-{device}"
         cmd = [sys.executable, "-m", "e3dnas.profile", "+budget=e3d_s", f"device={device}"]
-        cmd += [*PROFILE_ARGS[device], f"hydra.run.dir={run_dir}"]
+        cmd.append(f"hydra.run.dir={run_dir}")
         log(f"profiling: {' '.join(cmd[1:])}")
         start = time.perf_counter()
         env = {**os.environ, "PYTHONWARNINGS": "ignore"}
