@@ -66,6 +66,19 @@ def test_the_run_log_holds_the_config_and_the_result(tmp_path):
     assert re.search(r"\[e3dnas\.stdout\]\[INFO\] - best stentr .* -> .*best\.yaml", log)
 
 
+@pytest.mark.slow
+def test_the_training_log_holds_lightning_and_the_results(tmp_path, footage_dataset):
+    limits = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1"]
+    quick = ["dataset.num_workers=0", "dataset.persistent_workers=false", "logger=csv", "train.test=false"]
+    args = ["arch=e3d_s", "+experiment=demo", f"dataset.root={footage_dataset()}", *quick, *limits]
+    out = run([sys.executable, "-m", "e3dnas.train", *args, f"hydra.run.dir={tmp_path}"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    log = (tmp_path / "__main__.log").read_text()
+    assert "├── optim" in log  # the config tree
+    assert "[lightning.pytorch" in log and "`Trainer.fit` stopped: `max_epochs=1` reached" in log
+    assert "[e3dnas.train][WARNING] - architecture E3D-S was searched for 13×160² clips" in log
+
+
 def test_print_config_false_shows_no_tree(tmp_path):
     out = search(tmp_path, "+budget=demo", *TINY_SEARCH, "print_config=false", f"hydra.run.dir={tmp_path}")
     assert out.returncode == 0, out.stderr

@@ -179,16 +179,20 @@ class LoggedStream:
 
 
 def log_console() -> None:
-    """Copy stdout and stderr into the log files of the job's logging (Hydra's ``<run dir>/<job>.log``),
-    once per process; a later job of the same process (a local multirun) gets its own file."""
-    files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    """Send what the run prints, and what libraries log past the root logger (Lightning, imported before
+    Hydra set logging up, keeps its messages to its own console handler), to the job's log files (Hydra's
+    ``<run dir>/<job>.log``). A later job of the same process (a local multirun) moves them to its own."""
     for name in ("stdout", "stderr"):
         logger = logging.getLogger(f"e3dnas.{name}")
-        logger.handlers, logger.propagate = list(files), False  # the file only: the console already shows it
         logger.setLevel(logging.INFO)
+        logger.propagate = False  # to the files only: the console shows the text already
         stream = getattr(sys, name)
         if not isinstance(stream, LoggedStream):
             setattr(sys, name, LoggedStream(stream, logger))
+    files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    for logger in logging.root.manager.loggerDict.values():
+        if isinstance(logger, logging.Logger) and not logger.propagate:
+            logger.handlers = [h for h in logger.handlers if not isinstance(h, logging.FileHandler)] + files
 
 
 def config_tree(cfg: DictConfig) -> Tree:
