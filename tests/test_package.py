@@ -12,13 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY_SEARCH = [
-    "search.iterations=200",
-    "search.population=16",
-    "search.batch=8",
-    "wandb.enabled=false",
-    "progress=false",
-]
+#: a search of seconds (the overrides of every command line here)
+TINY_SEARCH = ["search.iterations=200", "search.population=16", "search.batch=8", "wandb.enabled=false"]
 
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
