@@ -10,6 +10,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 #: a search of seconds (the overrides of every command line here)
@@ -50,6 +51,23 @@ def test_an_unknown_budget_says_where_to_add_it(tmp_path, user_conf):
     assert "unknown budget 'yours' (available: demo, e3d_l" in out.stderr
     assert ", mine;" in out.stderr  # the user's own budget counts as available
     assert "budget/yours.yaml in a config dir of yours and pass --config-dir DIR" in out.stderr
+
+
+def test_the_extending_docs_examples_run(tmp_path):
+    """The config files of docs/extending.md, written where their first line says, do what it says."""
+    text = (ROOT / "docs" / "extending.md").read_text()
+    for path, body in re.findall(r"```yaml\n# (my_conf/[\w/]+\.yaml)[^\n]*\n(.*?)```", text, flags=re.S):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(body)
+    searched = search(tmp_path, "-cd", "my_conf", "+budget=e3d_s_1g", *TINY_SEARCH, "hydra.run.dir=run")
+    assert searched.returncode == 0, searched.stderr
+    shown = run(
+        [sys.executable, "-m", "e3dnas.train", "-cd", "my_conf", "dataset=my_videos", "--cfg", "job"],
+        tmp_path,
+    )
+    assert shown.returncode == 0, shown.stderr
+    dataset = yaml.safe_load(shown.stdout)["dataset"]
+    assert (dataset["name"], dataset["root"], dataset["layout"]) == ("my_videos", "/data/my_videos", "sthv2")
 
 
 def test_the_run_log_holds_the_config_and_the_result(tmp_path):
