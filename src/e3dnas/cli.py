@@ -1,4 +1,5 @@
-"""Shared bits of the Hydra entry points: where the configs live and how a run fails cleanly."""
+"""Shared bits of the entry points: where the configs live, which options a run can pick (the user's own
+config dirs included), how a run starts (config tree, run log) and how it fails cleanly."""
 
 from __future__ import annotations
 
