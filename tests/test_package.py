@@ -167,5 +167,7 @@ def test_the_wheel_runs_a_search_from_anywhere(tmp_path):
     out = run([script, "+budget=e3d_s", *TINY_SEARCH, "hydra.run.dir=run"], elsewhere, no_checkout)
     assert out.returncode == 0, out.stderr
     assert (elsewhere / "run" / "best.yaml").exists()
+    described = run([str(venv / "bin" / "e3dnas-arch"), "run/best.yaml"], elsewhere, no_checkout)
+    assert described.returncode == 0 and "STEntr by objective" in described.stdout, described.stderr
     completion = run([script, "-sc", "install=bash"], elsewhere, no_checkout)
     assert completion.stdout.rstrip().endswith("hydra_bash_completion e3dnas-search")
