@@ -45,12 +45,14 @@ def test_a_budget_of_a_user_config_dir_runs(tmp_path, user_conf, option):
     assert (tmp_path / "run" / "best.yaml").read_text().splitlines()[1] == "name: mine-stentr-seed0"
 
 
-def test_an_unknown_budget_says_where_to_add_it(tmp_path, user_conf):
+def test_budget_lists_include_the_users_and_say_where_to_add_one(tmp_path, user_conf):
     out = search(tmp_path, "--config-dir", str(user_conf), "+budget=yours", *TINY_SEARCH)
     assert out.returncode == 2
     assert "unknown budget 'yours' (available: demo, e3d_l" in out.stderr
     assert ", mine;" in out.stderr  # the user's own budget counts as available
     assert "budget/yours.yaml in a config dir of yours and pass --config-dir DIR" in out.stderr
+    listed = search(tmp_path, "--config-dir", str(user_conf), *TINY_SEARCH)
+    assert listed.returncode == 2 and "no budget given" in listed.stderr and ", mine)" in listed.stderr
 
 
 def test_the_extending_docs_examples_run(tmp_path):
