@@ -46,4 +46,4 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix src tests experiments
 
 clean:
-	rm -rf outputs multirun data/demo .pytest_cache .ruff_cache
+	rm -rf outputs multirun data/demo build dist .pytest_cache .ruff_cache

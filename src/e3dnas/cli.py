@@ -1,24 +1,31 @@
-"""Shared bits of the Hydra entry points: where the configs live and how a run fails cleanly."""
+"""Shared bits of the entry points: where the configs live, which options a run can pick (the user's own
+config dirs included), how a run starts (config tree, run log) and how it fails cleanly."""
 
 from __future__ import annotations
 
+import argparse
+import logging
+import os
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import yaml
 
 from e3dnas.errors import E3DError
 
 if TYPE_CHECKING:
+    from hydra.core.config_loader import ConfigLoader
     from omegaconf import DictConfig
+    from rich.tree import Tree
 
     from e3dnas.search.budget import Budget
 
-#: The repository's conf/ (the package is installed editable: src/e3dnas → ../../conf).
-CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+#: The configs: e3dnas/conf, shipped in the wheel; in a checkout a symlink to the repository's conf/.
+CONF_DIR = str(Path(__file__).with_name("conf"))
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -42,8 +49,39 @@ def read_conf(group: str, name: str) -> dict[str, Any]:
     return yaml.safe_load((Path(CONF_DIR) / group / f"{name}.yaml").read_text())
 
 
-def group_options(group: str) -> list[str]:
-    return sorted(p.stem for p in (Path(CONF_DIR) / group).glob("*.yaml"))
+def hydra_args(argv: Sequence[str]) -> argparse.Namespace:
+    """The command line as Hydra's own parser reads it (overrides, ``--config-dir``, ``--config-name`` …)."""
+    from hydra._internal.utils import get_args_parser
+
+    return get_args_parser().parse_known_args(list(argv))[0]
+
+
+def config_loader(args: argparse.Namespace) -> ConfigLoader:
+    """Hydra's config loader on the search path a run with ``args`` uses: CONF_DIR (or ``--config-path``),
+    then ``--config-dir`` ahead of it, as ``hydra.main`` builds it."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.utils import create_config_search_path
+    from hydra.core.config_search_path import SearchPathQuery
+
+    search_path = create_config_search_path(args.config_path or CONF_DIR)
+    if args.config_dir is not None:
+        user_dir = f"file://{os.path.abspath(args.config_dir)}"
+        search_path.prepend("command-line", user_dir, anchor=SearchPathQuery(provider="schema"))
+    return ConfigLoaderImpl(config_search_path=search_path)
+
+
+def _options(loader: ConfigLoader, args: argparse.Namespace, group: str) -> list[str]:
+    """Options of ``group`` on the loader's search path plus ``hydra.searchpath`` (command line or the
+    primary config)."""
+    searchpath = [o for o in args.overrides if o.lstrip("+").startswith("hydra.searchpath=")]
+    return sorted(loader.get_group_options(group, config_name=args.config_name, overrides=searchpath))
+
+
+def group_options(group: str, argv: Sequence[str] | None = None) -> list[str]:
+    """The options of a config group a run with ``argv`` (default: this command line) can pick, in the
+    packaged configs and the user's own config dirs."""
+    args = hydra_args(sys.argv[1:] if argv is None else argv)
+    return _options(config_loader(args), args, group)
 
 
 def check_group_choices(argv: list[str], groups: tuple[str, ...]) -> None:
@@ -54,11 +92,12 @@ def check_group_choices(argv: list[str], groups: tuple[str, ...]) -> None:
     """
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    overrides = [a for a in argv if "=" in a and not a.startswith("-")]
+    args = hydra_args(argv)
     try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
+        parsed = OverridesParser.create().parse_overrides(args.overrides)
     except Exception:
         return  # a syntax error: Hydra's own message is the clearest
+    loader = config_loader(args)
     for override in parsed:
         group = override.key_or_group
         if group not in groups or override.is_delete():
@@ -66,12 +105,13 @@ def check_group_choices(argv: list[str], groups: tuple[str, ...]) -> None:
         values = (
             list(override.sweep_string_iterator()) if override.is_sweep_override() else [override.value()]
         )
-        known = group_options(group)
+        known = _options(loader, args, group)
         for value in values:
             if str(value) not in known:
                 fail(
-                    f"unknown {group} {value!r} "
-                    f"(available: {', '.join(known)}; add conf/{group}/{value}.yaml)"
+                    f"unknown {group} {value!r} (available: {', '.join(known)}; to add one, write "
+                    f"{group}/{value}.yaml in a config dir of yours and pass --config-dir DIR or "
+                    f"hydra.searchpath=[file://DIR])"
                 )
 
 
@@ -112,3 +152,71 @@ def budget_dir(node: DictConfig | None) -> str:
         return "no-budget" if node is None else composed_budget(node).name
     except BudgetError:
         return "invalid-budget"  # the run stops with the budget's own message
+
+
+class LoggedStream:
+    """A console stream that also hands each complete line to ``logger``: the commands report with
+    ``print`` (one clean line per result on the console), and the run's log file must hold it too."""
+
+    def __init__(self, stream: TextIO, logger: logging.Logger) -> None:
+        self.stream, self.logger = stream, logger
+        self.pending = ""
+        self.lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        from rich.text import Text
+
+        self.stream.write(text)
+        with self.lock:
+            *lines, self.pending = (self.pending + text).split("\n")
+        for line in lines:
+            plain = Text.from_ansi(line).plain  # no colours; a progress bar line as it ended
+            if plain.strip():
+                self.logger.info(plain)
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)  # flush, isatty, fileno, encoding: the console's
+
+
+def log_console() -> None:
+    """Send what the run prints, and what libraries log past the root logger (Lightning, imported before
+    Hydra set logging up, keeps its messages to its own console handler), to the job's log files (Hydra's
+    ``<run dir>/<job>.log``). A later job of the same process (a local multirun) moves them to its own."""
+    for name in ("stdout", "stderr"):
+        logger = logging.getLogger(f"e3dnas.{name}")
+        logger.setLevel(logging.INFO)
+        logger.propagate = False  # to the files only: the console shows the text already
+        stream = getattr(sys, name)
+        if not isinstance(stream, LoggedStream):
+            setattr(sys, name, LoggedStream(stream, logger))
+    files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    for logger in logging.root.manager.loggerDict.values():
+        if isinstance(logger, logging.Logger) and not logger.propagate:
+            logger.handlers = [h for h in logger.handlers if not isinstance(h, logging.FileHandler)] + files
+
+
+def config_tree(cfg: DictConfig) -> Tree:
+    """The resolved config as the lightning-hydra-template shows it: a branch per top-level group, plain
+    settings as leaves."""
+    from omegaconf import OmegaConf
+    from rich.syntax import Syntax
+    from rich.tree import Tree
+
+    tree = Tree("config", guide_style="dim")
+    for key, value in OmegaConf.to_container(cfg, resolve=True).items():
+        group = isinstance(value, dict | list)
+        node = tree.add(str(key), style="bold") if group else tree
+        text = OmegaConf.to_yaml(value if group else {key: value}).rstrip()
+        node.add(Syntax(text, "yaml", background_color="default"))
+    return tree
+
+
+def start_run(cfg: DictConfig) -> None:
+    """First call of a run: its console output goes to its log file too, then (``print_config``, default
+    on) the resolved config is shown and logged."""
+    from rich.console import Console
+
+    log_console()
+    if cfg.get("print_config", True):
+        Console(file=sys.stdout).print(config_tree(cfg))

@@ -8,7 +8,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from e3dnas.cli import CONF_DIR, check_group_choices, fail
+from e3dnas.cli import CONF_DIR, check_group_choices, fail, start_run
 from e3dnas.data import DataError
 from e3dnas.evaluate.run import evaluate
 from e3dnas.train.errors import ConfigError
@@ -16,6 +16,7 @@ from e3dnas.train.errors import ConfigError
 
 @hydra.main(config_path=CONF_DIR, config_name="eval", version_base="1.3")
 def main(cfg: DictConfig) -> float:
+    start_run(cfg)
     from hydra.core.hydra_config import HydraConfig
 
     try:

@@ -13,7 +13,15 @@ from omegaconf import DictConfig, OmegaConf
 from e3dnas import cost, scores
 from e3dnas.arch import ArchBatch, ArchError
 from e3dnas.arch.released import RELEASED, released_arch
-from e3dnas.cli import CONF_DIR, budget_dir, check_group_choices, composed_budget, fail, group_options
+from e3dnas.cli import (
+    CONF_DIR,
+    budget_dir,
+    check_group_choices,
+    composed_budget,
+    fail,
+    group_options,
+    start_run,
+)
 from e3dnas.figures import save_png
 from e3dnas.scores import ScorerError
 from e3dnas.search.budget import Budget, BudgetError
@@ -54,6 +62,7 @@ OmegaConf.register_new_resolver("budget_dir", budget_dir, replace=True)
 
 @hydra.main(config_path=CONF_DIR, config_name="search", version_base="1.3")
 def main(cfg: DictConfig) -> float:
+    start_run(cfg)
     if "budget" not in cfg:
         fail(f"no budget given: add +budget=NAME (available: {', '.join(group_options('budget'))})")
     from hydra.core.hydra_config import HydraConfig

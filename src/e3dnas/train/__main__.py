@@ -9,7 +9,7 @@ import hydra
 from omegaconf import DictConfig
 
 from e3dnas.arch import ArchError
-from e3dnas.cli import CONF_DIR, check_group_choices, fail, route_arch_files
+from e3dnas.cli import CONF_DIR, check_group_choices, fail, route_arch_files, start_run
 from e3dnas.data import DataError
 from e3dnas.train.errors import ConfigError
 from e3dnas.train.run import TrainingInterrupted, train
@@ -17,6 +17,7 @@ from e3dnas.train.run import TrainingInterrupted, train
 
 @hydra.main(config_path=CONF_DIR, config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
+    start_run(cfg)
     from hydra.core.hydra_config import HydraConfig
 
     try:
