@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -112,3 +112,29 @@ def budget_dir(node: DictConfig | None) -> str:
         return "no-budget" if node is None else composed_budget(node).name
     except BudgetError:
         return "invalid-budget"  # the run stops with the budget's own message
+
+
+def check_overrides(config_name: str, argv: list[str], validate: Callable[[DictConfig], object]) -> None:
+    """Exit 2 with one line when an override gives a config key a value of the wrong type, names an unknown
+    key, or fails ``validate`` (the schema's ranges), for each job of a sweep, before anything runs.
+
+    Hydra would stop too, but with exit code 1 and a page of text. Anything else Hydra reports itself.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from e3dnas.schema import describe
+
+    overrides = [a for a in argv if "=" in a and not a.startswith(("-", "hydra"))]
+    try:
+        (jobs,) = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(overrides), None)
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            for job in jobs:
+                with user_errors():
+                    validate(compose(config_name, overrides=job))
+    except HydraException as err:
+        if isinstance(err.__cause__, OmegaConfBaseException):
+            fail(describe(err.__cause__))
