@@ -1,8 +1,9 @@
 """Training-free scores of architectures: STEntr (docs/method.md, "Score") and the ablations beside it.
 
-Every scorer maps an :class:`ArchBatch` to one float64 per architecture (a numpy array); higher is better. All are
-closed form over the stage table (a stage's d blocks are one term, not d), so scoring a batch of
-thousands costs a few dozen numpy operations and never builds an nn.Module.
+Every scorer maps an :class:`ArchBatch` to one float64 per architecture (a numpy array); higher is
+better. The built-in ones are closed form over the stage table (a stage's d blocks are one term, not d),
+so scoring a batch of thousands costs a few dozen numpy operations and never builds an nn.Module. Any
+other scorer plugs in by ``_target_`` (:class:`ScorerSpec`).
 """
 
 from __future__ import annotations

@@ -61,7 +61,8 @@ class Budget:
                 setattr(self, key, float(getattr(self, key)))
         if self.latency_ms is not None and self.latency_table is None:
             raise BudgetError(
-                f"budget {self.name}: 'latency_ms' needs 'latency_table' (a table of python -m e3dnas.profile)"
+                f"budget {self.name}: 'latency_ms' needs 'latency_table' "
+                "(a table of python -m e3dnas.profile)"
             )
         self.latency_table_checked()
 

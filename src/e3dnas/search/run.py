@@ -82,7 +82,8 @@ def run(cfg: DictConfig, run_dir: Path, command: list[str]) -> float:
             again = [a for a in command if not a.startswith(("hydra.run.dir=", "search.resume="))]
             raise SearchInterrupted(
                 f"interrupted after {result.evaluated:,} candidates; checkpoint in {run_dir / 'checkpoint'}. "
-                f"Resume: python -m e3dnas.search {' '.join(again)} search.resume=true hydra.run.dir={run_dir}"
+                f"Resume: python -m e3dnas.search {' '.join(again)} search.resume=true "
+                f"hydra.run.dir={run_dir}"
             )
         score = report(result, run_dir, budget, space, scorer, settings, tracker)
         exit_code = 0
@@ -151,7 +152,7 @@ def report(
     print(
         f"best {scorer.name} {pop.scores[0]:.4f} at {best.authors_flops / 1e9:.3f} GFLOPs (authors' count), "
         f"{best.flops / 1e9:.3f} (conv MACs); budget {budget.flops / 1e9:.3f} ({budget.counter})"
-        f"{latency_note} ({result.evaluated_here:,} candidates in {result.seconds:.1f} s, {result.rate:,.0f}/s) "
-        f"-> {best_yaml}"
+        f"{latency_note} ({result.evaluated_here:,} candidates in {result.seconds:.1f} s, "
+        f"{result.rate:,.0f}/s) -> {best_yaml}"
     )
     return float(pop.scores[0])
