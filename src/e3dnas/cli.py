@@ -118,7 +118,8 @@ def check_overrides(config_name: str, argv: list[str], validate: Callable[[DictC
     """Exit 2 with one line when an override gives a config key a value of the wrong type, names an unknown
     key, or fails ``validate`` (the schema's ranges), for each job of a sweep, before anything runs.
 
-    Hydra would stop too, but with exit code 1 and a page of text. Anything else Hydra reports itself.
+    Hydra would stop too, but with exit code 1 and a page of text. Of Hydra's own settings only
+    ``hydra.searchpath`` applies here; anything else Hydra reports itself.
     """
     from hydra import compose, initialize_config_dir
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -128,7 +129,11 @@ def check_overrides(config_name: str, argv: list[str], validate: Callable[[DictC
 
     from e3dnas.schema import describe
 
-    overrides = [a for a in argv if "=" in a and not a.startswith(("-", "hydra"))]
+    overrides = [
+        a
+        for a in argv
+        if "=" in a and not a.startswith("-") and (not a.startswith("hydra") or a.startswith("hydra.searchpath="))
+    ]
     try:
         (jobs,) = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(overrides), None)
         with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
