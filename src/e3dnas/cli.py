@@ -132,7 +132,9 @@ def check_overrides(config_name: str, argv: list[str], validate: Callable[[DictC
     overrides = [
         a
         for a in argv
-        if "=" in a and not a.startswith("-") and (not a.startswith("hydra") or a.startswith("hydra.searchpath="))
+        if "=" in a
+        and not a.startswith("-")
+        and (not a.startswith("hydra") or a.startswith("hydra.searchpath="))
     ]
     try:
         (jobs,) = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(overrides), None)

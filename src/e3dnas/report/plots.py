@@ -23,7 +23,7 @@ X3D_PUBLISHED = {
 }
 
 
-def published(dataset: str) -> dict[str, tuple[float, float]]:
+def published_top1(dataset: str) -> dict[str, tuple[float, float]]:
     """Published (GFLOPs, top-1 %) on ``dataset`` by network name: the released E3D, then X3D."""
     e3d = {
         name.upper().replace("_", "-"): (doc.meta["published"]["gflops"], doc.meta["published"][key])
@@ -224,7 +224,7 @@ def accuracy_figure(records: list[RunRecord]) -> Figure | None:
     published = [
         (f"{name} (paper, {dataset})", gflops, top1)
         for dataset in sorted({r.dataset for r in trained if r.dataset})
-        for name, (gflops, top1) in published(dataset).items()
+        for name, (gflops, top1) in published_top1(dataset).items()
     ]
     for i, (name, gflops, top1) in enumerate(published):
         marker = _PAPER_MARKERS[i % len(_PAPER_MARKERS)]
