@@ -43,6 +43,10 @@ def wrong_shape():
     return lambda batch: np.zeros((len(batch), 2))
 
 
+def broken():
+    return lambda batch: 1 / 0
+
+
 class FixedStem(SearchSpace):
     """The E3D space, but the stem keeps its width."""
 
@@ -230,6 +234,10 @@ def test_a_scorer_of_ones_own_on_the_command_line(user_package, tmp_path):
         tmp_path, *args, "scorer._target_=my_search.wrong_shape", pythonpath=user_package.parent / "pkg"
     )
     assert "scorer entropy returned (1, 2) for a batch of 1" in one_line_error(bad)
+    bug = search_cli(
+        tmp_path, *args, "scorer._target_=my_search.broken", pythonpath=user_package.parent / "pkg"
+    )
+    assert bug.returncode == 1 and "Traceback" in bug.stderr and "ZeroDivisionError" in bug.stderr
 
 
 # --- released networks ------------------------------------------------------------------------------------
