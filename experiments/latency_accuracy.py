@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from e3dnas import cost, scores
-from e3dnas.arch.released import RELEASED, released_arch
+from e3dnas.arch.released import released_nets
 from e3dnas.atomic import atomic_write_csv
 from e3dnas.cli import read_conf
 from e3dnas.figures import plt, save_png
@@ -86,7 +86,8 @@ def main() -> None:
     archs = [a for a in sampled if genes_key(a) not in calibration][: args.count]
     named = [(f"sample{i:02d}", a) for i, a in enumerate(archs)]
     named += [
-        (n.upper().replace("_", "-"), released_arch(n).arch.with_input(frames, resolution)) for n in RELEASED
+        (n.upper().replace("_", "-"), doc.arch.with_input(frames, resolution))
+        for n, doc in released_nets().items()
     ]
     statistic = table.timing["statistic"]
     rounds: dict[str, list[dict[str, float]]] = {name: [] for name, _ in named}
@@ -130,7 +131,7 @@ def main() -> None:
             f"vs measured {s}{note}: median |error| {np.median(error):.1f} %, "
             f"p90 {np.percentile(error, 90):.1f} %, max {error.max():.1f} %, {within:.0f} % within ±10 %"
         )
-    for r in rows[-len(RELEASED) :]:
+    for r in rows[-len(released_nets()) :]:
         measured = r[f"measured_{statistic}_ms"]
         print(f"  {r['name']}: predicted {r['predicted_ms']:.2f} ms, measured {measured:.2f} ms")
     error = percent_error(predicted, np.array([r[f"measured_{statistic}_ms"] for r in rows]))

@@ -228,7 +228,10 @@ def test_budget_validation(tmp_path):
     other_size = write_demo_table(tmp_path / "other", resolution=64)
     cases = [
         ({"latency_ms": 5.0}, "'latency_ms' needs 'latency_table'"),
-        ({"latency_ms": 0, "latency_table": str(table)}, "'latency_ms' must be a positive number, got 0"),
+        (
+            {"latency_ms": 0, "latency_table": str(table)},
+            "budget.latency_ms must be null or a positive number, got 0 (budget demo)",
+        ),
         ({"latency_ms": 5.0, "latency_table": str(tmp_path / "nope.json")}, "nope.json: no such file"),
         ({"latency_ms": 5.0, "latency_table": str(other_size)}, "was measured at 8×64², the budget is 8×56²"),
         ({"latency_ms": 5.0, "latency_table": str(table), "flops": 2e8}, "times ops up to 1e+08 FLOPs"),

@@ -127,5 +127,5 @@ def test_random_scorer_is_seeded_and_per_arch():
 
 
 def test_unknown_scorer():
-    with pytest.raises(KeyError, match="unknown scorer 'zen'"):
+    with pytest.raises(scores.ScorerError, match="unknown scorer 'zen'"):
         scores.build_scorer("zen")

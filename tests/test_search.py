@@ -234,7 +234,10 @@ def test_scorer_choice_changes_the_winner():
             ["+budget=e3d_s", "budget.flops=1e8"],
             "is impossible: the seed network already needs 0.566 GFLOPs (authors)",
         ),
-        (["+budget=e3d_s", "budget.flops=0"], "'flops' must be a positive number, got 0"),
+        (
+            ["+budget=e3d_s", "budget.flops=0"],
+            "budget.flops must be a positive number, got 0.0 (budget e3d_s)",
+        ),
         (["+budget=e3d_s", "budget.layers=10"], "a layer budget of 10 is impossible"),
         (
             ["+budget=demo", "budget.resolution=16"],
@@ -243,7 +246,7 @@ def test_scorer_choice_changes_the_winner():
         (["+budget=e3d_xl"], "unknown budget 'e3d_xl' (available: demo, e3d_l, e3d_l_authors, e3d_m,"),
         (
             ["+budget=e3d_s", "budget.counter=fvcore"],
-            "budget e3d_s: 'counter' must be one of conv_macs, authors, got 'fvcore'",
+            "budget.counter must be one of conv_macs, authors, got 'fvcore' (budget e3d_s)",
         ),
         (
             ["+budget=e3d_s", "scorer.options.rounding=round"],
@@ -257,7 +260,10 @@ def test_scorer_choice_changes_the_winner():
         (["+budget=e3d_s", "search.seed=abc"], "search.seed must be an integer >= 0, got 'abc'"),
         (["+budget=e3d_s", "search.iterations=0"], "search.iterations must be an integer >= 1, got 0"),
         (["+budget=e3d_s", "search.population=1.5"], "search.population must be an integer >= 1, got 1.5"),
-        (["+budget=e3d_s", "+search.speed=2"], "search: unknown key(s) ['speed']"),
+        (["+budget=e3d_s", "search.seed=1.5"], "search.seed must be an integer >= 0, got 1.5"),
+        (["+budget=e3d_s", "search.population=0"], "search.population must be an integer >= 1, got 0"),
+        (["+budget=e3d_s", "budget.flops=abc"], "budget.flops must be a positive number, got 'abc'"),
+        (["+budget=e3d_s", "+search.speed=2"], "search.speed: unknown key (known: iterations, population,"),
         (
             [],
             "no budget given: add +budget=NAME (available: demo, e3d_l, e3d_l_authors, e3d_m, e3d_m_authors",

@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
@@ -220,3 +220,33 @@ def start_run(cfg: DictConfig) -> None:
     log_console()
     if cfg.get("print_config", True):
         Console(file=sys.stdout).print(config_tree(cfg))
+
+
+def check_overrides(config_name: str, argv: list[str], validate: Callable[[DictConfig], object]) -> None:
+    """Exit 2 with one line when an override gives a config key a value of the wrong type, names an unknown
+    key, or fails ``validate`` (the schema's ranges), for each job of a sweep, before anything runs.
+
+    Hydra would stop too, but with exit code 1 and a page of text. The configs are composed on the search
+    path the run will use (``--config-dir``, ``hydra.searchpath``); Hydra's other settings are its own.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from e3dnas.schema import describe
+
+    args = hydra_args(argv)
+    overrides = [o for o in args.overrides if not o.startswith("hydra") or o.startswith("hydra.searchpath=")]
+    if args.config_dir is not None and not any(o.startswith("hydra.searchpath=") for o in overrides):
+        overrides.append(f"hydra.searchpath=[file://{os.path.abspath(args.config_dir)}]")
+    try:
+        (jobs,) = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(overrides), None)
+        with initialize_config_dir(config_dir=args.config_path or CONF_DIR, version_base="1.3"):
+            for job in jobs:
+                with user_errors():
+                    validate(compose(config_name, overrides=job))
+    except HydraException as err:
+        if isinstance(err.__cause__, OmegaConfBaseException):
+            fail(describe(err.__cause__))

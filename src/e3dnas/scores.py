@@ -1,13 +1,16 @@
 """Training-free scores of architectures: STEntr (docs/method.md, "Score") and the ablations beside it.
 
-Every scorer maps an :class:`ArchBatch` to one float64 per architecture; higher is better. All are
-closed form over the stage table (a stage's d blocks are one term, not d), so scoring a batch of
-thousands costs a few dozen numpy operations and never builds an nn.Module.
+Every scorer maps an :class:`ArchBatch` to one float64 per architecture (a numpy array); higher is
+better. The built-in ones are closed form over the stage table (a stage's d blocks are one term, not d),
+so scoring a batch of thousands costs a few dozen numpy operations and never builds an nn.Module. Any
+other scorer plugs in by ``_target_`` (:class:`ScorerSpec`).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -16,12 +19,14 @@ import numpy as np
 from e3dnas import cost
 from e3dnas.arch import Arch, ArchBatch
 from e3dnas.errors import E3DError
+from e3dnas.schema import import_target
 
 Scorer = Callable[[ArchBatch], np.ndarray]
 
 
 class ScorerError(E3DError, ValueError):
-    """A scorer's options are invalid; the message names the option."""
+    """A scorer is unknown, cannot be imported, breaks the scorer contract or gets bad options; the message
+    names which."""
 
 
 #: 1 − cos θ is floored here before the log: aligned kernel and feature-map vectors (cos θ = 1) would
@@ -137,11 +142,52 @@ SCORERS: dict[str, Callable[..., Scorer]] = {
 OBJECTIVES = ("stentr", "stentr_floor", "stentr_authors")
 
 
+def check_scores(values: object, batch: ArchBatch, source: str) -> np.ndarray:
+    """``values`` if they are one finite-or-NaN float per architecture of ``batch``, else ScorerError."""
+    if not isinstance(values, np.ndarray) or values.shape != (len(batch),) or values.dtype.kind not in "fiu":
+        shape = getattr(values, "shape", type(values).__name__)
+        raise ScorerError(
+            f"scorer {source} returned {shape} for a batch of {len(batch)}: a scorer must return one "
+            "number per architecture (a numpy array of that length)"
+        )
+    return values
+
+
+@dataclass
+class ScorerSpec:
+    """A scorer as conf/scorer/<name>.yaml gives it: picklable, so island processes can rebuild it.
+
+    Without ``_target_`` ``name`` is a built-in (:data:`SCORERS`); with it, ``_target_`` is the import
+    path (``package.module.factory``) of a factory of one's own, called with ``options`` as keywords
+    and returning a :data:`Scorer`, and ``name`` is what outputs call it.
+    """
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+    _target_: str | None = None
+
+    def factory(self) -> Callable[..., Scorer]:
+        if self._target_ is not None:
+            return import_target(self._target_, "scorer._target_", ScorerError)
+        if self.name not in SCORERS:
+            raise ScorerError(
+                f"unknown scorer {self.name!r} (built in: {', '.join(SCORERS)}; for one of your own give "
+                "scorer._target_=package.module.factory, docs/extending_search.md)"
+            )
+        return SCORERS[self.name]
+
+    def build(self) -> Scorer:
+        factory = self.factory()
+        try:
+            inspect.signature(factory).bind(**self.options)
+        except TypeError as err:
+            raise ScorerError(f"scorer {self.name}: bad options {sorted(self.options)}: {err}") from None
+        return factory(**self.options)
+
+
 def build_scorer(name: str, **options: Any) -> Scorer:
-    """The scorer registered as ``name``, configured with ``options`` (conf/scorer/<name>.yaml)."""
-    if name not in SCORERS:
-        raise KeyError(f"unknown scorer {name!r} (known: {', '.join(SCORERS)})")
-    return SCORERS[name](**options)
+    """The built-in scorer ``name``, configured with ``options`` (conf/scorer/<name>.yaml)."""
+    return ScorerSpec(name, options).build()
 
 
 def score_arch(arch: Arch, name: str = "stentr", **options: Any) -> float:

@@ -29,6 +29,7 @@ import numpy as np
 from e3dnas.arch import Arch, ArchBatch, arch_from_dict
 from e3dnas.arch.document import FORMAT_VERSION
 from e3dnas.errors import E3DError
+from e3dnas.schema import import_target
 
 #: What a stage mutation changes, drawn uniformly.
 STAGE_MOVES = ("width", "kernel", "bottleneck", "depth")
@@ -228,3 +229,21 @@ class SearchSpace:
             stepped = np.maximum(1, current[:, None] + np.asarray(self.depth_steps))
             depth[r, s] = np.minimum(self._redraw(current, stepped, rng), self.max_depths()[s])
         return child.genes
+
+
+def build_space(cfg: Mapping[str, Any], *, frames: int, resolution: int, max_layers: int) -> SearchSpace:
+    """The space of a conf/space config at one input size and layer budget.
+
+    Without ``_target_`` it is :meth:`SearchSpace.from_config`; with one, the callable it names is called
+    the same way (the config without ``_target_``, then ``frames``, ``resolution`` and ``max_layers`` as
+    keywords) and must return a :class:`SearchSpace` (a subclass overriding the moves, say).
+    """
+    cfg = dict(cfg)
+    target = cfg.pop("_target_", None)
+    factory = (
+        SearchSpace.from_config if target is None else import_target(target, "space._target_", SpaceError)
+    )
+    space = factory(cfg, frames=frames, resolution=resolution, max_layers=max_layers)
+    if not isinstance(space, SearchSpace):
+        raise SpaceError(f"space._target_ {target!r} returned a {type(space).__name__}, not a SearchSpace")
+    return space

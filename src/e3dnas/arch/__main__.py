@@ -1,5 +1,5 @@
-"""``python -m e3dnas.arch FILE [FILE ...] [--latency-table T]``: per-stage table, cost, scores and
-predicted latency of architecture YAMLs."""
+"""``python -m e3dnas.arch FILE|NAME [...] [--latency-table T]``: per-stage table, cost, scores and
+predicted latency of architecture YAMLs or released networks (``e3d_s``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from e3dnas import cost, scores
-from e3dnas.arch import ArchBatch, ArchError, read_arch
+from e3dnas.arch import ArchBatch, ArchError
+from e3dnas.arch.released import arch_document
 from e3dnas.latency.predict import LatencyPredictor, ops_ms_by_part
 from e3dnas.latency.table import LatencyError, load_table
 from e3dnas.scores import OBJECTIVES
@@ -23,7 +24,7 @@ def describe(
     console: Console,
     latency: LatencyPredictor | None = None,
 ) -> None:
-    doc = read_arch(path)
+    doc = arch_document(path)
     arch = doc.arch.with_input(frames or doc.arch.frames, resolution or doc.arch.resolution)
     predicted = None if latency is None else latency.predict_arch(arch)
     part_ms = {} if latency is None else ops_ms_by_part(latency.table, arch)
@@ -131,7 +132,7 @@ def describe(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m e3dnas.arch", description=__doc__)
-    parser.add_argument("files", nargs="+", help="architecture YAML files")
+    parser.add_argument("files", nargs="+", help="architecture YAML files or released network names (e3d_s)")
     parser.add_argument("--frames", type=int, help="evaluate at this many frames instead of the file's")
     parser.add_argument("--resolution", type=int, help="evaluate at this resolution instead of the file's")
     parser.add_argument(

@@ -1,17 +1,36 @@
-"""The released E3D-S/M/L networks (conf/arch/e3d_{s,m,l}.yaml), looked up by name."""
+"""The released E3D networks, looked up by name: the files of conf/arch/ (``arch=<name>`` in training)."""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from e3dnas.arch.document import ArchDocument, ArchError, read_arch
 from e3dnas.cli import CONF_DIR
 
-RELEASED = ("e3d_s", "e3d_m", "e3d_l")
+
+@cache
+def released_nets() -> dict[str, ArchDocument]:
+    """Every released network (``e3d_s`` → its document, published figures in ``meta.published``),
+    smallest first: the one reader of conf/arch/."""
+    from e3dnas.cost import cost
+
+    docs = {path.stem: read_arch(path) for path in (Path(CONF_DIR) / "arch").glob("*.yaml")}
+    return dict(sorted(docs.items(), key=lambda item: cost(item[1].arch).authors_flops))
 
 
 def released_arch(name: str) -> ArchDocument:
-    """The released network ``name`` (e.g. ``e3d_s``) with its published metadata."""
-    if name not in RELEASED:
-        raise ArchError(f"unknown released network {name!r} (known: {', '.join(RELEASED)})")
-    return read_arch(Path(CONF_DIR) / "arch" / f"{name}.yaml")
+    """The released network ``name`` (e.g. ``e3d_s``), or an ArchError naming the known ones."""
+    nets = released_nets()
+    if name not in nets:
+        raise ArchError(f"unknown released network {name!r} (known: {', '.join(nets)})")
+    return nets[name]
+
+
+def arch_document(reference: str) -> ArchDocument:
+    """The document of an architecture file, or of a released network when ``reference`` is a name (no
+    YAML suffix, no such file)."""
+    path = Path(reference)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return read_arch(path)
+    return released_arch(reference)

@@ -8,11 +8,10 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from e3dnas.cli import CONF_DIR, budget_dir, check_group_choices, composed_budget, fail, group_options
+from e3dnas.cli import CONF_DIR, budget_dir, check_group_choices, fail, user_errors
 from e3dnas.latency.profiler import ProfileError, ProfileSettings, profile
 from e3dnas.latency.timing import DeviceSettings, TimingError, TimingSettings
-from e3dnas.search.budget import BudgetError
-from e3dnas.space import SpaceError
+from e3dnas.search.config import budget_and_space
 
 TABLE_FILE = "latency.json"
 CACHE_FILE = "cache.json"
@@ -30,18 +29,16 @@ OmegaConf.register_new_resolver("profile_tag", profile_tag, replace=True)
 
 @hydra.main(config_path=CONF_DIR, config_name="profile", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    if "budget" not in cfg:
-        fail(f"no budget given: add +budget=NAME (available: {', '.join(group_options('budget'))})")
     from hydra.core.hydra_config import HydraConfig
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    with user_errors():
+        budget, space = budget_and_space(cfg)
     try:
-        budget = composed_budget(cfg.budget)
-        space = budget.space(OmegaConf.to_container(cfg.space, resolve=True))
         device = DeviceSettings(cfg.device, cfg.threads, cfg.batch, cfg.dtype, cfg.channels_last, cfg.compile)
         timing = TimingSettings(**OmegaConf.to_container(cfg.timing, resolve=True))
         settings = ProfileSettings(cfg.grid_ratio, cfg.calibration.networks, cfg.calibration.seed)
-    except (BudgetError, SpaceError, TimingError, ProfileError, TypeError) as err:
+    except (TimingError, ProfileError, TypeError) as err:
         fail(str(err))
     try:
         table = profile(space, budget, device, timing, settings, run_dir / CACHE_FILE, cfg.progress)

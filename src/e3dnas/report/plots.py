@@ -10,26 +10,36 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from e3dnas import cost, scores
-from e3dnas.arch.released import RELEASED, released_arch
+from e3dnas.arch.released import released_nets
 from e3dnas.figures import plt, save_png
 from e3dnas.report.collect import RunRecord
 from e3dnas.search.plots import COUNTER_LABELS
 
-#: Published top-1 by dataset (the authors' README; PySlowFast's model zoo for X3D on K400):
-#: name → (GFLOPs, top-1 %). Shown beside runs on the same dataset.
-PUBLISHED = {
-    "sthv1": {"E3D-S": (1.9, 47.1), "E3D-M": (4.7, 49.4), "E3D-L": (18.3, 51.1), "X3D-S": (1.96, 44.6)},
-    "sthv2": {"E3D-L": (18.3, 65.7)},
+#: Published top-1 of the X3D baselines on K400 (PySlowFast's model zoo) and S-S V1 (the E3D paper):
+#: name → (GFLOPs, top-1 %). The released E3D's are in their architecture files (``meta.published``).
+X3D_PUBLISHED = {
+    "sthv1": {"X3D-S": (1.96, 44.6)},
     "k400": {"X3D-XS": (0.60, 69.5), "X3D-S": (1.96, 73.5), "X3D-M": (4.73, 76.2), "X3D-L": (18.37, 77.5)},
 }
+
+
+def published_top1(dataset: str) -> dict[str, tuple[float, float]]:
+    """Published (GFLOPs, top-1 %) on ``dataset`` by network name: the released E3D, then X3D."""
+    e3d = {
+        name.upper().replace("_", "-"): (doc.meta["published"]["gflops"], doc.meta["published"][key])
+        for name, doc in released_nets().items()
+        if (key := f"{dataset}_top1") in doc.meta.get("published", {})
+    }
+    return e3d | X3D_PUBLISHED.get(dataset, {})
 
 
 def released(run: RunRecord) -> tuple[float, float] | None:
     """(FLOPs in the budget's count, score under the run's scorer) of the released network the run's
     budget is aligned with, at the budget's input size."""
-    if run.reference not in RELEASED:
+    doc = released_nets().get(run.reference)
+    if doc is None:
         return None
-    arch = released_arch(run.reference).arch.with_input(run.frames, run.resolution)
+    arch = doc.arch.with_input(run.frames, run.resolution)
     return cost.cost(arch).flops_by(run.budget_counter), scores.score_arch(arch, run.scorer)
 
 
@@ -214,7 +224,7 @@ def accuracy_figure(records: list[RunRecord]) -> Figure | None:
     published = [
         (f"{name} (paper, {dataset})", gflops, top1)
         for dataset in sorted({r.dataset for r in trained if r.dataset})
-        for name, (gflops, top1) in PUBLISHED.get(dataset, {}).items()
+        for name, (gflops, top1) in published_top1(dataset).items()
     ]
     for i, (name, gflops, top1) in enumerate(published):
         marker = _PAPER_MARKERS[i % len(_PAPER_MARKERS)]

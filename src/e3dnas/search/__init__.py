@@ -1,8 +1,10 @@
 """Training-free evolutionary search (``python -m e3dnas.search +budget=NAME``)."""
 
+from e3dnas.scores import ScorerSpec
 from e3dnas.search.budget import Budget, BudgetError
-from e3dnas.search.evolution import Evolution, Population, ScorerSpec, SearchSettings, run_island
-from e3dnas.search.islands import SearchResult, run_search
+from e3dnas.search.evolution import Evolution, Population, SearchResult, run_island
+from e3dnas.search.islands import run_search
+from e3dnas.search.settings import SearchSettings, SettingsError
 
 __all__ = [
     "Budget",
@@ -12,6 +14,7 @@ __all__ = [
     "ScorerSpec",
     "SearchResult",
     "SearchSettings",
+    "SettingsError",
     "run_island",
     "run_search",
 ]

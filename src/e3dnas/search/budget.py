@@ -20,7 +20,8 @@ from e3dnas.cost import FLOPS_COUNTERS
 from e3dnas.errors import E3DError
 from e3dnas.latency.predict import LatencyPredictor
 from e3dnas.latency.table import LatencyError, LatencyTable, load_table, table_digest
-from e3dnas.space import SearchSpace
+from e3dnas.schema import check_fields, integer, one_of, positive_number, setting
+from e3dnas.space import SearchSpace, build_space
 
 #: Fields that constrain latency; left out of fingerprints when unset.
 LATENCY_FIELDS = ("latency_ms", "latency_table")
@@ -30,64 +31,52 @@ class BudgetError(E3DError, ValueError):
     """The budget is malformed or impossible; the message says which field and why."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class Budget:
+    """One budget (conf/budget/<name>.yaml); each field's allowed values are beside it."""
+
     name: str
-    frames: int
-    resolution: int
-    flops: float
-    layers: int
-    counter: str = "authors"
-    params: float | None = None
-    reference: str | None = None  # the released network (conf/arch/<name>.yaml) this budget is aligned with
-    latency_ms: float | None = None  # predicted ms per forward pass on the latency table's device
-    latency_table: str | None = None  # a table of `python -m e3dnas.profile` at this budget's input size
+    frames: int = setting(*integer(1))
+    resolution: int = setting(*integer(1))
+    #: In ``counter``'s count, on a 1×3×T×R×R clip.
+    flops: float = setting(*positive_number())
+    #: Stem + 3 per block + head.
+    layers: int = setting(*integer(1))
+    counter: str = setting(*one_of(FLOPS_COUNTERS), default="authors")
+    #: Backbone parameters.
+    params: float | None = setting(*positive_number(optional=True), default=None)
+    #: The released network (conf/arch/<name>.yaml) this budget is aligned with.
+    reference: str | None = None
+    #: Predicted ms per forward pass on the latency table's device.
+    latency_ms: float | None = setting(*positive_number(optional=True), default=None)
+    #: A table of `python -m e3dnas.profile` at this budget's input size.
+    latency_table: str | None = None
+
+    def __post_init__(self) -> None:
+        """Range checks, numbers as floats (fingerprints hash them), and the latency table read and checked
+        to fit: a bad one fails here, with the reason, not in the search."""
+        check_fields(self, "budget", BudgetError, f" (budget {self.name})")
+        for key in ("flops", "params", "latency_ms"):
+            if getattr(self, key) is not None:
+                setattr(self, key, float(getattr(self, key)))
+        if self.latency_ms is not None and self.latency_table is None:
+            raise BudgetError(
+                f"budget {self.name}: 'latency_ms' needs 'latency_table' "
+                "(a table of python -m e3dnas.profile)"
+            )
+        self.latency_table_checked()
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> Budget:
-        known = {f.name for f in fields(cls)}
-        unknown = set(cfg) - known
+        """The budget of a plain mapping (a conf/budget file read outside Hydra)."""
+        names = [f.name for f in fields(cls)]
+        unknown = set(cfg) - set(names)
         if unknown:
-            raise BudgetError(f"budget: unknown field(s) {sorted(unknown)} (known: {sorted(known)})")
-        name = cfg.get("name", "?")
-        for key in ("frames", "resolution", "flops", "layers"):
-            if key not in cfg or cfg[key] is None:
-                raise BudgetError(f"budget {name}: field '{key}' is missing")
-        for key in ("frames", "resolution", "flops", "layers", "params"):
-            value = cfg.get(key)
-            if value is None and key == "params":
-                continue
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise BudgetError(f"budget {name}: '{key}' must be a positive number, got {value!r}")
-        counter = cfg.get("counter", "authors")
-        if counter not in FLOPS_COUNTERS:
-            raise BudgetError(
-                f"budget {name}: 'counter' must be one of {', '.join(FLOPS_COUNTERS)}, got {counter!r}"
-            )
-        latency = cfg.get("latency_ms")
-        if latency is not None and (
-            isinstance(latency, bool) or not isinstance(latency, int | float) or not latency > 0
-        ):
-            raise BudgetError(f"budget {name}: 'latency_ms' must be a positive number, got {latency!r}")
-        table = cfg.get("latency_table")
-        if latency is not None and table is None:
-            raise BudgetError(
-                f"budget {name}: 'latency_ms' needs 'latency_table' (a table of python -m e3dnas.profile)"
-            )
-        budget = cls(
-            name=str(name),
-            counter=counter,
-            frames=int(cfg["frames"]),
-            resolution=int(cfg["resolution"]),
-            flops=float(cfg["flops"]),
-            layers=int(cfg["layers"]),
-            params=None if cfg.get("params") is None else float(cfg["params"]),
-            reference=cfg.get("reference"),
-            latency_ms=None if latency is None else float(latency),
-            latency_table=None if table is None else str(table),
-        )
-        budget.latency_table_checked()  # a bad table fails here, with the reason, not in the search
-        return budget
+            raise BudgetError(f"budget: unknown field(s) {sorted(unknown)} (known: {names})")
+        missing = [key for key in names[:5] if cfg.get(key) is None]
+        if missing:
+            raise BudgetError(f"budget {cfg.get('name', '?')}: field '{missing[0]}' is missing")
+        return cls(**cfg)
 
     def fingerprint(self) -> str:
         """Six hex digits of every field but the name: equal for equal budgets, different otherwise.
@@ -115,9 +104,7 @@ class Budget:
 
     def space(self, space_cfg: Mapping[str, Any]) -> SearchSpace:
         """The search space of ``space_cfg`` (conf/space) at this budget's input size and layer cap."""
-        space = SearchSpace.from_config(
-            space_cfg, frames=self.frames, resolution=self.resolution, max_layers=self.layers
-        )
+        space = build_space(space_cfg, frames=self.frames, resolution=self.resolution, max_layers=self.layers)
         if self.latency_table is not None:
             problem = self.latency_table_checked().covers(space)
             if problem:

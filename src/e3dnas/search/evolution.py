@@ -15,7 +15,7 @@ import math
 import pickle
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,56 +25,12 @@ from e3dnas import cost
 from e3dnas.arch import ArchBatch
 from e3dnas.atomic import atomic_write_bytes
 from e3dnas.errors import E3DError
-from e3dnas.scores import build_scorer
+from e3dnas.scores import ScorerSpec, check_scores
 from e3dnas.search.budget import Budget, BudgetError
+from e3dnas.search.settings import SearchSettings
 from e3dnas.space import SearchSpace
 
 HISTORY_COLUMNS = ("island", "evaluated", "best_score", "median_score", "best_flops", "accepted_rate")
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    """The ``search.*`` knobs of conf/search.yaml."""
-
-    iterations: int = 200_000
-    population: int = 256
-    batch: int = 64
-    seed: int = 0
-    top_k: int = 10
-    workers: int = 1
-    resume: bool = False
-    checkpoint_every: float = 30.0
-    history_every: int = 2_000
-    pareto_samples: int = 20_000
-
-    def __post_init__(self) -> None:
-        """One line naming the key and its allowed range for any bad value (the CLI exits 2 with it)."""
-        minimum = {"iterations": 1, "population": 1, "batch": 1, "seed": 0, "top_k": 1, "workers": 1}
-        minimum |= {"history_every": 1, "pareto_samples": 0}
-        for key, low in minimum.items():
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise SettingsError(f"search.{key} must be an integer >= {low}, got {value!r}")
-        if not isinstance(self.resume, bool):
-            raise SettingsError(f"search.resume must be true or false, got {self.resume!r}")
-        every = self.checkpoint_every
-        if isinstance(every, bool) or not isinstance(every, int | float) or every <= 0:
-            raise SettingsError(f"search.checkpoint_every must be a number of seconds > 0, got {every!r}")
-
-
-class SettingsError(E3DError, ValueError):
-    """A ``search.*`` setting is out of range; the message names it."""
-
-
-@dataclass(frozen=True)
-class ScorerSpec:
-    """A scorer by name and options: picklable, so island processes can rebuild it."""
-
-    name: str
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-    def build(self):
-        return build_scorer(self.name, **self.options)
 
 
 @dataclass
@@ -129,7 +85,8 @@ class Evolution:
                 f"{int(cost.layers(seed)[0])} layers{latency} (budget: {budget.flops / 1e9:.3f} GFLOPs, "
                 f"{budget.params} params, {budget.layers} layers{limit})"
             )
-        self.population = Population(seed.genes, self.score(seed), seed_flops, seed_params)
+        seed_scores = check_scores(self.score(seed), seed, scorer.name)
+        self.population = Population(seed.genes, seed_scores, seed_flops, seed_params)
         self.evaluated = 0
         self.accepted = 0
         self.batches = 0
@@ -206,14 +163,26 @@ class Evolution:
 
 
 @dataclass
-class IslandResult:
+class SearchResult:
+    """What an island, or all islands merged, found and how far they got."""
+
     population: Population
     history: list[tuple]
     samples: np.ndarray
     evaluated: int
     accepted: int
+    seconds: float
     resumed_at: int = 0  # candidates already evaluated by the run this one resumed
     interrupted: bool = False
+
+    @property
+    def evaluated_here(self) -> int:
+        """Candidates this run evaluated (a resumed run counts only what it added)."""
+        return self.evaluated - self.resumed_at
+
+    @property
+    def rate(self) -> float:
+        return self.evaluated_here / max(self.seconds, 1e-9)
 
 
 class ResumeError(E3DError, ValueError):
@@ -238,7 +207,8 @@ def run_signature(
         "iterations": iterations,
         "budget": budget.signature(),
         "space": asdict(space),
-        "scorer": {"name": scorer.name, "options": dict(scorer.options)},
+        "scorer": {"name": scorer.name, "options": dict(scorer.options)}
+        | ({} if scorer._target_ is None else {"target": scorer._target_}),
         "search": {k: v for k, v in asdict(settings).items() if k not in UNSIGNED_SETTINGS},
     }
     return _flatten(tree)
@@ -283,7 +253,7 @@ def run_island(
     on_progress: Callable[[int, float], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_history: Callable[[tuple], None] | None = None,
-) -> IslandResult:
+) -> SearchResult:
     """Evolve one island for ``iterations`` children, checkpointing every ``checkpoint_every`` seconds.
 
     With ``settings.resume`` it continues from ``checkpoint``, which must exist and have been written under
@@ -291,6 +261,7 @@ def run_island(
     true the island checkpoints and returns early with ``interrupted`` set. ``on_history`` receives each
     new history row as it is recorded (not the rows a resumed checkpoint already held).
     """
+    start = time.perf_counter()
     rng = np.random.default_rng(np.random.SeedSequence(settings.seed).spawn(island + 1)[island])
     batches = math.ceil(iterations / settings.batch)
     sample_every = max(1, math.ceil(batches * settings.batch / max(settings.pareto_samples, 1)))
@@ -327,6 +298,13 @@ def run_island(
     save()
     columns = 3 if evo.latency is None else 4
     samples = np.concatenate(evo.samples) if evo.samples else np.zeros((0, columns))
-    return IslandResult(
-        evo.population, evo.history, samples, evo.evaluated, evo.accepted, resumed_at, interrupted
+    return SearchResult(
+        evo.population,
+        evo.history,
+        samples,
+        evo.evaluated,
+        evo.accepted,
+        time.perf_counter() - start,
+        resumed_at,
+        interrupted,
     )

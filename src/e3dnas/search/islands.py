@@ -20,38 +20,16 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from e3dnas.scores import ScorerSpec
 from e3dnas.search.budget import Budget
-from e3dnas.search.evolution import (
-    IslandResult,
-    Population,
-    ResumeError,
-    ScorerSpec,
-    SearchSettings,
-    run_island,
-)
+from e3dnas.search.evolution import ResumeError, SearchResult, run_island
+from e3dnas.search.settings import SearchSettings
 from e3dnas.space import SearchSpace
-
-
-@dataclass
-class SearchResult:
-    population: Population
-    history: list[tuple]
-    samples: np.ndarray
-    evaluated: int
-    accepted: int
-    seconds: float
-    evaluated_here: int  # by this process (a resumed run counts only what it added)
-    interrupted: bool = False
-
-    @property
-    def rate(self) -> float:
-        return self.evaluated_here / max(self.seconds, 1e-9)
 
 
 @contextmanager
@@ -97,7 +75,7 @@ def _count(n: int, _best: float) -> None:
         _counter.value += n
 
 
-def _island_in_worker(island: int, *args) -> IslandResult:
+def _island_in_worker(island: int, *args) -> SearchResult:
     on_history = None if _history is None else _history.put
     return run_island(island, *args, on_progress=_count, should_stop=_stop.is_set, on_history=on_history)
 
@@ -205,6 +183,6 @@ def run_search(
         evaluated=sum(r.evaluated for r in results),
         accepted=sum(r.accepted for r in results),
         seconds=time.perf_counter() - start,
-        evaluated_here=sum(r.evaluated - r.resumed_at for r in results),
+        resumed_at=sum(r.resumed_at for r in results),
         interrupted=any(r.interrupted for r in results),
     )

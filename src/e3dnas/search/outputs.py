@@ -13,9 +13,10 @@ from e3dnas import __version__, cost, scores
 from e3dnas.arch import Arch, ArchBatch, arch_to_dict, save_arch
 from e3dnas.atomic import atomic_write_csv, atomic_write_text
 from e3dnas.latency.predict import LatencyPredictor
+from e3dnas.scores import ScorerSpec
 from e3dnas.search.budget import Budget
-from e3dnas.search.evolution import HISTORY_COLUMNS, ScorerSpec, SearchSettings
-from e3dnas.search.islands import SearchResult
+from e3dnas.search.evolution import HISTORY_COLUMNS, SearchResult
+from e3dnas.search.settings import SearchSettings
 
 #: Scorers recorded in every architecture's metadata: STEntr under each objective and its ablation.
 RECORDED_SCORES = (*scores.OBJECTIVES, "entropy")

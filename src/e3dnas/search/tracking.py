@@ -8,8 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from e3dnas.search.evolution import HISTORY_COLUMNS
-from e3dnas.search.islands import SearchResult
+from e3dnas.search.evolution import HISTORY_COLUMNS, SearchResult
 from e3dnas.tracking import wandb_init_kwargs
 
 #: Artifact type of architecture files.

@@ -1,0 +1,158 @@
+"""One search: the evolution of the composed config, its files, plots and wandb run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from omegaconf import DictConfig, OmegaConf
+
+from e3dnas import cost
+from e3dnas.arch import ArchBatch
+from e3dnas.arch.released import released_nets
+from e3dnas.errors import E3DError
+from e3dnas.figures import save_png
+from e3dnas.scores import ScorerSpec
+from e3dnas.search.budget import Budget
+from e3dnas.search.config import search_inputs
+from e3dnas.search.evolution import SearchResult
+from e3dnas.search.islands import run_search
+from e3dnas.search.outputs import population_archs, write_outputs
+from e3dnas.search.plots import latency_pareto_figure, pareto_figure, plot_convergence
+from e3dnas.search.settings import SearchSettings
+from e3dnas.space import SearchSpace
+
+if TYPE_CHECKING:
+    from e3dnas.latency.predict import LatencyPredictor
+    from e3dnas.search.tracking import SearchTracker
+
+
+class SearchInterrupted(Exception):
+    """Ctrl-C or SIGTERM stopped the search after a checkpoint; the message says how to resume."""
+
+
+def released_references(
+    scorer: ScorerSpec, budget: Budget, latency: LatencyPredictor | None = None
+) -> dict[str, tuple[float, float]]:
+    """(FLOPs in the budget's count, score) of each released network at the search's input size; with
+    ``latency``, (predicted ms, score) instead."""
+    score = scorer.build()
+    refs = {}
+    for name, doc in released_nets().items():
+        arch = doc.arch.with_input(budget.frames, budget.resolution)
+        x = cost.cost(arch).flops_by(budget.counter) if latency is None else latency.predict_arch(arch)
+        refs[name.upper().replace("_", "-")] = (x, float(score(ArchBatch.from_archs([arch]))[0]))
+    return refs
+
+
+def run(cfg: DictConfig, run_dir: Path, command: list[str]) -> float:
+    """Search under the composed ``cfg`` into ``run_dir``; return the best score.
+
+    ``command`` (the command-line arguments) goes into the resume command of an interrupted search.
+    Raises an ``E3DError`` for a config or resume the user must fix, :class:`SearchInterrupted` on a
+    signal; the wandb run (``wandb.enabled``) is finished with the matching exit code either way.
+    """
+    budget, space, scorer, settings = search_inputs(cfg)
+    tracker = None
+    if cfg.wandb.enabled:
+        from e3dnas.search.tracking import SearchTracker, arch_artifact_name
+
+        # Opened before the evolution: history rows are logged as they come, and an interrupted or killed
+        # search leaves a run too (a resume in the same run dir continues it).
+        tracker = SearchTracker(
+            cfg.wandb,
+            run_dir=run_dir,
+            name=f"search-{budget.name}-{scorer.name}-seed{settings.seed}",
+            config=OmegaConf.to_container(cfg, resolve=True) | {"budget_name": budget.name},
+            artifact=arch_artifact_name(budget.name, scorer.name),
+        )
+    exit_code = 1
+    try:
+        result = run_search(
+            space,
+            scorer,
+            budget,
+            settings,
+            run_dir / "checkpoint",
+            progress=cfg.progress,
+            on_history=tracker.log_history if tracker else None,
+        )
+        if result.interrupted:
+            exit_code = 130
+            again = [a for a in command if not a.startswith(("hydra.run.dir=", "search.resume="))]
+            raise SearchInterrupted(
+                f"interrupted after {result.evaluated:,} candidates; checkpoint in {run_dir / 'checkpoint'}. "
+                f"Resume: python -m e3dnas.search {' '.join(again)} search.resume=true "
+                f"hydra.run.dir={run_dir}"
+            )
+        score = report(result, run_dir, budget, space, scorer, settings, tracker)
+        exit_code = 0
+        return score
+    except Exception as err:
+        exit_code = 2 if isinstance(err, E3DError) else exit_code
+        raise
+    finally:
+        if tracker is not None:
+            tracker.finish(exit_code)
+
+
+def report(
+    result: SearchResult,
+    run_dir: Path,
+    budget: Budget,
+    space: SearchSpace,
+    scorer: ScorerSpec,
+    settings: SearchSettings,
+    tracker: SearchTracker | None,
+) -> float:
+    """Files, plots and the wandb run of a finished search, and its one-line summary; the best score."""
+    archs = population_archs(result, space.skeleton)
+    best_yaml, top = write_outputs(
+        result, archs, run_dir, budget, scorer, settings, wandb=tracker.lineage() if tracker else None
+    )
+    pop = result.population
+    plots = {
+        "convergence": plot_convergence(result.history, scorer.name, run_dir / "convergence.png"),
+        "pareto": save_png(
+            pareto_figure(
+                result.samples,
+                pop.flops,
+                pop.scores,
+                budget.flops,
+                budget.counter,
+                released_references(scorer, budget),
+                scorer.name,
+            ),
+            run_dir / "pareto.png",
+            dpi=120,
+        ),
+    }
+    latency = budget.latency_predictor()
+    latency_note = ""
+    if latency is not None:
+        population_ms = latency.predict(ArchBatch(space.skeleton, pop.genes))
+        plots["pareto_latency"] = save_png(
+            latency_pareto_figure(
+                result.samples,
+                population_ms,
+                pop.scores,
+                budget.latency_ms,
+                released_references(scorer, budget, latency),
+                scorer.name,
+                latency.table.device["device_name"],
+            ),
+            run_dir / "pareto_latency.png",
+            dpi=120,
+        )
+        limit = "" if budget.latency_ms is None else f" (budget {budget.latency_ms:g})"
+        latency_note = f", {population_ms[0]:.2f} ms predicted{limit}"
+    if tracker is not None:
+        tracker.log_result(result, top, plots, best_yaml)
+    best = cost.cost(archs[0])
+    print(
+        f"best {scorer.name} {pop.scores[0]:.4f} at {best.authors_flops / 1e9:.3f} GFLOPs (authors' count), "
+        f"{best.flops / 1e9:.3f} (conv MACs); budget {budget.flops / 1e9:.3f} ({budget.counter})"
+        f"{latency_note} ({result.evaluated_here:,} candidates in {result.seconds:.1f} s, "
+        f"{result.rate:,.0f}/s) -> {best_yaml}"
+    )
+    return float(pop.scores[0])
