@@ -53,7 +53,7 @@ def hydra_args(argv: Sequence[str]) -> argparse.Namespace:
     """The command line as Hydra's own parser reads it (overrides, ``--config-dir``, ``--config-name`` …)."""
     from hydra._internal.utils import get_args_parser
 
-    return get_args_parser().parse_known_args(list(argv))[0]
+    return get_args_parser().parse_known_intermixed_args(list(argv))[0]
 
 
 def config_loader(args: argparse.Namespace) -> ConfigLoader:
