@@ -63,9 +63,7 @@ def evaluate(cfg: DictConfig, run_dir: Path, overrides: list[str] = ()) -> dict[
         )
     module.collect_predictions = True
     with config_errors("trainer"):
-        trainer = L.Trainer(
-            **OmegaConf.to_container(cfg.trainer, resolve=True), logger=False, default_root_dir=run_dir
-        )
+        trainer = instantiate(cfg.trainer, logger=False, default_root_dir=run_dir)
     if cfg.views == "multi":
         (metrics,) = trainer.test(module, datamodule=datamodule)
     elif cfg.views == "single":

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig, OmegaConf
 
 from e3dnas import cost
@@ -100,6 +102,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             frames=cfg.dataset.frames,
             resolution=cfg.dataset.resolution,
             optim=OmegaConf.to_container(cfg.optim, resolve=True),
+            scheduler=OmegaConf.to_container(cfg.scheduler, resolve=True) if cfg.scheduler else None,
+            decay_norm_and_bias=cfg.train.decay_norm_and_bias,
             label_smoothing=cfg.loss.label_smoothing,
             arch=arch_to_dict(doc.arch) if doc else None,
             class_names=list(datamodule.class_names),
@@ -124,21 +128,27 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     name = f"train-{doc.name if doc else cfg.model.name}-{cfg.dataset.name}"
     config = OmegaConf.to_container(cfg, resolve=True)
     checkpoint_dir = run_dir / "checkpoints"
-    loggers = build_loggers(
-        cfg.logger,
-        run_dir,
-        name,
-        config
-        | {"arch_summary": arch_summary, "arch_document": arch_to_dict(doc.arch, doc.name) if doc else None},
-        arch_meta=doc.meta if doc else None,
-    )
+    with config_errors("logger"):
+        loggers = build_loggers(
+            cfg.logger,
+            run_dir,
+            name,
+            config
+            | {
+                "arch_summary": arch_summary,
+                "arch_document": arch_to_dict(doc.arch, doc.name) if doc else None,
+            },
+            arch_meta=doc.meta if doc else None,
+        )
+    with config_errors("callbacks"):
+        callbacks = build_callbacks(cfg.callbacks, checkpoint_dir, logging=bool(loggers))
     with config_errors("trainer"):
-        trainer = L.Trainer(
-            **OmegaConf.to_container(cfg.trainer, resolve=True),
+        trainer = instantiate(
+            cfg.trainer,
             default_root_dir=run_dir,
             logger=loggers,
-            callbacks=build_callbacks(cfg.callbacks, checkpoint_dir, logging=bool(loggers)),
-            enable_progress_bar=cfg.callbacks.progress_bar != "none",
+            callbacks=callbacks,
+            enable_progress_bar=any(isinstance(c, ProgressBar) for c in callbacks),
         )
     try:
         trainer.fit(
