@@ -246,7 +246,10 @@ class VideoDataModule(L.LightningDataModule):
 
     def on_after_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, Any]:
         """Clips arrive on the device as uint8 views (normalised here) or, with ``gpu_transforms``, as uint8
-        clips with their planned views (cut and normalised here)."""
+        clips with their planned views (cut and normalised here). A bare tensor is the module's example
+        input (Lightning's model summary counts FLOPs on it) and passes as it is."""
+        if isinstance(batch, torch.Tensor):
+            return batch
         if "views" in batch:
             batch["clip"] = render(batch["clip"], batch.pop("views"), self.resolution, self.mean, self.std)
         elif batch["clip"].dtype == torch.uint8:

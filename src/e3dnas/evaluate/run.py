@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import lightning as L
+from hydra.utils import instantiate
 import torch
 from omegaconf import DictConfig, OmegaConf
 
@@ -18,6 +18,7 @@ from e3dnas.evaluate.tracking import log_evaluation
 from e3dnas.train.checkpoint import load_checkpoint
 from e3dnas.train.errors import ConfigError, config_errors
 from e3dnas.train.module import ClipClassifier
+from e3dnas.train.noise import silence_known_noise
 from e3dnas.train.run import build_datamodule
 
 log = logging.getLogger("e3dnas.evaluate")
@@ -51,6 +52,7 @@ def check_input_size(module: ClipClassifier, frames: int, resolution: int) -> No
 
 def evaluate(cfg: DictConfig, run_dir: Path, overrides: list[str] = ()) -> dict[str, Any]:
     """Evaluate ``cfg.ckpt``; ``overrides`` are the command line's (they say which data fields were set)."""
+    silence_known_noise()
     module = load_checkpoint(cfg.ckpt)
     data_cfg = dataset_config(cfg, module, list(overrides))
     check_input_size(module, data_cfg.frames, data_cfg.resolution)

@@ -3,20 +3,25 @@ only the run knows (its directory, its wandb lineage)."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-from fvcore.nn.precise_bn import update_bn_stats
-from lightning.fabric.utilities.rank_zero import rank_zero_only
 from hydra.utils import get_class, instantiate
+from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
 from e3dnas.tracking import arch_lineage, wandb_init_kwargs
+from e3dnas.train.noise import JIT_SCRIPT
 from e3dnas.train.tracking import TrackedWandbLogger
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message=JIT_SCRIPT, category=FutureWarning)
+    from fvcore.nn.precise_bn import update_bn_stats
 
 
 class PreciseBN(Callback):

@@ -65,6 +65,8 @@ class ClipClassifier(L.LightningModule):
             network, channels_last_3d=self.channels_last, compile=model.get("compile", False)
         )
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        # One clip: Lightning's model summary counts the FLOPs of a forward pass on it (0 without one).
+        self.example_input_array = torch.zeros(1, 3, frames, resolution, resolution)
         self.train_metrics = accuracy_metrics(num_classes, "train/")
         self.val_metrics = accuracy_metrics(num_classes, "val/")
         self.test_metrics = accuracy_metrics(num_classes, "test/")

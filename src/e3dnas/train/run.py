@@ -20,6 +20,7 @@ from e3dnas.train.callbacks import build_callbacks, build_loggers
 from e3dnas.train.errors import ConfigError, config_errors
 from e3dnas.train.finetune import init_from
 from e3dnas.train.module import ClipClassifier
+from e3dnas.train.noise import silence_known_noise
 from e3dnas.train.tracking import finish_tracking
 
 log = logging.getLogger("e3dnas.train")
@@ -90,6 +91,7 @@ def build_datamodule(dataset_cfg: DictConfig) -> VideoDataModule:
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Fit (from ``train.init_from``'s weights, resuming if asked), test the best checkpoint, and write
     ``results.json`` into ``run_dir``."""
+    silence_known_noise()
     L.seed_everything(cfg.seed, workers=True)
     doc = resolve_arch(cfg)
     if doc is not None:
