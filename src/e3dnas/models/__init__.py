@@ -1,26 +1,44 @@
-"""Model registry: ``model=<name>`` in the config picks a builder.
+"""Models by name or by ``_target_``: ``model=<name>`` picks conf/model/<name>.yaml, whose ``_target_`` is the
+builder (a function or class, from e3dnas or from any importable package).
 
-Every builder takes ``arch, num_classes, frames, resolution`` plus its own options and returns a module
-mapping (B, 3, T, H, W) clips to (B, num_classes) logits.
+Every builder takes ``arch, num_classes, frames, resolution`` (keywords) plus its own options and returns a
+module mapping (B, 3, T, H, W) clips to (B, num_classes) logits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import partial
 from typing import Any
 
 import torch
+from hydra.utils import get_method
 from torch import nn
 
 from e3dnas.arch import Arch
+from e3dnas.errors import ConfigError
 from e3dnas.models.e3d import E3DNet, build_e3d
 from e3dnas.models.x3d import X3D_SIZES, build_x3d
 
-MODELS: dict[str, Callable[..., nn.Module]] = {
-    "e3d": build_e3d,
-    **{f"x3d_{size}": partial(build_x3d, size=size) for size in X3D_SIZES},
+#: The built-in models: name → (builder, fixed options). A checkpoint's model config that predates
+#: ``_target_`` names one of these.
+MODELS: dict[str, tuple[str, dict[str, Any]]] = {
+    "e3d": ("e3dnas.models.e3d.build_e3d", {}),
+    **{f"x3d_{size}": ("e3dnas.models.x3d.build_x3d", {"size": size}) for size in X3D_SIZES},
 }
+#: Keys of a model config that are neither the builder nor its options.
+MODEL_KEYS = ("name", "compile", "channels_last_3d")
+
+
+class ModelError(ConfigError):
+    """An unknown model name or a ``_target_`` that cannot be imported."""
+
+
+def builder(target: str) -> Callable[..., nn.Module]:
+    """The callable a ``_target_`` names (``package.module.function_or_class``)."""
+    try:
+        return get_method(target)
+    except Exception as err:  # Hydra wraps every import failure alike
+        raise ModelError(f"model._target_: cannot import {target!r} ({err.__cause__ or err})") from None
 
 
 def build_model(
@@ -30,14 +48,18 @@ def build_model(
     arch: Arch | None = None,
     frames: int | None = None,
     resolution: int | None = None,
+    _target_: str | None = None,
     **options: Any,
 ) -> nn.Module:
-    """Build the registered model ``name``; ``options`` are the rest of conf/model/<name>.yaml."""
-    if name not in MODELS:
-        raise KeyError(f"unknown model {name!r} (known: {', '.join(MODELS)})")
-    if name == "e3d" and arch is None:
-        raise ValueError("model 'e3d' needs an architecture (arch=<path/to/arch.yaml>)")
-    return MODELS[name](arch=arch, num_classes=num_classes, frames=frames, resolution=resolution, **options)
+    """Build model ``name`` with the builder ``_target_`` (a config's), else the built-in model of that name;
+    ``options`` are the rest of the model config."""
+    if _target_ is None:
+        if name not in MODELS:
+            known = ", ".join(MODELS)
+            raise ModelError(f"unknown model {name!r} (known: {known}; or give model._target_)")
+        _target_, fixed = MODELS[name]
+        options = {**fixed, **options}
+    return builder(_target_)(arch=arch, num_classes=num_classes, frames=frames, resolution=resolution, **options)
 
 
 def prepare_model(model: nn.Module, *, channels_last_3d: bool = False, compile: bool = False) -> nn.Module:
@@ -50,14 +72,15 @@ def prepare_model(model: nn.Module, *, channels_last_3d: bool = False, compile: 
 
 
 def model_options(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """The builder's own options from a model config (drops the registry keys)."""
-    return {k: v for k, v in cfg.items() if k not in ("name", "compile", "channels_last_3d")}
+    """The builder's own options from a model config (drops the keys that are not)."""
+    return {k: v for k, v in cfg.items() if k not in MODEL_KEYS}
 
 
 __all__ = [
     "MODELS",
     "X3D_SIZES",
     "E3DNet",
+    "ModelError",
     "build_e3d",
     "build_model",
     "build_x3d",

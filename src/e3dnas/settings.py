@@ -1,0 +1,46 @@
+"""Structured configs: a Hydra config node read into its dataclass, every bad value one ConfigError line.
+
+The dataclasses hold the only default of each setting; their ``__post_init__`` checks ranges. Types are
+checked by OmegaConf when the node is merged onto the dataclass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+
+from e3dnas.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def read_settings(schema: type[T], node: DictConfig | Mapping[str, Any], key: str) -> T:
+    """``node`` (config key ``key``; "" for the root) as a ``schema`` instance; ConfigError naming the key at
+    fault."""
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), node)
+        return OmegaConf.to_object(merged)
+    except MissingMandatoryValue as err:
+        where = dotted(key, err.full_key)
+        raise ConfigError(f"{where}: must be set ({where}=...)") from None
+    except OmegaConfBaseException as err:
+        reason = str(err.msg if hasattr(err, "msg") else err).strip().splitlines()[0]
+        raise ConfigError(f"{dotted(key, err.full_key)}: {reason}") from None
+
+
+def dotted(*parts: str | None) -> str:
+    return ".".join(part for part in parts if part)
+
+
+def at_least(key: str, value: float | None, minimum: float) -> None:
+    """Range check of one setting (None passes: it means "the default")."""
+    if value is not None and value < minimum:
+        raise ConfigError(f"{key}: must be ≥ {minimum}, got {value}")
+
+
+def one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key}: must be one of {', '.join(allowed)}, got {value!r}")
