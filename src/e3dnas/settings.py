@@ -6,6 +6,7 @@ checked by OmegaConf when the node is merged onto the dataclass.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -44,3 +45,13 @@ def at_least(key: str, value: float | None, minimum: float) -> None:
 def one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ConfigError(f"{key}: must be one of {', '.join(allowed)}, got {value!r}")
+
+
+def locate(path: str, key: str, error: type[ConfigError] = ConfigError) -> Any:
+    """The object a ``_target_``-style dotted path names (``package.module.name``), imported as Hydra would;
+    ``error`` (naming config key ``key``) when it cannot be."""
+    module, _, name = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as err:
+        raise error(f"{key}: cannot import {path!r} ({err})") from None

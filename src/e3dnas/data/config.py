@@ -30,7 +30,9 @@ class DatasetConfig:
     # (test) | dense: a random frames × stride clip (training), test_clips evenly spaced (test)
     stride: int = 1  # dense sampling only: frames between sampled frames
     resolution: int = 224  # side of the square crop the network sees
-    train_scale: list[float] | None = None  # [min, max] random short side in training; None: res × [8/7, 10/7]
+    train_scale: list[float] | None = (
+        None  # [min, max] random short side in training; None: res × [8/7, 10/7]
+    )
     test_scale: float | None = None  # short side of val/test views; None: resolution × 8/7 (256 @ 224)
     test_clips: int = 1  # temporal test views (segment sampling: offset (k + ½)/K inside each segment)
     test_crops: int = 1  # 1 (centre) or 3 (start, centre, end of the long side); views = clips × crops

@@ -16,20 +16,20 @@ from torch.utils.data import DataLoader
 
 from e3dnas.data.annotations import Layout, Split, SplitName, Storage, require_dir
 from e3dnas.data.collate import ClipCollate
-from e3dnas.data.dataset import ClipDataset, worker_init
 from e3dnas.data.config import DatasetConfig
+from e3dnas.data.dataset import ClipDataset, worker_init
 from e3dnas.data.errors import DataError
 from e3dnas.data.failures import FailureMonitor
 from e3dnas.data.layouts import open_layout
 from e3dnas.data.prepare import MANIFEST, read_manifest
 from e3dnas.data.sampling import make_sampler
-from e3dnas.errors import ConfigError
 from e3dnas.data.transforms import (
     ClipTransform,
     mirror_labels,
     normalise,
     render,
 )
+from e3dnas.errors import ConfigError
 
 logger = logging.getLogger("e3dnas.data")
 

@@ -1,22 +1,21 @@
 """Dataset layouts by name or by class path: the official ones (docs/data.md) are registered here, any other
-(``dataset.layout=my_package.module.MyLayout``) is imported as Hydra resolves a ``_target_``."""
+(``dataset.layout=my_package.module.MyLayout``) is imported like a ``_target_``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from hydra.utils import get_class
-
 from e3dnas.data.annotations import Layout
-from e3dnas.data.errors import DataError
 from e3dnas.data.kinetics import KineticsLayout
 from e3dnas.data.sthv1 import SthV1Layout
 from e3dnas.data.sthv2 import SthV2Layout
+from e3dnas.errors import ConfigError
+from e3dnas.settings import locate
 
 LAYOUTS: dict[str, type[Layout]] = {"sthv1": SthV1Layout, "sthv2": SthV2Layout, "k400": KineticsLayout}
 
 
-class LayoutError(DataError, ValueError):
+class LayoutError(ConfigError):
     """An unknown layout name or a layout class that cannot be imported."""
 
 
@@ -29,10 +28,7 @@ def layout_class(name: str) -> type[Layout]:
             f"dataset.layout: unknown layout {name!r} (known: {', '.join(LAYOUTS)}; or a class path "
             "package.module.Class)"
         )
-    try:
-        return get_class(name)
-    except Exception as err:  # Hydra wraps every import failure alike
-        raise LayoutError(f"dataset.layout: cannot import {name!r} ({err.__cause__ or err})") from None
+    return locate(name, "dataset.layout", LayoutError)
 
 
 def open_layout(name: str, root: str | Path, media_dir: str = ".", annotation_dir: str = ".") -> Layout:

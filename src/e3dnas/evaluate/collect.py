@@ -26,7 +26,9 @@ class PredictionCollector(L.Callback):
         self.parts.append((probs, labels, batch["index"].detach().cpu()))
         self.confusion.update(probs, labels)
 
-    def on_test_batch_end(self, trainer, pl_module, outputs: Any, batch: Any, batch_idx: int, dataloader_idx=0):
+    def on_test_batch_end(
+        self, trainer, pl_module, outputs: Any, batch: Any, batch_idx: int, dataloader_idx=0
+    ):
         self.collect(outputs, batch)
 
     def on_validation_batch_end(

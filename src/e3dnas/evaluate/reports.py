@@ -10,7 +10,7 @@ from torchmetrics.classification import MulticlassConfusionMatrix
 
 from e3dnas.atomic import atomic_write_csv
 from e3dnas.data.annotations import VideoRecord
-from e3dnas.figures import save_png
+from e3dnas.figures import plt, save_png
 
 
 def write_per_class_csv(matrix: torch.Tensor, class_names: list[str], path: Path) -> Path:
@@ -47,12 +47,17 @@ def write_predictions_csv(
     return atomic_write_csv(path, header, rows)
 
 
-def plot_confusion(confusion: MulticlassConfusionMatrix, class_names: list[str], title: str, path: Path) -> Path:
+def plot_confusion(
+    confusion: MulticlassConfusionMatrix, class_names: list[str], title: str, path: Path
+) -> Path:
     """torchmetrics' picture of the confusion matrix (rows: true class); class names and counts in the cells
     only where there are few enough classes to read them."""
     readable = len(class_names) <= 30
-    fig, ax = confusion.plot(add_text=readable, labels=class_names if readable else None)
     side = min(12.0, 3 + 0.5 * len(class_names))
-    fig.set_size_inches(side, side)
+    fig, ax = plt.subplots(figsize=(side, side))
+    confusion.plot(ax=ax, add_text=readable, labels=class_names if readable else None, cmap="Blues")
+    ax.tick_params(axis="x", labelrotation=60, labelsize=8)
+    ax.tick_params(axis="y", labelrotation=0, labelsize=8)
+    plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
     ax.set_title(title)
     return save_png(fig, path)

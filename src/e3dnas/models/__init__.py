@@ -7,17 +7,17 @@ module mapping (B, 3, T, H, W) clips to (B, num_classes) logits.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import torch
-from hydra.utils import get_method
 from torch import nn
 
 from e3dnas.arch import Arch
 from e3dnas.errors import ConfigError
 from e3dnas.models.e3d import E3DNet, build_e3d
 from e3dnas.models.x3d import X3D_SIZES, build_x3d
+from e3dnas.settings import locate
 
 #: The built-in models: name → (builder, fixed options). A checkpoint's model config that predates
 #: ``_target_`` names one of these.
@@ -31,14 +31,6 @@ MODEL_KEYS = ("name", "compile", "channels_last_3d")
 
 class ModelError(ConfigError):
     """An unknown model name or a ``_target_`` that cannot be imported."""
-
-
-def builder(target: str) -> Callable[..., nn.Module]:
-    """The callable a ``_target_`` names (``package.module.function_or_class``)."""
-    try:
-        return get_method(target)
-    except Exception as err:  # Hydra wraps every import failure alike
-        raise ModelError(f"model._target_: cannot import {target!r} ({err.__cause__ or err})") from None
 
 
 def build_model(
@@ -59,7 +51,9 @@ def build_model(
             raise ModelError(f"unknown model {name!r} (known: {known}; or give model._target_)")
         _target_, fixed = MODELS[name]
         options = {**fixed, **options}
-    return builder(_target_)(arch=arch, num_classes=num_classes, frames=frames, resolution=resolution, **options)
+    return locate(_target_, "model._target_", ModelError)(
+        arch=arch, num_classes=num_classes, frames=frames, resolution=resolution, **options
+    )
 
 
 def prepare_model(model: nn.Module, *, channels_last_3d: bool = False, compile: bool = False) -> nn.Module:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from pytorchvideo.models.x3d import create_x3d
+import warnings
+
 from torch import nn
 
 from e3dnas.errors import ConfigError
+
+with warnings.catch_warnings():
+    # pytorchvideo imports fvcore.nn, which scripts a loss with torch.jit (deprecated) that e3dnas never uses
+    warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
+    from pytorchvideo.models.x3d import create_x3d
 
 #: Stem and four stages halve the side: a crop under this many pixels leaves no feature map.
 SPATIAL_STRIDE = 32

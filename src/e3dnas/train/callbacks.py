@@ -3,7 +3,6 @@ only the run knows (its directory, its wandb lineage)."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,7 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
 from e3dnas.tracking import arch_lineage, wandb_init_kwargs
-from e3dnas.train.noise import JIT_SCRIPT
 from e3dnas.train.tracking import TrackedWandbLogger
-
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message=JIT_SCRIPT, category=FutureWarning)
-    from fvcore.nn.precise_bn import update_bn_stats
 
 
 class PreciseBN(Callback):
@@ -37,6 +31,7 @@ class PreciseBN(Callback):
     def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or trainer.state.fn != "fit":
             return
+        from fvcore.nn.precise_bn import update_bn_stats
 
         def clips() -> Iterator:
             for batch in trainer.train_dataloader:

@@ -2,7 +2,8 @@
 
 None of these says anything about the run: Lightning's tip advertising its cloud logger, its hint to use
 ``srun`` whenever the command exists (also on a login node, where nobody wants it), and the deprecation
-torch raises for the ``LeafSpec`` that Lightning's own pytree helper still builds.
+torch raises for the ``LeafSpec`` that Lightning's own pytree helper still builds. (fvcore's torch.jit
+deprecation is silenced where it is imported, in e3dnas.models.x3d.)
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ LIGHTNING_RANK_ZERO = "lightning.pytorch.utilities.rank_zero"
 LITLOGGER_TIP = "💡 Tip: For seamless cloud logging"
 SRUN_HINT = r"The `srun` command is available on your system but is not used"
 LEAFSPEC = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
-#: fvcore.nn scripts a loss function with torch.jit when imported; e3dnas never calls it.
-JIT_SCRIPT = r"`torch\.jit\.script` is deprecated"
 
 
 class _DropTip(logging.Filter):
