@@ -1,5 +1,5 @@
-"""The LightningDataModule the trainer uses: configured by a :class:`DatasetConfig` (``conf/dataset/<name>.yaml``),
-yielding ``{"clip", "label", "index"}`` batches."""
+"""The LightningDataModule the trainer uses: configured by a :class:`DatasetConfig`
+(``conf/dataset/<name>.yaml``), yielding ``{"clip", "label", "index"}`` batches."""
 
 from __future__ import annotations
 

@@ -48,7 +48,7 @@ class ClipClassifier(L.LightningModule):
     ):
         super().__init__()
         self.save_hyperparameters()
-        # Built now so that a wrong _target_ fails before fitting: partials awaiting the parameters / optimiser.
+        # Built now so that a wrong _target_ fails before fitting: partials awaiting parameters / optimiser.
         self.optimizer_factory = instantiate(optim)
         self.scheduler_factory = instantiate(scheduler) if scheduler else None
         arch_value = arch_from_dict(dict(arch), source="checkpoint arch").arch if arch else None
@@ -110,7 +110,7 @@ class ClipClassifier(L.LightningModule):
 
     def configure_optimizers(self):
         """The configured optimiser over :func:`param_groups`; the scheduler, if any, is called with the
-        optimiser and the run's length in steps (``total_steps``, ``steps_per_epoch``) and stepped per step."""
+        optimiser and the run's length in steps (``total_steps``, ``steps_per_epoch``), stepped per step."""
         optimizer = self.optimizer_factory(param_groups(self.model, self.hparams.decay_norm_and_bias))
         if self.scheduler_factory is None:
             return optimizer

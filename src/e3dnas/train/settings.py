@@ -1,8 +1,8 @@
 """The training run's own settings (``seed``, ``train.*``, ``loss.*``), typed and range-checked.
 
 Their values live in conf/train.yaml; the dataclasses give them types and ranges and are registered in
-Hydra's ConfigStore (``schema/train``). They are not in train.yaml's defaults list: there a bad type would stop
-Hydra's composition with its own page and exit code, where :func:`read_settings` gives one line, exit 2.
+Hydra's ConfigStore (``schema/train``). They are not in train.yaml's defaults list: there a bad type would
+stop Hydra's composition with its own page and exit code, where :func:`read_settings` gives one line.
 """
 
 from __future__ import annotations
