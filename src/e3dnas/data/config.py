@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
 
 from e3dnas.data.transforms import KINETICS_MEAN, KINETICS_STD
 from e3dnas.errors import ConfigError
@@ -22,7 +23,7 @@ class DatasetConfig:
 
     name: str = "custom"  # the name in run names and results
     layout: str = "sthv2"  # sthv1 | sthv2 | k400, or a Layout class path (docs/extending_training.md)
-    root: str | None = None  # the dataset (or its prepared copy, docs/data.md); mandatory
+    root: str = MISSING  # mandatory: the dataset (or its prepared copy, docs/data.md)
     media_dir: str = "."  # videos (or frame folders), relative to root
     annotation_dir: str = "."  # label and split files, relative to root
     frames: int = 16  # T frames per clip
