@@ -30,5 +30,6 @@ def main(cfg: DictConfig) -> float | None:
 if __name__ == "__main__":
     # Hydra reads sys.argv itself and has no hook to take a file path for a config-group option.
     sys.argv = route_arch_files(sys.argv)
-    check_group_choices(sys.argv[1:], GROUPS)
+    if not any(arg.startswith("hydra.searchpath=") for arg in sys.argv):  # else options live elsewhere too
+        check_group_choices(sys.argv[1:], GROUPS)
     main()
