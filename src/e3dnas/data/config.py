@@ -2,7 +2,9 @@
 
 conf/dataset/<name>.yaml holds what a dataset changes; the dataclass is registered in Hydra's ConfigStore as
 ``dataset/schema`` (so ``defaults: [schema]`` puts every key, typed, into the composed config) and read back
-with :func:`e3dnas.settings.read_settings`, which runs the checks below.
+with :func:`e3dnas.settings.read_settings`, which runs the checks below. The package imports this module
+(``e3dnas/__init__.py``): the schema must be registered before anything composes a config. It stays light
+(no torch) for that reason.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from dataclasses import dataclass, field
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from e3dnas.data.transforms import KINETICS_MEAN, KINETICS_STD
 from e3dnas.errors import ConfigError
 from e3dnas.settings import at_least, one_of
+
+#: Normalisation in [0, 1] units (X3D / PySlowFast).
+KINETICS_MEAN = (0.45, 0.45, 0.45)
+KINETICS_STD = (0.225, 0.225, 0.225)
 
 
 @dataclass
