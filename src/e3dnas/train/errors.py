@@ -10,7 +10,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 
 from e3dnas.errors import ConfigError, E3DError
 
-__all__ = ["ConfigError", "config_errors"]
+__all__ = ["ConfigError", "config_errors", "reason"]
 
 
 @contextmanager
@@ -22,9 +22,17 @@ def config_errors(group: str) -> Iterator[None]:
     """
     try:
         yield
+    except E3DError:
+        raise
     except (ValueError, TypeError, KeyError, MisconfigurationException, InstantiationException) as err:
-        cause = err.__cause__ if isinstance(err, InstantiationException) and err.__cause__ else err
-        if isinstance(cause, E3DError):
-            raise cause from None
-        first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
-        raise ConfigError(f"{group}: {first}") from err
+        if isinstance(err.__cause__, E3DError):  # raised by a constructor that instantiate called
+            raise err.__cause__ from None
+        raise ConfigError(f"{group}: {reason(err)}") from err
+
+
+def reason(err: Exception) -> str:
+    """One line saying why: a constructor's own error rather than Hydra's wrapper around the call, Hydra's
+    own message (without its advice on stack traces) when the target could not even be found."""
+    called = isinstance(err, InstantiationException) and isinstance(err.__cause__, ValueError | TypeError)
+    text = str(err.__cause__ if called else err).split(", set env var HYDRA_FULL_ERROR")[0].strip()
+    return (text.splitlines() or [type(err).__name__])[0]

@@ -14,6 +14,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from e3dnas.arch import arch_from_dict
 from e3dnas.models import build_model, model_options, prepare_model
+from e3dnas.train.errors import config_errors
 from e3dnas.train.optim import param_groups
 
 
@@ -49,8 +50,10 @@ class ClipClassifier(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         # Built now so that a wrong _target_ fails before fitting: partials awaiting parameters / optimiser.
-        self.optimizer_factory = instantiate(optim)
-        self.scheduler_factory = instantiate(scheduler) if scheduler else None
+        with config_errors("optim"):
+            self.optimizer_factory = instantiate(optim)
+        with config_errors("scheduler"):
+            self.scheduler_factory = instantiate(scheduler) if scheduler else None
         arch_value = arch_from_dict(dict(arch), source="checkpoint arch").arch if arch else None
         network = build_model(
             model["name"],
