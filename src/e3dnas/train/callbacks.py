@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from hydra.utils import get_class, instantiate
+from hydra.utils import instantiate
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
+from e3dnas.errors import ConfigError
+from e3dnas.settings import locate
 from e3dnas.tracking import arch_lineage, wandb_init_kwargs
 from e3dnas.train.tracking import TrackedWandbLogger
 
@@ -60,8 +62,12 @@ def build_callbacks(cfg: DictConfig, checkpoint_dir: Path, logging: bool = True)
     for key, node in cfg.items():
         if node is None or node == "none":
             continue
+        if not isinstance(node, DictConfig):
+            raise ConfigError(
+                f"callbacks.{key}: expected a config with a _target_, null or none, got {node!r}"
+            )
         node = OmegaConf.merge({"_target_": IMPLIED_TARGETS.get(key)}, node)
-        cls = get_class(node._target_)
+        cls = locate(node._target_, f"callbacks.{key}._target_")
         if issubclass(cls, LearningRateMonitor) and not logging:
             continue
         extra = {"dirpath": checkpoint_dir} if issubclass(cls, ModelCheckpoint) else {}
@@ -83,8 +89,8 @@ def build_loggers(
     resumes the run named in ``<run_dir>/wandb_run.json`` when a restart finds one.
     """
     loggers = []
-    for node in cfg.values():
-        if issubclass(get_class(node._target_), TrackedWandbLogger):
+    for key, node in cfg.items():
+        if issubclass(locate(node._target_, f"logger.{key}._target_"), TrackedWandbLogger):
             # a partial: wandb's own ``config`` argument would collide with instantiate's
             factory = instantiate(node, _partial_=True)
             loggers.append(factory(**wandb_options(node, run_dir, name, config, arch_meta)))
