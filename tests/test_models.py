@@ -7,7 +7,7 @@ import torch
 
 from e3dnas.arch import load_arch
 from e3dnas.errors import ConfigError
-from e3dnas.models import MODELS, ModelError, build_model, model_options, prepare_model
+from e3dnas.models import MODELS, ModelError, build_model, model_options, model_settings, prepare_model
 from e3dnas.models.e3d import InvertedBottleneck3d
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -68,6 +68,8 @@ def test_registry_errors_and_options():
         build_model("e3d", num_classes=2)
     with pytest.raises(ModelError, match=r"model\._target_: cannot import 'e3dnas\.models\.nope'"):
         build_model("mine", _target_="e3dnas.models.nope", num_classes=2)
+    with pytest.raises(ConfigError, match=r"^model\.compile: Value 'abc' is not a valid bool"):
+        model_settings({"name": "e3d", "compile": "abc"})
     config = {"_target_": "e3dnas.models.e3d.build_e3d", "name": "e3d", "dropout": 0.3, "compile": True}
     assert model_options(config) == {"_target_": "e3dnas.models.e3d.build_e3d", "dropout": 0.3}
 

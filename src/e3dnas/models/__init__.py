@@ -8,16 +8,18 @@ module mapping (B, 3, T, H, W) clips to (B, num_classes) logits.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
+from omegaconf import MISSING
 from torch import nn
 
 from e3dnas.arch import Arch
 from e3dnas.errors import ConfigError
 from e3dnas.models.e3d import E3DNet, build_e3d
 from e3dnas.models.x3d import X3D_SIZES, build_x3d
-from e3dnas.settings import locate
+from e3dnas.settings import locate, read_settings
 
 #: The built-in models: name → (builder, fixed options). A checkpoint's model config that predates
 #: ``_target_`` names one of these.
@@ -25,8 +27,24 @@ MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     "e3d": ("e3dnas.models.e3d.build_e3d", {}),
     **{f"x3d_{size}": ("e3dnas.models.x3d.build_x3d", {"size": size}) for size in X3D_SIZES},
 }
+
+
+@dataclass
+class ModelSettings:
+    """The keys of every model config that e3dnas handles itself (the rest goes to the builder)."""
+
+    name: str = MISSING  # in run names and results
+    compile: bool = False  # torch.compile the model
+    channels_last_3d: bool = False  # NDHWC memory format
+
+
 #: Keys of a model config that are neither the builder nor its options.
-MODEL_KEYS = ("name", "compile", "channels_last_3d")
+MODEL_KEYS = tuple(f.name for f in fields(ModelSettings))
+
+
+def model_settings(cfg: Mapping[str, Any]) -> ModelSettings:
+    """The common keys of model config ``cfg``, type-checked; ConfigError naming the key."""
+    return read_settings(ModelSettings, {key: cfg[key] for key in MODEL_KEYS if key in cfg}, "model")
 
 
 class ModelError(ConfigError):
@@ -75,9 +93,11 @@ __all__ = [
     "X3D_SIZES",
     "E3DNet",
     "ModelError",
+    "ModelSettings",
     "build_e3d",
     "build_model",
     "build_x3d",
     "model_options",
+    "model_settings",
     "prepare_model",
 ]

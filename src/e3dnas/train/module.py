@@ -13,7 +13,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
 from e3dnas.arch import arch_from_dict
-from e3dnas.models import build_model, model_options, prepare_model
+from e3dnas.models import build_model, model_options, model_settings, prepare_model
 from e3dnas.train.errors import config_errors
 from e3dnas.train.optim import param_groups
 
@@ -55,18 +55,17 @@ class ClipClassifier(L.LightningModule):
         with config_errors("scheduler"):
             self.scheduler_factory = instantiate(scheduler) if scheduler else None
         arch_value = arch_from_dict(dict(arch), source="checkpoint arch").arch if arch else None
+        settings = model_settings(model)
         network = build_model(
-            model["name"],
+            settings.name,
             arch=arch_value,
             num_classes=num_classes,
             frames=frames,
             resolution=resolution,
             **model_options(model),
         )
-        self.channels_last = bool(model.get("channels_last_3d", False))
-        self.model = prepare_model(
-            network, channels_last_3d=self.channels_last, compile=model.get("compile", False)
-        )
+        self.channels_last = settings.channels_last_3d
+        self.model = prepare_model(network, channels_last_3d=self.channels_last, compile=settings.compile)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         # One clip: Lightning's model summary counts the FLOPs of a forward pass on it (0 without one).
         self.example_input_array = torch.zeros(1, 3, frames, resolution, resolution)
