@@ -67,7 +67,13 @@ def evaluate(cfg: DictConfig, run_dir: Path, overrides: list[str] = ()) -> dict[
         )
     collector = PredictionCollector(trained_for)
     with config_errors("trainer"):
-        trainer = instantiate(cfg.trainer, logger=False, default_root_dir=run_dir, callbacks=[collector])
+        trainer = instantiate(
+            cfg.trainer,
+            logger=False,
+            enable_checkpointing=False,  # nothing to save (Lightning's default checkpoint also advertises)
+            default_root_dir=run_dir,
+            callbacks=[collector],
+        )
     run = trainer.test if settings.views == "multi" else trainer.validate
     (metrics,) = run(module, datamodule=datamodule)
     probs, labels, indices = collector.predictions()
