@@ -1,7 +1,8 @@
 """Structured configs: a Hydra config node read into its dataclass, every bad value one ConfigError line.
 
-The dataclasses hold the only default of each setting; their ``__post_init__`` checks ranges. Types are
-checked by OmegaConf when the node is merged onto the dataclass.
+Each setting has one default: in its dataclass where the YAML files list only what they change (dataset,
+model), else in the YAML with the field ``MISSING`` (the run's own keys). ``__post_init__`` checks ranges;
+OmegaConf checks types when the node is merged onto the dataclass.
 """
 
 from __future__ import annotations
