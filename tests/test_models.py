@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from e3dnas.arch import load_arch
-from e3dnas.errors import ConfigError
 from e3dnas.models import MODELS, ModelError, build_model, model_options, model_settings, prepare_model
 from e3dnas.models.e3d import InvertedBottleneck3d
+from e3dnas.schema import ConfigValueError
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -64,11 +64,11 @@ def test_channels_last_3d_gives_the_same_logits():
 def test_registry_errors_and_options():
     with pytest.raises(ModelError, match="unknown model 'resnet'"):
         build_model("resnet", num_classes=2)
-    with pytest.raises(ConfigError, match="needs an architecture"):
+    with pytest.raises(ConfigValueError, match="needs an architecture"):
         build_model("e3d", num_classes=2)
-    with pytest.raises(ModelError, match=r"model\._target_: cannot import 'e3dnas\.models\.nope'"):
+    with pytest.raises(ModelError, match=r"model\._target_: e3dnas\.models has no 'nope'"):
         build_model("mine", _target_="e3dnas.models.nope", num_classes=2)
-    with pytest.raises(ConfigError, match=r"^model\.compile: Value 'abc' is not a valid bool"):
+    with pytest.raises(ConfigValueError, match=r"^model\.compile: Value 'abc' is not a valid bool"):
         model_settings({"name": "e3d", "compile": "abc"})
     config = {"_target_": "e3dnas.models.e3d.build_e3d", "name": "e3d", "dropout": 0.3, "compile": True}
     assert model_options(config) == {"_target_": "e3dnas.models.e3d.build_e3d", "dropout": 0.3}
@@ -118,6 +118,6 @@ def test_x3d_sizes_share_one_config_and_refuse_a_crop_under_their_stride():
         assert cfg.name == name and cfg.size == name.removeprefix("x3d_")
         assert cfg._target_ == "e3dnas.models.x3d.build_x3d"
     with pytest.raises(
-        ConfigError, match="X3D strides by 32, so it needs a resolution of at least 32, got 8"
+        ConfigValueError, match="X3D strides by 32, so it needs a resolution of at least 32, got 8"
     ):
         build_model("x3d_xs", num_classes=2, frames=4, resolution=8)

@@ -200,8 +200,8 @@ def _write_bad_arch(tmp_path: Path) -> Path:
             "optim: Error locating target 'torch.optim.Adamm'",
         ),
         (["arch=e3d_s", "seed=abc"], "seed: Value 'abc' of type 'str' could not be converted to Integer"),
-        (["arch=e3d_s", "dataset.batch_size=0"], "dataset.batch_size: must be ≥ 1, got 0"),
-        (["arch=e3d_s", "dataset.resolution=0"], "dataset.resolution: must be ≥ 1, got 0"),
+        (["arch=e3d_s", "dataset.batch_size=0"], "dataset.batch_size must be an integer >= 1, got 0"),
+        (["arch=e3d_s", "dataset.resolution=0"], "dataset.resolution must be an integer >= 1, got 0"),
         (
             ["arch=e3d_s", "dataset.resolution=8"],
             "feature map would be 0.25 px; use a resolution of at least 32",
@@ -216,7 +216,7 @@ def _write_bad_arch(tmp_path: Path) -> Path:
         ),
         (
             ["model=x3d_xs", "model._target_=my.net"],
-            "model._target_: cannot import 'my.net' (No module named 'my')",
+            "model._target_: cannot import 'my.net' (no module 'my' on the Python path)",
         ),
         (
             ["arch=e3d_s", "+trainer.epochs=3"],
@@ -269,9 +269,9 @@ def test_evaluate_refuses_a_dataset_with_other_classes(tmp_path, demo_root):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ([], "error: ckpt: must be set (ckpt=...)"),
+        ([], "error: ckpt is missing"),
         (["ckpt=README.md"], "error: ckpt: README.md is not an e3dnas training checkpoint (UnpicklingError)"),
-        (["ckpt=conf/train.yaml", "views=all"], "error: views: must be one of multi, single, got 'all'"),
+        (["ckpt=conf/train.yaml", "views=all"], "error: views must be one of multi, single, got 'all'"),
     ],
 )
 def test_evaluate_refuses_a_bad_command_line_in_one_line(tmp_path, args, message):

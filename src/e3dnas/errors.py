@@ -11,7 +11,3 @@ from __future__ import annotations
 
 class E3DError(Exception):
     """A problem the user can fix (a file, a config key, a value); the message names it."""
-
-
-class ConfigError(E3DError, ValueError):
-    """A config value cannot work; the message names the key (``dataset.batch_size: ...``)."""

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader
 
 from e3dnas.data.annotations import Layout, Split, SplitName, Storage, require_dir
 from e3dnas.data.collate import ClipCollate
-from e3dnas.data.config import DatasetConfig
+from e3dnas.data.config import DatasetConfig, DatasetSettingError
 from e3dnas.data.dataset import ClipDataset, worker_init
 from e3dnas.data.errors import DataError
 from e3dnas.data.failures import FailureMonitor
@@ -29,7 +29,6 @@ from e3dnas.data.transforms import (
     normalise,
     render,
 )
-from e3dnas.errors import ConfigError
 
 logger = logging.getLogger("e3dnas.data")
 
@@ -66,7 +65,7 @@ class VideoDataModule(L.LightningDataModule):
         self.root = Path(c.root)
         self.layout: Layout = open_layout(c.layout, self.root, c.media_dir, c.annotation_dir)
         if c.flip == "plain" and self.layout.flip_sensitive:
-            raise ConfigError(
+            raise DatasetSettingError(
                 f"dataset.flip: 'plain' changes labels on {c.layout} (left/right classes): use 'label_pairs' "
                 "or 'none'"
             )

@@ -9,13 +9,12 @@ from e3dnas.data.annotations import Layout
 from e3dnas.data.kinetics import KineticsLayout
 from e3dnas.data.sthv1 import SthV1Layout
 from e3dnas.data.sthv2 import SthV2Layout
-from e3dnas.errors import ConfigError
-from e3dnas.settings import locate
+from e3dnas.schema import ConfigValueError, import_target
 
 LAYOUTS: dict[str, type[Layout]] = {"sthv1": SthV1Layout, "sthv2": SthV2Layout, "k400": KineticsLayout}
 
 
-class LayoutError(ConfigError):
+class LayoutError(ConfigValueError):
     """An unknown layout name or a layout class that cannot be imported."""
 
 
@@ -28,7 +27,7 @@ def layout_class(name: str) -> type[Layout]:
             f"dataset.layout: unknown layout {name!r} (known: {', '.join(LAYOUTS)}; or a class path "
             "package.module.Class)"
         )
-    return locate(name, "dataset.layout", LayoutError)
+    return import_target(name, "dataset.layout", LayoutError)
 
 
 def open_layout(name: str, root: str | Path, media_dir: str = ".", annotation_dir: str = ".") -> Layout:

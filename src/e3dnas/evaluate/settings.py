@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
-from e3dnas.settings import one_of, read_settings
+from e3dnas.schema import ConfigValueError, one_of
+from e3dnas.settings import read_node
+
+VIEWS = one_of(("multi", "single"))
 
 
 @dataclass
@@ -16,11 +19,13 @@ class EvalSettings:
     views: str = MISSING  # multi: the test protocol (clips × crops); single: the validation view
 
     def __post_init__(self) -> None:
-        one_of("views", self.views, ("multi", "single"))
+        allowed, check = VIEWS
+        if not check(self.views):  # a top-level key: no prefix for check_fields to give
+            raise ConfigValueError(f"views must be {allowed}, got {self.views!r}")
 
 
 def eval_settings(cfg: DictConfig) -> EvalSettings:
-    return read_settings(EvalSettings, {key: cfg[key] for key in ("ckpt", "views") if key in cfg}, "")
+    return read_node(EvalSettings, {key: cfg[key] for key in ("ckpt", "views") if key in cfg})
 
 
 ConfigStore.instance().store(group="schema", name="eval", node=EvalSettings)

@@ -16,10 +16,10 @@ from omegaconf import MISSING
 from torch import nn
 
 from e3dnas.arch import Arch
-from e3dnas.errors import ConfigError
 from e3dnas.models.e3d import E3DNet, build_e3d
 from e3dnas.models.x3d import X3D_SIZES, build_x3d
-from e3dnas.settings import locate, read_settings
+from e3dnas.schema import ConfigValueError, import_target
+from e3dnas.settings import read_node
 
 #: The built-in models: name → (builder, fixed options). A checkpoint's model config that predates
 #: ``_target_`` names one of these.
@@ -44,10 +44,10 @@ MODEL_KEYS = tuple(f.name for f in fields(ModelSettings))
 
 def model_settings(cfg: Mapping[str, Any]) -> ModelSettings:
     """The common keys of model config ``cfg``, type-checked; ConfigError naming the key."""
-    return read_settings(ModelSettings, {key: cfg[key] for key in MODEL_KEYS if key in cfg}, "model")
+    return read_node(ModelSettings, {key: cfg[key] for key in MODEL_KEYS if key in cfg}, "model")
 
 
-class ModelError(ConfigError):
+class ModelError(ConfigValueError):
     """An unknown model name or a ``_target_`` that cannot be imported."""
 
 
@@ -69,7 +69,7 @@ def build_model(
             raise ModelError(f"unknown model {name!r} (known: {known}; or give model._target_)")
         _target_, fixed = MODELS[name]
         options = {**fixed, **options}
-    return locate(_target_, "model._target_", ModelError)(
+    return import_target(_target_, "model._target_", ModelError)(
         arch=arch, num_classes=num_classes, frames=frames, resolution=resolution, **options
     )
 

@@ -12,7 +12,7 @@ from functools import partial
 from torch import Tensor, nn
 
 from e3dnas.arch import Arch
-from e3dnas.errors import ConfigError
+from e3dnas.schema import ConfigValueError
 
 #: Classifier heads: pool → Linear(head width → hidden) → activation → Dropout → Linear(→ classes).
 #: ``authors``: the E3D authors' deploy head (Swish, dropout 0.2); ``x3d``: X3D's (ReLU, dropout 0.5).
@@ -181,5 +181,5 @@ def build_e3d(
 ) -> E3DNet:
     """E3D pools adaptively, so it runs at any input size: the registry's frames/resolution are unused."""
     if arch is None:
-        raise ConfigError("model 'e3d' needs an architecture (arch=<path/to/arch.yaml>)")
+        raise ConfigValueError("model 'e3d' needs an architecture (arch=<path/to/arch.yaml>)")
     return E3DNet(arch, num_classes, head, classifier_hidden, dropout, zero_init_residual)

@@ -6,7 +6,7 @@ import warnings
 
 from torch import nn
 
-from e3dnas.errors import ConfigError
+from e3dnas.schema import ConfigValueError
 
 with warnings.catch_warnings():
     # pytorchvideo imports fvcore.nn, which scripts a loss with torch.jit (deprecated) that e3dnas never uses
@@ -40,10 +40,10 @@ def build_x3d(
     X3D is hand-designed: ``arch`` (part of the registry's builder signature) is ignored.
     """
     if size not in X3D_SIZES:
-        raise ConfigError(f"unknown X3D size {size!r} (known: {', '.join(X3D_SIZES)})")
+        raise ConfigValueError(f"unknown X3D size {size!r} (known: {', '.join(X3D_SIZES)})")
     zoo_frames, zoo_crop, zoo_width, zoo_depth = X3D_SIZES[size]
     if resolution is not None and resolution < SPATIAL_STRIDE:
-        raise ConfigError(
+        raise ConfigValueError(
             f"dataset.resolution: X3D strides by {SPATIAL_STRIDE}, so it needs a resolution of at least "
             f"{SPATIAL_STRIDE}, got {resolution}"
         )

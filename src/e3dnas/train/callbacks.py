@@ -14,9 +14,9 @@ from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelChec
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
-from e3dnas.errors import ConfigError
-from e3dnas.settings import locate
+from e3dnas.schema import import_target
 from e3dnas.tracking import arch_lineage, wandb_init_kwargs
+from e3dnas.train.errors import ConfigError
 from e3dnas.train.tracking import TrackedWandbLogger
 
 
@@ -67,7 +67,7 @@ def build_callbacks(cfg: DictConfig, checkpoint_dir: Path, logging: bool = True)
                 f"callbacks.{key}: expected a config with a _target_, null or none, got {node!r}"
             )
         node = OmegaConf.merge({"_target_": IMPLIED_TARGETS.get(key)}, node)
-        cls = locate(node._target_, f"callbacks.{key}._target_")
+        cls = import_target(node._target_, f"callbacks.{key}._target_", ConfigError)
         if issubclass(cls, LearningRateMonitor) and not logging:
             continue
         extra = {"dirpath": checkpoint_dir} if issubclass(cls, ModelCheckpoint) else {}
@@ -90,7 +90,9 @@ def build_loggers(
     """
     loggers = []
     for key, node in cfg.items():
-        if issubclass(locate(node._target_, f"logger.{key}._target_"), TrackedWandbLogger):
+        if issubclass(
+            import_target(node._target_, f"logger.{key}._target_", ConfigError), TrackedWandbLogger
+        ):
             # a partial: wandb's own ``config`` argument would collide with instantiate's
             factory = instantiate(node, _partial_=True)
             loggers.append(factory(**wandb_options(node, run_dir, name, config, arch_meta)))

@@ -8,9 +8,11 @@ from contextlib import contextmanager
 from hydra.errors import InstantiationException
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 
-from e3dnas.errors import ConfigError, E3DError
+from e3dnas.errors import E3DError
 
-__all__ = ["ConfigError", "config_errors", "reason"]
+
+class ConfigError(E3DError, ValueError):
+    """The training config cannot work; the message names the key."""
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from e3dnas.arch import ArchDocument, arch_from_dict, arch_to_dict, read_arch, s
 from e3dnas.atomic import atomic_write_text
 from e3dnas.data import VideoDataModule
 from e3dnas.data.config import DatasetConfig
-from e3dnas.settings import read_settings
+from e3dnas.settings import read_node
 from e3dnas.train.callbacks import build_callbacks, build_loggers
 from e3dnas.train.errors import ConfigError, config_errors
 from e3dnas.train.finetune import init_from
@@ -87,7 +87,7 @@ def resume_checkpoint(mode: str, checkpoint_dir: Path) -> str | None:
 
 def build_datamodule(dataset_cfg: DictConfig) -> VideoDataModule:
     """The data module of ``conf/dataset/<name>.yaml``, its settings checked first."""
-    settings = read_settings(DatasetConfig, dataset_cfg, "dataset")
+    settings = read_node(DatasetConfig, dataset_cfg, "dataset")
     with config_errors("dataset"):
         return VideoDataModule(settings)
 

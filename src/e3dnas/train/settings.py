@@ -2,7 +2,7 @@
 
 Their values live in conf/train.yaml; the dataclasses give them types and ranges and are registered in
 Hydra's ConfigStore (``schema/train``). They are not in train.yaml's defaults list: there a bad type would
-stop Hydra's composition with its own page and exit code, where :func:`read_settings` gives one line.
+stop Hydra's composition with its own page and exit code, where :func:`run_settings` gives one line.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
-from e3dnas.errors import ConfigError
-from e3dnas.settings import read_settings
+from e3dnas.schema import ConfigValueError, check_fields, integer, is_number, setting
+from e3dnas.settings import read_node
 
 
 @dataclass
@@ -26,11 +26,13 @@ class TrainOptions:
 
 @dataclass
 class LossOptions:
-    label_smoothing: float = MISSING
+    label_smoothing: float = setting("a number in [0, 1)", lambda v: is_number(v) and 0 <= v < 1)
 
     def __post_init__(self) -> None:
-        if not 0 <= self.label_smoothing < 1:
-            raise ConfigError(f"loss.label_smoothing: must be in [0, 1), got {self.label_smoothing}")
+        check_fields(self, "loss", ConfigValueError)
+
+
+SEED = integer(0)
 
 
 @dataclass
@@ -41,15 +43,16 @@ class RunSettings:
     loss: LossOptions = MISSING
 
     def __post_init__(self) -> None:
-        if not 0 <= self.seed < 2**32:
-            raise ConfigError(f"seed: must be in [0, 2^32), got {self.seed}")
+        allowed, check = SEED
+        if not check(self.seed):  # a top-level key: no prefix for check_fields to give
+            raise ConfigValueError(f"seed must be {allowed}, got {self.seed!r}")
 
 
 def run_settings(cfg: DictConfig) -> RunSettings:
-    """The run settings of a composed training config; ConfigError naming the key at fault."""
-    keys = ("seed", "arch_file", "train", "loss")
-    node = {key: cfg[key] for key in keys if key in cfg}
-    return read_settings(RunSettings, node, "")
+    """The run settings of a composed training config; ConfigValueError naming the key at fault."""
+    return read_node(
+        RunSettings, {key: cfg[key] for key in ("seed", "arch_file", "train", "loss") if key in cfg}
+    )
 
 
 ConfigStore.instance().store(group="schema", name="train", node=RunSettings)

@@ -13,7 +13,7 @@ from e3dnas.cli import CONF_DIR, check_group_choices, fail
 from e3dnas.data.config import DatasetConfig
 from e3dnas.data.prepare import MANIFEST, PrepareSettings, prepare
 from e3dnas.errors import E3DError
-from e3dnas.settings import read_settings
+from e3dnas.settings import read_node
 
 
 @hydra.main(config_path=CONF_DIR, config_name="prepare", version_base="1.3")
@@ -21,7 +21,7 @@ def main(cfg: DictConfig) -> None:
     from e3dnas.data.datamodule import VideoDataModule
 
     try:
-        dataset = read_settings(DatasetConfig, cfg.dataset, "dataset")
+        dataset = read_node(DatasetConfig, cfg.dataset, "dataset")
         data = VideoDataModule(dataset)
         settings = PrepareSettings(
             layout=dataset.layout,
