@@ -50,6 +50,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from e3dnas.data import VideoDataModule
 from e3dnas.data.builders import footage_cuts, write_layout
+from e3dnas.data.config import DatasetConfig
 from e3dnas.data.footage import FOOTAGE
 from e3dnas.data.layouts import open_layout
 from e3dnas.data.prepare import PrepareSettings, prepare, read_manifest
@@ -151,18 +152,20 @@ def growth(samples: list[float]) -> float:
 def ours(root: Path, layout: str, args: argparse.Namespace, repeat: int = 1) -> VideoDataModule:
     _, _, _, sampling, stride = DATASETS[layout]
     dm = VideoDataModule(
-        layout=layout,
-        root=root,
-        frames=args.frames,
-        resolution=args.resolution,
-        sampling=sampling,
-        stride=stride,
-        flip="label_pairs" if layout == "sthv2" else "plain",
-        batch_size=args.batch_size,
-        num_workers=args.workers,
-        pin_memory=False,
-        persistent_workers=True,
-        repeat_clips=repeat,
+        DatasetConfig(
+            layout=layout,
+            root=root,
+            frames=args.frames,
+            resolution=args.resolution,
+            sampling=sampling,
+            stride=stride,
+            flip="label_pairs" if layout == "sthv2" else "plain",
+            batch_size=args.batch_size,
+            num_workers=args.workers,
+            pin_memory=False,
+            persistent_workers=True,
+            repeat_clips=repeat,
+        )
     )
     dm.setup("fit")
     return dm

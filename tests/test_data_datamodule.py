@@ -3,7 +3,7 @@ the yaml configs, and bad samples logged, replaced and counted until the failure
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 import logging
 import re
 from pathlib import Path
@@ -11,11 +11,15 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from e3dnas.cli import CONF_DIR
 from e3dnas.data import DataError, VideoDataModule
+from e3dnas.data.config import DatasetConfig
+from e3dnas.schema import ConfigValueError
+from e3dnas.settings import read_node
 
-CONF = Path(__file__).parents[1] / "conf" / "dataset"
 SMALL = {"frames": 4, "resolution": 32, "train_scale": [32, 40], "test_scale": 36, "batch_size": 4}
 LAYOUTS = {
     # (layout, per-class folders): extra settings; Kinetics samples densely
@@ -27,7 +31,9 @@ LAYOUTS = {
 
 
 def make(root, layout="sthv2", **overrides) -> VideoDataModule:
-    return VideoDataModule(layout=layout, root=root, **{**SMALL, "num_workers": 0, **overrides})
+    return VideoDataModule(
+        DatasetConfig(layout=layout, root=root, **{**SMALL, "num_workers": 0, **overrides})
+    )
 
 
 def batches(dm: VideoDataModule, stage: str) -> list[dict]:
@@ -91,29 +97,53 @@ def test_repeated_clips_share_a_decode_but_not_frames_or_views(footage_dataset):
         assert all(
             not torch.equal(a, b) for a, b in zip(batch["clip"][0::2], batch["clip"][1::2], strict=True)
         )
-    with pytest.raises(ValueError, match=r"repeat_clips must be ≥ 1 and divide dataset.batch_size \(4\)"):
+    with pytest.raises(
+        ConfigValueError, match=r"dataset.repeat_clips must divide dataset.batch_size \(4\), got 3"
+    ):
         make(footage_dataset("sthv2"), repeat_clips=3)
 
 
-def test_yaml_configs_are_the_constructor_arguments(footage_dataset):
-    parameters = set(inspect.signature(VideoDataModule).parameters)
-    for name in ("sthv1", "sthv2", "k400", "demo"):
-        config = OmegaConf.to_container(OmegaConf.load(CONF / f"{name}.yaml"), resolve=True)
-        assert config.pop("name") == name
-        assert set(config) == parameters, name
-        if name != "demo":
-            assert config["root"] == "???"
-            with pytest.raises(DataError, match="root is not set"):
-                VideoDataModule(**config)
-    demo = OmegaConf.to_container(OmegaConf.load(CONF / "demo.yaml"))
-    demo.pop("name")
-    dm = VideoDataModule(**{**demo, "root": footage_dataset("sthv2"), "num_workers": 0})
+def compose_dataset(name: str, *overrides: str):
+    with initialize_config_dir(CONF_DIR, version_base="1.3"):
+        return compose("train", overrides=[f"dataset={name}", *overrides]).dataset
+
+
+def test_dataset_configs_compose_onto_the_settings_schema(footage_dataset):
+    """Every conf/dataset file gives every setting (the schema's defaults under its own values); a mandatory
+    root left unset is refused when the settings are read."""
+    fields = {f.name for f in dataclasses.fields(DatasetConfig)}
+    for name in ("sthv1", "sthv2", "k400"):
+        node = compose_dataset(name)
+        assert set(node) == fields and node.name == name and node.layout == name
+        assert OmegaConf.is_missing(node, "root")
+        with pytest.raises(ConfigValueError, match=r"^dataset\.root is missing$"):
+            read_node(DatasetConfig, node, "dataset")
+    assert compose_dataset("sthv1").test_crops == compose_dataset("sthv2").test_crops == 3
+    demo = read_node(DatasetConfig, compose_dataset("demo", f"dataset.root={footage_dataset('sthv2')}"), "")
+    dm = VideoDataModule(dataclasses.replace(demo, num_workers=0))
     dm.setup("fit")
     assert dm.num_classes == 5 and next(iter(dm.train_dataloader()))["clip"].shape == (16, 3, 8, 56, 56)
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("dataset.batch_size=0", "dataset.batch_size must be an integer >= 1, got 0"),
+        ("dataset.resolution=0", "dataset.resolution must be an integer >= 1, got 0"),
+        ("dataset.test_crops=2", "dataset.test_crops must be 1 or 3, got 2"),
+        ("dataset.sampling=random", "dataset.sampling must be one of segment, dense, got 'random'"),
+        ("dataset.max_failure_rate=2", "dataset.max_failure_rate must be a number in [0, 1], got 2.0"),
+        ("+dataset.frame=8", "dataset.frame: unknown key (known: name, layout, root,"),
+    ],
+)
+def test_out_of_range_settings_name_the_key_and_the_range(override, message):
+    with pytest.raises(ConfigValueError) as refused:
+        read_node(DatasetConfig, compose_dataset("demo", override), "dataset")
+    assert str(refused.value).startswith(message)
+
+
 def test_plain_flip_is_refused_where_it_changes_labels(footage_dataset):
-    with pytest.raises(ValueError, match="label_pairs"):
+    with pytest.raises(ConfigValueError, match=r"dataset\.flip: 'plain' changes labels on sthv2"):
         make(footage_dataset("sthv2"), flip="plain")
 
 

@@ -14,6 +14,7 @@ import torch
 
 from e3dnas.data import VideoDataModule
 from e3dnas.data.builders import footage_frames
+from e3dnas.data.config import DatasetConfig
 from e3dnas.data.demo import (
     CAMERA,
     PLAYBACK,
@@ -142,16 +143,18 @@ def _cli(params: dict[str, int]) -> list[str]:
 
 def test_flipped_training_clips_get_the_mirrored_label(footage_dataset):
     dm = VideoDataModule(
-        layout="sthv2",
-        root=footage_dataset("sthv2"),
-        frames=8,
-        resolution=56,
-        train_scale=[56, 64],
-        test_scale=64,
-        flip="label_pairs",
-        batch_size=5,
-        num_workers=0,
-        gpu_transforms=True,  # keeps the planned views (and their flip bits) in the batch until transfer
+        DatasetConfig(
+            layout="sthv2",
+            root=footage_dataset("sthv2"),
+            frames=8,
+            resolution=56,
+            train_scale=[56, 64],
+            test_scale=64,
+            flip="label_pairs",
+            batch_size=5,
+            num_workers=0,
+            gpu_transforms=True,  # keeps the planned views (and their flip bits) in the batch until transfer
+        )
     )
     dm.setup("fit")
     originals = torch.tensor([record.label for record in dm.datasets["train"].records])

@@ -10,6 +10,7 @@ import logging
 import pytest
 
 from e3dnas.data import DataError, VideoDataModule
+from e3dnas.data.config import DatasetConfig
 from e3dnas.data.demo import CAMERA
 from e3dnas.data.layouts import open_layout
 from e3dnas.data.sthv2 import template_class
@@ -20,7 +21,7 @@ LAYOUTS = [("sthv1", False), ("sthv2", False), ("k400", False), ("k400", True)]
 
 def demo_module(root, layout="sthv2", **overrides) -> VideoDataModule:
     settings = {"frames": 4, "resolution": 32, "train_scale": [32, 40], "test_scale": 32, "num_workers": 0}
-    return VideoDataModule(layout=layout, root=root, **{**settings, **overrides})
+    return VideoDataModule(DatasetConfig(layout=layout, root=root, **{**settings, **overrides}))
 
 
 @pytest.mark.parametrize(("layout", "per_class"), LAYOUTS)

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from e3dnas.arch import load_arch
-from e3dnas.models import MODELS, build_model, model_options, prepare_model
+from e3dnas.models import MODELS, ModelError, build_model, model_options, model_settings, prepare_model
 from e3dnas.models.e3d import InvertedBottleneck3d
+from e3dnas.schema import ConfigValueError
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -61,11 +62,16 @@ def test_channels_last_3d_gives_the_same_logits():
 
 
 def test_registry_errors_and_options():
-    with pytest.raises(KeyError, match="unknown model 'resnet'"):
+    with pytest.raises(ModelError, match="unknown model 'resnet'"):
         build_model("resnet", num_classes=2)
-    with pytest.raises(ValueError, match="needs an architecture"):
+    with pytest.raises(ConfigValueError, match="needs an architecture"):
         build_model("e3d", num_classes=2)
-    assert model_options({"name": "e3d", "dropout": 0.3, "compile": True}) == {"dropout": 0.3}
+    with pytest.raises(ModelError, match=r"model\._target_: e3dnas\.models has no 'nope'"):
+        build_model("mine", _target_="e3dnas.models.nope", num_classes=2)
+    with pytest.raises(ConfigValueError, match=r"^model\.compile: Value 'abc' is not a valid bool"):
+        model_settings({"name": "e3d", "compile": "abc"})
+    config = {"_target_": "e3dnas.models.e3d.build_e3d", "name": "e3d", "dropout": 0.3, "compile": True}
+    assert model_options(config) == {"_target_": "e3dnas.models.e3d.build_e3d", "dropout": 0.3}
 
 
 @pytest.mark.parametrize(
@@ -90,10 +96,28 @@ def test_default_model_config_is_the_authors_head_with_zero_init():
 
     cfg = yaml.safe_load((CONF / "model" / "e3d.yaml").read_text())
     model = build_model(
-        "e3d", arch=load_arch(CONF / "arch" / "e3d_s.yaml"), num_classes=3, **model_options(cfg)
+        cfg["name"], arch=load_arch(CONF / "arch" / "e3d_s.yaml"), num_classes=3, **model_options(cfg)
     )
     assert isinstance(model.classifier[3], torch.nn.SiLU)
     blocks = [m for m in model.modules() if isinstance(m, InvertedBottleneck3d) and m.has_residual]
     assert blocks and all(torch.count_nonzero(b.project[1].weight) == 0 for b in blocks)
     with pytest.raises(ValueError, match=r"model\.head must be one of authors, x3d, got 'mlp'"):
         build_model("e3d", arch=load_arch(CONF / "arch" / "e3d_s.yaml"), num_classes=3, head="mlp")
+
+
+def test_x3d_sizes_share_one_config_and_refuse_a_crop_under_their_stride():
+    from hydra import compose, initialize_config_dir
+
+    from e3dnas.cli import CONF_DIR
+
+    with initialize_config_dir(CONF_DIR, version_base="1.3"):
+        sizes = {
+            name: compose("train", overrides=[f"model={name}"]).model for name in MODELS if name != "e3d"
+        }
+    for name, cfg in sizes.items():
+        assert cfg.name == name and cfg.size == name.removeprefix("x3d_")
+        assert cfg._target_ == "e3dnas.models.x3d.build_x3d"
+    with pytest.raises(
+        ConfigValueError, match="X3D strides by 32, so it needs a resolution of at least 32, got 8"
+    ):
+        build_model("x3d_xs", num_classes=2, frames=4, resolution=8)

@@ -3,6 +3,7 @@
 import csv
 import json
 import logging
+import math
 import os
 import re
 import signal
@@ -188,14 +189,34 @@ def _write_bad_arch(tmp_path: Path) -> Path:
         (["arch=e3d_s", "dataset.root=/nonexistent/demo"], "/nonexistent/demo"),
         ([], "model=e3d needs an architecture"),
         (["arch=e3d_x"], "unknown arch 'e3d_x' (available: e3d_l, e3d_m, e3d_s"),
-        (["arch=e3d_s", "dataset.flip=plain"], "dataset: flip='plain' changes labels on sthv2"),
+        (["arch=e3d_s", "dataset.flip=plain"], "dataset.flip: 'plain' changes labels on sthv2"),
         (
             ["arch=e3d_s", "dataset.resolution=16"],
             "dataset: input 8×16² is too small: the network strides by 32",
         ),
+        (["arch=e3d_s", "optim=adam"], "unknown optim 'adam' (available: adamw, sgd;"),
         (
-            ["arch=e3d_s", "optim.name=adam"],
-            "model: optim.name: unknown optimiser 'adam' (known: sgd, adamw)",
+            ["arch=e3d_s", "optim._target_=torch.optim.Adamm"],
+            "optim: Error locating target 'torch.optim.Adamm'",
+        ),
+        (["arch=e3d_s", "seed=abc"], "seed: Value 'abc' of type 'str' could not be converted to Integer"),
+        (["arch=e3d_s", "dataset.batch_size=0"], "dataset.batch_size must be an integer >= 1, got 0"),
+        (["arch=e3d_s", "dataset.resolution=0"], "dataset.resolution must be an integer >= 1, got 0"),
+        (
+            ["arch=e3d_s", "dataset.resolution=8"],
+            "feature map would be 0.25 px; use a resolution of at least 32",
+        ),
+        (
+            ["model=x3d_xs", "dataset.resolution=8"],
+            "dataset.resolution: X3D strides by 32, so it needs a resolution",
+        ),
+        (
+            ["arch=e3d_s", "dataset.layout=sthv3"],
+            "dataset.layout: unknown layout 'sthv3' (known: sthv1, sthv2, k400;",
+        ),
+        (
+            ["model=x3d_xs", "model._target_=my.net"],
+            "model._target_: cannot import 'my.net' (no module 'my' on the Python path)",
         ),
         (
             ["arch=e3d_s", "+trainer.epochs=3"],
@@ -243,6 +264,19 @@ def test_evaluate_refuses_a_dataset_with_other_classes(tmp_path, demo_root):
         f"hydra.run.dir={tmp_path}/e",
     )
     assert missing.returncode == 2 and "ckpt: no checkpoint at" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "error: ckpt is missing"),
+        (["ckpt=README.md"], "error: ckpt: README.md is not an e3dnas training checkpoint (UnpicklingError)"),
+        (["ckpt=conf/train.yaml", "views=all"], "error: views must be one of multi, single, got 'all'"),
+    ],
+)
+def test_evaluate_refuses_a_bad_command_line_in_one_line(tmp_path, args, message):
+    run = cli("e3dnas.evaluate", *args, f"hydra.run.dir={tmp_path}")
+    assert run.returncode == 2 and run.stderr.strip().splitlines() == [message], run.stderr
 
 
 @pytest.mark.slow
@@ -335,6 +369,7 @@ def small_module(num_classes: int, arch: str = "e3d_s") -> ClipClassifier:
         frames=8,
         resolution=56,
         optim=OmegaConf.to_container(cfg.optim, resolve=True),
+        scheduler=OmegaConf.to_container(cfg.scheduler, resolve=True),
         arch=OmegaConf.to_container(cfg.arch, resolve=True),
     )
 
@@ -489,6 +524,52 @@ def test_training_at_another_size_than_searched_says_so_once(tmp_path, demo_root
 
 def test_training_without_any_logger(tmp_path, demo_root):
     """``logger=none`` trains and writes its results (no learning-rate monitor without a logger)."""
-    results = train(one_batch_cfg(demo_root, "trainer.max_epochs=1", logger="none"), tmp_path / "run")
+    cfg = one_batch_cfg(demo_root, "trainer.max_epochs=1", logger="none")
+    assert cfg.logger == {} and cfg.callbacks.lr_monitor is not None
+    results = train(cfg, tmp_path / "run")
     assert results["global_step"] == 1 and (tmp_path / "run" / "results.json").exists()
     assert not (tmp_path / "run" / "csv").exists() and not (tmp_path / "run" / "wandb").exists()
+
+
+def test_logger_and_callback_options_pass_through(tmp_path, demo_root):
+    """Every option of a logger or callback config reaches its class (CSVLogger's name and flush interval,
+    ModelCheckpoint's file name, the LR monitor's interval)."""
+    extra = [
+        "logger.csv.name=metrics_here",
+        "+logger.csv.flush_logs_every_n_steps=1",
+        "callbacks.checkpoint.filename='top-{epoch}'",
+        "callbacks.lr_monitor.logging_interval=epoch",
+        "trainer.max_epochs=1",
+    ]
+    results = train(one_batch_cfg(demo_root, *extra), tmp_path / "run")
+    assert Path(results["best_checkpoint"]).name == "top-0.ckpt"
+    rows = list(csv.DictReader((tmp_path / "run" / "metrics_here" / "metrics.csv").open()))
+    assert any(value for row in rows for key, value in row.items() if key.startswith("lr-AdamW"))
+
+
+def test_warmup_cosine_follows_the_closed_form():
+    """SequentialLR(LinearLR, CosineAnnealingLR) gives the LR of the closed form: linear from lr/W to lr over
+    W warm-up steps, then half a cosine down to min_lr at the last step."""
+    from e3dnas.train.optim import warmup_cosine
+
+    def closed_form(step: int, total: int, warmup: int, lr: float, min_lr: float) -> float:
+        if step < warmup:
+            return lr * (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return min_lr + (lr - min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    for total, per_epoch, warmup_epochs, min_lr in [(100, 10, 1, 0.0), (60, 4, 2.5, 1e-3), (30, 5, 0, 0.0)]:
+        optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        scheduler = warmup_cosine(
+            optimizer,
+            total_steps=total,
+            steps_per_epoch=per_epoch,
+            warmup_epochs=warmup_epochs,
+            min_lr=min_lr,
+        )
+        warmup = int(warmup_epochs * per_epoch)
+        for step in range(total):
+            expected = closed_form(step, total, warmup, 0.1, min_lr)
+            assert optimizer.param_groups[0]["lr"] == pytest.approx(expected, abs=1e-12), (total, step)
+            optimizer.step()
+            scheduler.step()

@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import yaml
 
+# Registers the dataset schema in Hydra's ConfigStore, which conf/dataset/*.yaml name in their defaults:
+# whatever composes a config finds CONF_DIR here, and the schema with it.
+import e3dnas.data.config  # noqa: F401
 from e3dnas.errors import E3DError
 
 if TYPE_CHECKING:

@@ -1,12 +1,11 @@
-"""The LightningDataModule the trainer uses: configured by ``conf/dataset/<name>.yaml`` (its keys are the
-constructor's arguments), yielding ``{"clip", "label", "index"}`` batches."""
+"""The LightningDataModule the trainer uses: configured by a :class:`DatasetConfig`
+(``conf/dataset/<name>.yaml``), yielding ``{"clip", "label", "index"}`` batches."""
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from torch.utils.data import DataLoader
 
 from e3dnas.data.annotations import Layout, Split, SplitName, Storage, require_dir
 from e3dnas.data.collate import ClipCollate
+from e3dnas.data.config import DatasetConfig, DatasetSettingError
 from e3dnas.data.dataset import ClipDataset, worker_init
 from e3dnas.data.errors import DataError
 from e3dnas.data.failures import FailureMonitor
@@ -24,8 +24,6 @@ from e3dnas.data.layouts import open_layout
 from e3dnas.data.prepare import MANIFEST, read_manifest
 from e3dnas.data.sampling import make_sampler
 from e3dnas.data.transforms import (
-    KINETICS_MEAN,
-    KINETICS_STD,
     ClipTransform,
     mirror_labels,
     normalise,
@@ -57,76 +55,46 @@ class VideoDataModule(L.LightningDataModule):
     int64 ``[B]``. Skipped samples are counted in ``skipped`` / ``skip_counts``; past ``max_failure_rate``
     (once ``min_failure_samples`` were seen in the epoch or split) DataError stops the run."""
 
-    def __init__(
-        self,
-        layout: str,
-        root: str | Path | None,
-        frames: int = 16,
-        resolution: int = 224,
-        sampling: str = "segment",
-        stride: int = 1,
-        train_scale: Sequence[float] | None = None,
-        test_scale: float | None = None,
-        test_clips: int = 1,
-        repeat_clips: int = 1,
-        test_crops: int = 1,
-        flip: str = "none",
-        batch_size: int = 8,
-        test_batch_size: int | None = None,
-        num_workers: int = 4,
-        pin_memory: bool = True,
-        persistent_workers: bool = True,
-        max_failure_rate: float = 0.01,
-        min_failure_samples: int = 100,
-        gpu_transforms: bool = False,
-        seed: int = 0,
-        media_dir: str = ".",
-        annotation_dir: str = ".",
-        decode_threads: int = 1,
-        mean: Sequence[float] = KINETICS_MEAN,
-        std: Sequence[float] = KINETICS_STD,
-    ) -> None:
+    def __init__(self, config: DatasetConfig) -> None:
         super().__init__()
-        self.save_hyperparameters()
-        if root is None or str(root) in ("", "???"):
-            raise DataError(f"dataset.root is not set for the {layout} layout")
-        self.root = Path(root)
-        self.layout: Layout = open_layout(layout, self.root, media_dir, annotation_dir)
-        if flip == "plain" and self.layout.flip_sensitive:
-            raise ValueError(
-                f"flip='plain' changes labels on {layout} (left/right classes): use 'label_pairs' or 'none'"
+        self.config = config
+        self.save_hyperparameters(asdict(config))
+        c = config
+        if c.root is None or str(c.root) in ("", "???"):
+            raise DataError(f"dataset.root is not set for the {c.layout} layout")
+        self.root = Path(c.root)
+        self.layout: Layout = open_layout(c.layout, self.root, c.media_dir, c.annotation_dir)
+        if c.flip == "plain" and self.layout.flip_sensitive:
+            raise DatasetSettingError(
+                f"dataset.flip: 'plain' changes labels on {c.layout} (left/right classes): use 'label_pairs' "
+                "or 'none'"
             )
-        self.flip = flip
-        self.sampler = make_sampler(sampling, frames, stride)
-        self.resolution = resolution
-        low, high = train_scale if train_scale is not None else (resolution * 8 / 7, resolution * 10 / 7)
-        test = float(test_scale) if test_scale is not None else resolution * 8 / 7
-        self.mean, self.std = tuple(mean), tuple(std)
+        self.flip = c.flip
+        self.sampler = make_sampler(c.sampling, c.frames, c.stride)
+        self.resolution = resolution = c.resolution
+        low, high = c.train_scale if c.train_scale is not None else (resolution * 8 / 7, resolution * 10 / 7)
+        test = float(c.test_scale) if c.test_scale is not None else resolution * 8 / 7
+        self.mean, self.std = tuple(c.mean), tuple(c.std)
         common = {"resolution": resolution, "mean": self.mean, "std": self.std}
         self.transforms = {
             "train": ClipTransform(scale=(float(low), float(high)), train=True, **common),
             "val": ClipTransform(scale=(test, test), train=False, **common),
             "test": ClipTransform(
-                scale=(test, test), train=False, crops=test_crops, multiview=True, **common
+                scale=(test, test), train=False, crops=c.test_crops, multiview=True, **common
             ),
         }
         self.max_short = {"train": math.ceil(high), "val": math.ceil(test), "test": math.ceil(test)}
-        if repeat_clips < 1 or batch_size % repeat_clips:
-            raise ValueError(
-                f"dataset.repeat_clips must be ≥ 1 and divide dataset.batch_size ({batch_size}),"
-                f" got {repeat_clips}"
-            )
-        self.test_clips = test_clips
-        self.repeat_clips = repeat_clips
-        self.batch_size = batch_size
-        self.test_batch_size = test_batch_size or batch_size
-        self.num_workers = num_workers
-        self.pin_memory = pin_memory and torch.cuda.is_available()  # pinning only helps a GPU
-        self.persistent_workers = persistent_workers and num_workers > 0
-        self.gpu_transforms = gpu_transforms
-        self.seed = seed
-        self.decode_threads = decode_threads
-        self.monitor = FailureMonitor(max_failure_rate, min_failure_samples)
+        self.test_clips = c.test_clips
+        self.repeat_clips = c.repeat_clips
+        self.batch_size = c.batch_size
+        self.test_batch_size = c.test_batch_size or c.batch_size
+        self.num_workers = c.num_workers
+        self.pin_memory = c.pin_memory and torch.cuda.is_available()  # pinning only helps a GPU
+        self.persistent_workers = c.persistent_workers and c.num_workers > 0
+        self.gpu_transforms = c.gpu_transforms
+        self.seed = c.seed
+        self.decode_threads = c.decode_threads
+        self.monitor = FailureMonitor(c.max_failure_rate, c.min_failure_samples)
         self.datasets: dict[str, ClipDataset] = {}
         self._splits: dict[SplitName, Split] = {}
 
@@ -150,9 +118,9 @@ class VideoDataModule(L.LightningDataModule):
                 " with the same settings to finish it"
             )
         prepared = manifest["settings"]
-        if prepared["layout"] != self.hparams.layout:
+        if prepared["layout"] != self.config.layout:
             raise DataError(
-                f"{manifest_path}: prepared as {prepared['layout']}, configured as {self.hparams.layout}"
+                f"{manifest_path}: prepared as {prepared['layout']}, configured as {self.config.layout}"
             )
         needed = max(self.max_short.values())
         if prepared["short_side"] < needed:
@@ -246,7 +214,10 @@ class VideoDataModule(L.LightningDataModule):
 
     def on_after_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, Any]:
         """Clips arrive on the device as uint8 views (normalised here) or, with ``gpu_transforms``, as uint8
-        clips with their planned views (cut and normalised here)."""
+        clips with their planned views (cut and normalised here). A bare tensor is the module's example
+        input (Lightning's model summary counts FLOPs on it) and passes as it is."""
+        if isinstance(batch, torch.Tensor):
+            return batch
         if "views" in batch:
             batch["clip"] = render(batch["clip"], batch.pop("views"), self.resolution, self.mean, self.std)
         elif batch["clip"].dtype == torch.uint8:

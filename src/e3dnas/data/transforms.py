@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import torch
 from torchvision.transforms.v2 import functional as TF
 
+from e3dnas.data.config import KINETICS_MEAN, KINETICS_STD
+
 #: Kinetics statistics used by X3D / PySlowFast / pytorchvideo, in [0, 1] units.
-KINETICS_MEAN = (0.45, 0.45, 0.45)
-KINETICS_STD = (0.225, 0.225, 0.225)
 
 _SIDE = re.compile(r"\b(left|right)\b", re.IGNORECASE)
 

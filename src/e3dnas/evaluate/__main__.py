@@ -8,10 +8,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from e3dnas.cli import CONF_DIR, check_group_choices, fail, start_run
-from e3dnas.data import DataError
+from e3dnas.cli import CONF_DIR, check_group_choices, start_run, user_errors
 from e3dnas.evaluate.run import evaluate
-from e3dnas.train.errors import ConfigError
 
 
 @hydra.main(config_path=CONF_DIR, config_name="eval", version_base="1.3")
@@ -19,11 +17,9 @@ def main(cfg: DictConfig) -> float:
     start_run(cfg)
     from hydra.core.hydra_config import HydraConfig
 
-    try:
+    with user_errors():
         hydra_cfg = HydraConfig.get()
         results = evaluate(cfg, Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task))
-    except (DataError, ConfigError) as err:
-        fail(str(err))
     top = {k: v for k, v in results.items() if k.startswith("top")}
     print(
         f"{results['videos']} videos, {results['views']} view: "

@@ -6,16 +6,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from torchmetrics.functional.classification import multiclass_confusion_matrix
+from torchmetrics.classification import MulticlassConfusionMatrix
 
 from e3dnas.atomic import atomic_write_csv
 from e3dnas.data.annotations import VideoRecord
 from e3dnas.figures import plt, save_png
-
-
-def confusion(probs: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Counts, rows = true class, columns = predicted class."""
-    return multiclass_confusion_matrix(probs.argmax(-1), labels, num_classes)
 
 
 def write_per_class_csv(matrix: torch.Tensor, class_names: list[str], path: Path) -> Path:
@@ -52,23 +47,17 @@ def write_predictions_csv(
     return atomic_write_csv(path, header, rows)
 
 
-def plot_confusion(matrix: torch.Tensor, class_names: list[str], title: str, path: Path) -> Path:
-    """Row-normalised confusion matrix; class names on the axes when there are few enough to read."""
-    rows = matrix.float() / matrix.sum(1, keepdim=True).clamp(min=1)
-    n = len(class_names)
-    size = min(12.0, 3 + 0.5 * n)
-    fig, ax = plt.subplots(figsize=(size, size))
-    image = ax.imshow(rows.numpy(), cmap="Blues", vmin=0, vmax=1)
-    fig.colorbar(image, ax=ax, fraction=0.046)
-    if n <= 30:
-        ax.set_xticks(range(n), class_names, rotation=60, ha="right", fontsize=8)
-        ax.set_yticks(range(n), class_names, fontsize=8)
-        for i in range(n):
-            for j in range(n):
-                if matrix[i, j]:
-                    color = "white" if rows[i, j] > 0.5 else "black"
-                    ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=7, color=color)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
+def plot_confusion(
+    confusion: MulticlassConfusionMatrix, class_names: list[str], title: str, path: Path
+) -> Path:
+    """torchmetrics' picture of the confusion matrix (rows: true class); class names and counts in the cells
+    only where there are few enough classes to read them."""
+    readable = len(class_names) <= 30
+    side = min(12.0, 3 + 0.5 * len(class_names))
+    fig, ax = plt.subplots(figsize=(side, side))
+    confusion.plot(ax=ax, add_text=readable, labels=class_names if readable else None, cmap="Blues")
+    ax.tick_params(axis="x", labelrotation=60, labelsize=8)
+    ax.tick_params(axis="y", labelrotation=0, labelsize=8)
+    plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
     ax.set_title(title)
     return save_png(fig, path)

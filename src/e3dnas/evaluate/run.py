@@ -7,17 +7,19 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import lightning as L
-import torch
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from e3dnas.arch import arch_from_dict
 from e3dnas.atomic import atomic_write_text
-from e3dnas.evaluate.reports import confusion, plot_confusion, write_per_class_csv, write_predictions_csv
+from e3dnas.evaluate.collect import PredictionCollector
+from e3dnas.evaluate.reports import plot_confusion, write_per_class_csv, write_predictions_csv
+from e3dnas.evaluate.settings import eval_settings
 from e3dnas.evaluate.tracking import log_evaluation
 from e3dnas.train.checkpoint import load_checkpoint
 from e3dnas.train.errors import ConfigError, config_errors
 from e3dnas.train.module import ClipClassifier
+from e3dnas.train.noise import silence_known_noise
 from e3dnas.train.run import build_datamodule
 
 log = logging.getLogger("e3dnas.evaluate")
@@ -51,48 +53,45 @@ def check_input_size(module: ClipClassifier, frames: int, resolution: int) -> No
 
 def evaluate(cfg: DictConfig, run_dir: Path, overrides: list[str] = ()) -> dict[str, Any]:
     """Evaluate ``cfg.ckpt``; ``overrides`` are the command line's (they say which data fields were set)."""
-    module = load_checkpoint(cfg.ckpt)
-    data_cfg = dataset_config(cfg, module, list(overrides))
-    check_input_size(module, data_cfg.frames, data_cfg.resolution)
-    datamodule = build_datamodule(data_cfg)
+    silence_known_noise()
+    settings = eval_settings(cfg)
+    module = load_checkpoint(settings.ckpt)
+    datamodule = build_datamodule(dataset_config(cfg, module, list(overrides)))
+    data = datamodule.config
+    check_input_size(module, data.frames, data.resolution)
     trained_for = module.hparams.num_classes
     if datamodule.num_classes != trained_for:
         raise ConfigError(
-            f"ckpt {cfg.ckpt} was trained for {trained_for} classes, but dataset {data_cfg.name} "
-            f"at {data_cfg.root} has {datamodule.num_classes}"
+            f"ckpt {settings.ckpt} was trained for {trained_for} classes, but dataset {data.name} "
+            f"at {data.root} has {datamodule.num_classes}"
         )
-    module.collect_predictions = True
+    collector = PredictionCollector(trained_for)
     with config_errors("trainer"):
-        trainer = L.Trainer(
-            **OmegaConf.to_container(cfg.trainer, resolve=True), logger=False, default_root_dir=run_dir
+        trainer = instantiate(
+            cfg.trainer,
+            logger=False,
+            enable_checkpointing=False,  # nothing to save (Lightning's default checkpoint also advertises)
+            default_root_dir=run_dir,
+            callbacks=[collector],
         )
-    if cfg.views == "multi":
-        (metrics,) = trainer.test(module, datamodule=datamodule)
-    elif cfg.views == "single":
-        (metrics,) = trainer.validate(module, datamodule=datamodule)
-    else:
-        raise ConfigError(f"views: expected 'multi' or 'single', got {cfg.views!r}")
-    probs, labels, indices = (torch.cat(parts) for parts in zip(*module.predictions, strict=True))
+    run = trainer.test if settings.views == "multi" else trainer.validate
+    (metrics,) = run(module, datamodule=datamodule)
+    probs, labels, indices = collector.predictions()
     names = list(module.hparams.class_names or datamodule.class_names)
-    records = datamodule.datasets["test" if cfg.views == "multi" else "val"].records
+    records = datamodule.datasets["test" if settings.views == "multi" else "val"].records
     write_predictions_csv(probs, labels, indices, records, names, run_dir / "predictions.csv")
-    matrix = confusion(probs, labels, trained_for)
-    write_per_class_csv(matrix, names, run_dir / "per_class.csv")
-    plot_confusion(
-        matrix,
-        names,
-        f"{Path(cfg.ckpt).name} on {data_cfg.name} ({cfg.views} view)",
-        run_dir / "confusion.png",
-    )
+    write_per_class_csv(collector.confusion.compute(), names, run_dir / "per_class.csv")
+    title = f"{Path(settings.ckpt).name} on {data.name} ({settings.views} view)"
+    plot_confusion(collector.confusion, names, title, run_dir / "confusion.png")
     results = {
-        "ckpt": str(cfg.ckpt),
-        "dataset": data_cfg.name,
-        "root": str(data_cfg.root),
-        "frames": data_cfg.frames,
-        "resolution": data_cfg.resolution,
+        "ckpt": settings.ckpt,
+        "dataset": data.name,
+        "root": str(data.root),
+        "frames": data.frames,
+        "resolution": data.resolution,
         "trained_frames": module.hparams.frames,
         "trained_resolution": module.hparams.resolution,
-        "views": cfg.views,
+        "views": settings.views,
         "videos": len(labels),
         **{key.split("/")[-1]: float(value) for key, value in metrics.items() if "top" in key},
         "skipped_samples": datamodule.skipped,

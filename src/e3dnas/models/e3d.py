@@ -12,6 +12,7 @@ from functools import partial
 from torch import Tensor, nn
 
 from e3dnas.arch import Arch
+from e3dnas.schema import ConfigValueError
 
 #: Classifier heads: pool → Linear(head width → hidden) → activation → Dropout → Linear(→ classes).
 #: ``authors``: the E3D authors' deploy head (Swish, dropout 0.2); ``x3d``: X3D's (ReLU, dropout 0.5).
@@ -169,7 +170,7 @@ class E3DNet(nn.Module):
 
 def build_e3d(
     *,
-    arch: Arch,
+    arch: Arch | None,
     num_classes: int,
     head: str = "authors",
     classifier_hidden: int = 2048,
@@ -179,4 +180,6 @@ def build_e3d(
     resolution: int | None = None,
 ) -> E3DNet:
     """E3D pools adaptively, so it runs at any input size: the registry's frames/resolution are unused."""
+    if arch is None:
+        raise ConfigValueError("model 'e3d' needs an architecture (arch=<path/to/arch.yaml>)")
     return E3DNet(arch, num_classes, head, classifier_hidden, dropout, zero_init_residual)

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from pytorchvideo.models.x3d import create_x3d
+import warnings
+
 from torch import nn
 
+from e3dnas.schema import ConfigValueError
+
+with warnings.catch_warnings():
+    # pytorchvideo imports fvcore.nn, which scripts a loss with torch.jit (deprecated) that e3dnas never uses
+    warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
+    from pytorchvideo.models.x3d import create_x3d
+
+#: Stem and four stages halve the side: a crop under this many pixels leaves no feature map.
+SPATIAL_STRIDE = 32
 #: pytorchvideo's model-zoo settings per size: (frames, crop, width_factor, depth_factor).
 X3D_SIZES: dict[str, tuple[int, int, float, float]] = {
     "xs": (4, 160, 2.0, 2.2),
@@ -30,8 +40,13 @@ def build_x3d(
     X3D is hand-designed: ``arch`` (part of the registry's builder signature) is ignored.
     """
     if size not in X3D_SIZES:
-        raise ValueError(f"unknown X3D size {size!r} (known: {', '.join(X3D_SIZES)})")
+        raise ConfigValueError(f"unknown X3D size {size!r} (known: {', '.join(X3D_SIZES)})")
     zoo_frames, zoo_crop, zoo_width, zoo_depth = X3D_SIZES[size]
+    if resolution is not None and resolution < SPATIAL_STRIDE:
+        raise ConfigValueError(
+            f"dataset.resolution: X3D strides by {SPATIAL_STRIDE}, so it needs a resolution of at least "
+            f"{SPATIAL_STRIDE}, got {resolution}"
+        )
     return create_x3d(
         input_clip_length=frames or zoo_frames,
         input_crop_size=resolution or zoo_crop,

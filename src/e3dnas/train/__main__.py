@@ -8,11 +8,10 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from e3dnas.arch import ArchError
-from e3dnas.cli import CONF_DIR, check_group_choices, fail, route_arch_files, start_run
-from e3dnas.data import DataError
-from e3dnas.train.errors import ConfigError
+from e3dnas.cli import CONF_DIR, check_group_choices, fail, route_arch_files, start_run, user_errors
 from e3dnas.train.run import TrainingInterrupted, train
+
+GROUPS = ("arch", "dataset", "model", "optim", "trainer", "logger", "callbacks", "experiment")
 
 
 @hydra.main(config_path=CONF_DIR, config_name="train", version_base="1.3")
@@ -20,19 +19,17 @@ def main(cfg: DictConfig) -> float | None:
     start_run(cfg)
     from hydra.core.hydra_config import HydraConfig
 
-    try:
-        results = train(cfg, Path(HydraConfig.get().runtime.output_dir))
-    except (ArchError, DataError, ConfigError) as err:
-        fail(str(err))
-    except TrainingInterrupted as stop:
-        again = " ".join(a for a in sys.argv[1:] if not a.startswith("hydra.run.dir="))
-        fail(f"{stop}. Resume: python -m e3dnas.train {again} hydra.run.dir={stop.run_dir}", code=130)
+    with user_errors():
+        try:
+            results = train(cfg, Path(HydraConfig.get().runtime.output_dir))
+        except TrainingInterrupted as stop:
+            again = " ".join(a for a in sys.argv[1:] if not a.startswith("hydra.run.dir="))
+            fail(f"{stop}. Resume: python -m e3dnas.train {again} hydra.run.dir={stop.run_dir}", code=130)
     return results.get("val_top1")
 
 
 if __name__ == "__main__":
+    # Hydra reads sys.argv itself and has no hook to take a file path for a config-group option.
     sys.argv = route_arch_files(sys.argv)
-    check_group_choices(
-        sys.argv[1:], ("arch", "dataset", "model", "trainer", "logger", "callbacks", "experiment")
-    )
+    check_group_choices(sys.argv[1:], GROUPS)
     main()

@@ -1,4 +1,5 @@
-"""Lightning callbacks and loggers of a training run, built from conf/callbacks and conf/logger."""
+"""Lightning callbacks and loggers of a training run: conf/callbacks and conf/logger instantiated, plus what
+only the run knows (its directory, its wandb lineage)."""
 
 from __future__ import annotations
 
@@ -7,20 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from fvcore.nn.precise_bn import update_bn_stats
+from hydra.utils import instantiate
 from lightning.fabric.utilities.rank_zero import rank_zero_only
-from lightning.pytorch.callbacks import (
-    Callback,
-    EarlyStopping,
-    EMAWeightAveraging,
-    LearningRateMonitor,
-    ModelCheckpoint,
-    RichProgressBar,
-    TQDMProgressBar,
-)
-from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import Logger
+from omegaconf import DictConfig, OmegaConf
 
+from e3dnas.schema import import_target
 from e3dnas.tracking import arch_lineage, wandb_init_kwargs
+from e3dnas.train.errors import ConfigError
 from e3dnas.train.tracking import TrackedWandbLogger
 
 
@@ -37,6 +33,7 @@ class PreciseBN(Callback):
     def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or trainer.state.fn != "fit":
             return
+        from fvcore.nn.precise_bn import update_bn_stats
 
         def clips() -> Iterator:
             for batch in trainer.train_dataloader:
@@ -49,78 +46,76 @@ class PreciseBN(Callback):
         pl_module.train(was_training)
 
 
-def build_callbacks(cfg: Mapping[str, Any], checkpoint_dir: Path, logging: bool = True) -> list[Callback]:
-    """The callbacks of conf/callbacks; the learning-rate monitor only where a logger can receive it."""
-    ckpt = dict(cfg["checkpoint"])
-    callbacks: list[Callback] = [
-        ModelCheckpoint(
-            dirpath=checkpoint_dir,
-            # No "=" in file names: a path like best-epoch=3.ckpt cannot be passed as a Hydra override.
-            filename="best-epoch{epoch:03d}",
-            auto_insert_metric_name=False,
-            monitor=ckpt["monitor"],
-            mode=ckpt["mode"],
-            save_last=ckpt.get("save_last", True),
-            save_top_k=ckpt.get("save_top_k", 1),
-            every_n_train_steps=ckpt.get("every_n_train_steps"),
-        )
-    ]
-    if logging and cfg.get("lr_monitor", True):
-        callbacks.append(LearningRateMonitor(logging_interval="step"))
-    bars = {"rich": RichProgressBar, "tqdm": TQDMProgressBar}
-    if cfg.get("progress_bar", "tqdm") in bars:
-        callbacks.append(bars[cfg["progress_bar"]]())
-    if cfg.get("early_stopping"):
-        callbacks.append(EarlyStopping(**cfg["early_stopping"]))
-    if cfg.get("ema"):
-        callbacks.append(EMAWeightAveraging(**cfg["ema"]))
-    if cfg.get("precise_bn"):
-        callbacks.append(PreciseBN(**cfg["precise_bn"]))
+#: The classes of the callbacks that are off by default, so that ``callbacks.ema={decay: 0.999}`` needs no
+#: ``_target_``.
+IMPLIED_TARGETS = {
+    "early_stopping": "lightning.pytorch.callbacks.EarlyStopping",
+    "ema": "lightning.pytorch.callbacks.EMAWeightAveraging",
+    "precise_bn": f"{__name__}.PreciseBN",
+}
+
+
+def build_callbacks(cfg: DictConfig, checkpoint_dir: Path, logging: bool = True) -> list[Callback]:
+    """The callbacks of conf/callbacks (null or ``none`` entries off); checkpoints go to ``checkpoint_dir``,
+    and the learning-rate monitor is left out where no logger could receive it."""
+    callbacks = []
+    for key, node in cfg.items():
+        if node is None or node == "none":
+            continue
+        if not isinstance(node, DictConfig):
+            raise ConfigError(
+                f"callbacks.{key}: expected a config with a _target_, null or none, got {node!r}"
+            )
+        node = OmegaConf.merge({"_target_": IMPLIED_TARGETS.get(key)}, node)
+        cls = import_target(node._target_, f"callbacks.{key}._target_", ConfigError)
+        if issubclass(cls, LearningRateMonitor) and not logging:
+            continue
+        extra = {"dirpath": checkpoint_dir} if issubclass(cls, ModelCheckpoint) else {}
+        callbacks.append(instantiate(node, **extra))
     return callbacks
 
 
 def build_loggers(
-    cfg: Mapping[str, Any],
+    cfg: DictConfig,
     run_dir: Path,
     name: str,
     config: Mapping[str, Any],
     arch_meta: Mapping[str, Any] | None = None,
 ) -> list[Logger]:
-    """One logger per key of conf/logger/<name>.yaml (wandb, csv, tensorboard).
+    """The loggers of conf/logger/<name>.yaml, each writing under ``run_dir``.
 
     wandb (:class:`TrackedWandbLogger`) joins the group of the search that wrote ``config["arch_file"]``
     (its ``arch_meta.source.wandb``) unless ``wandb.group`` is set, declares its artifact as input, and
     resumes the run named in ``<run_dir>/wandb_run.json`` when a restart finds one.
     """
-    loggers: list[Logger] = []
-    for kind, options in cfg.items():
-        if kind == "wandb":
-            options = dict(options or {})
-            arch_file = config.get("arch_file")
-            lineage = arch_lineage(arch_meta) if arch_file else {}
-            kwargs = wandb_init_kwargs(
-                options,
-                job_type="train",
-                run_dir=run_dir,
-                name=name,
-                config={**config, "lineage": lineage or None},
-                group=lineage.get("group"),
-                record=rank_zero_only.rank == 0,
-            )
-            kwargs["save_dir"] = kwargs.pop("dir")
-            loggers.append(
-                TrackedWandbLogger(
-                    arch_file=arch_file,
-                    lineage=lineage,
-                    arch_cost=config.get("arch_summary"),
-                    log_checkpoint=bool(options.get("log_checkpoint", False)),
-                    **kwargs,
-                )
-            )
-        elif kind == "csv":
-            loggers.append(CSVLogger(run_dir, name="csv", version=""))
-        elif kind == "tensorboard":
-            loggers.append(TensorBoardLogger(run_dir, name="tensorboard", version=""))
+    loggers = []
+    for key, node in cfg.items():
+        if issubclass(
+            import_target(node._target_, f"logger.{key}._target_", ConfigError), TrackedWandbLogger
+        ):
+            # a partial: wandb's own ``config`` argument would collide with instantiate's
+            factory = instantiate(node, _partial_=True)
+            loggers.append(factory(**wandb_options(node, run_dir, name, config, arch_meta)))
         else:
-            raise ValueError(f"logger: unknown logger {kind!r} (known: wandb, csv, tensorboard)")
+            loggers.append(instantiate(node, save_dir=run_dir))
     return loggers
+
+
+def wandb_options(
+    node: DictConfig, run_dir: Path, name: str, config: Mapping[str, Any], arch_meta: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """What the wandb logger takes from the run besides its config node: id, group, lineage, directory."""
+    options = OmegaConf.to_container(node, resolve=True)
+    arch_file = config.get("arch_file")
+    lineage = arch_lineage(arch_meta) if arch_file else {}
+    kwargs = wandb_init_kwargs(
+        options,
+        job_type="train",
+        run_dir=run_dir,
+        name=name,
+        config={**config, "lineage": lineage or None},
+        group=lineage.get("group"),
+        record=rank_zero_only.rank == 0,
+    )
+    kwargs["save_dir"] = kwargs.pop("dir")
+    return {**kwargs, "arch_file": arch_file, "lineage": lineage, "arch_cost": config.get("arch_summary")}

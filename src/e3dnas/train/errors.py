@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from hydra.errors import InstantiationException
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 
 from e3dnas.errors import E3DError
@@ -16,11 +17,24 @@ class ConfigError(E3DError, ValueError):
 
 @contextmanager
 def config_errors(group: str) -> Iterator[None]:
-    """Turn a constructor's rejection of its arguments into a ConfigError naming the config group.
+    """Turn a constructor's rejection of its arguments into a one-line ConfigError naming the config group
+    (for ``hydra.utils.instantiate``, the constructor's own error, not Hydra's page around it).
 
     Only around construction: an error raised while training keeps its traceback.
     """
     try:
         yield
-    except (ValueError, TypeError, KeyError, MisconfigurationException) as err:
-        raise ConfigError(f"{group}: {err}") from err
+    except E3DError:
+        raise
+    except (ValueError, TypeError, KeyError, MisconfigurationException, InstantiationException) as err:
+        if isinstance(err.__cause__, E3DError):  # raised by a constructor that instantiate called
+            raise err.__cause__ from None
+        raise ConfigError(f"{group}: {reason(err)}") from err
+
+
+def reason(err: Exception) -> str:
+    """One line saying why: a constructor's own error rather than Hydra's wrapper around the call, Hydra's
+    own message (without its advice on stack traces) when the target could not even be found."""
+    called = isinstance(err, InstantiationException) and isinstance(err.__cause__, ValueError | TypeError)
+    text = str(err.__cause__ if called else err).split(", set env var HYDRA_FULL_ERROR")[0].strip()
+    return (text.splitlines() or [type(err).__name__])[0]

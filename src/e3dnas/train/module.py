@@ -7,13 +7,15 @@ from typing import Any
 
 import lightning as L
 import torch
+from hydra.utils import instantiate
 from torch import Tensor, nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
 from e3dnas.arch import arch_from_dict
-from e3dnas.models import build_model, model_options, prepare_model
-from e3dnas.train.optim import build_optimizer, check_optimizer, warmup_cosine
+from e3dnas.models import build_model, model_options, model_settings, prepare_model
+from e3dnas.train.errors import config_errors
+from e3dnas.train.optim import param_groups
 
 
 def accuracy_metrics(num_classes: int, prefix: str) -> MetricCollection:
@@ -38,6 +40,8 @@ class ClipClassifier(L.LightningModule):
         frames: int,
         resolution: int,
         optim: Mapping[str, Any],
+        scheduler: Mapping[str, Any] | None = None,
+        decay_norm_and_bias: bool = False,
         label_smoothing: float = 0.0,
         arch: Mapping[str, Any] | None = None,
         class_names: list[str] | None = None,
@@ -45,27 +49,29 @@ class ClipClassifier(L.LightningModule):
     ):
         super().__init__()
         self.save_hyperparameters()
-        check_optimizer(optim["name"])
+        # Built now so that a wrong _target_ fails before fitting: partials awaiting parameters / optimiser.
+        with config_errors("optim"):
+            self.optimizer_factory = instantiate(optim)
+        with config_errors("scheduler"):
+            self.scheduler_factory = instantiate(scheduler) if scheduler else None
         arch_value = arch_from_dict(dict(arch), source="checkpoint arch").arch if arch else None
+        settings = model_settings(model)
         network = build_model(
-            model["name"],
+            settings.name,
             arch=arch_value,
             num_classes=num_classes,
             frames=frames,
             resolution=resolution,
             **model_options(model),
         )
-        self.channels_last = bool(model.get("channels_last_3d", False))
-        self.model = prepare_model(
-            network, channels_last_3d=self.channels_last, compile=model.get("compile", False)
-        )
+        self.channels_last = settings.channels_last_3d
+        self.model = prepare_model(network, channels_last_3d=self.channels_last, compile=settings.compile)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        # One clip: Lightning's model summary counts the FLOPs of a forward pass on it (0 without one).
+        self.example_input_array = torch.zeros(1, 3, frames, resolution, resolution)
         self.train_metrics = accuracy_metrics(num_classes, "train/")
         self.val_metrics = accuracy_metrics(num_classes, "val/")
         self.test_metrics = accuracy_metrics(num_classes, "test/")
-        self.collect_predictions = False
-        #: With ``collect_predictions``: (probabilities, labels, dataset indices) of every evaluated batch.
-        self.predictions: list[tuple[Tensor, Tensor, Tensor]] = []
 
     def forward(self, clips: Tensor) -> Tensor:
         if self.channels_last:
@@ -82,36 +88,35 @@ class ClipClassifier(L.LightningModule):
 
     def _evaluate(
         self, probs: Tensor, batch: Mapping[str, Tensor], metrics: MetricCollection, loss: Tensor | None
-    ) -> None:
+    ) -> Tensor:
+        """Log the metrics of one batch; its class probabilities are the step's output (for callbacks)."""
         labels = batch["label"]
         metrics.update(probs, labels)
-        stage = metrics.prefix
         if loss is not None:
-            self.log(f"{stage}loss", loss, batch_size=len(labels), sync_dist=True)
+            self.log(f"{metrics.prefix}loss", loss, batch_size=len(labels), sync_dist=True)
         self.log_dict(metrics, prog_bar=True, batch_size=len(labels))
-        if self.collect_predictions:
-            index = batch["index"].detach().cpu()
-            self.predictions.append((probs.detach().float().cpu(), labels.detach().cpu(), index))
+        return probs
 
-    def validation_step(self, batch: Mapping[str, Tensor], _index: int) -> None:
+    def validation_step(self, batch: Mapping[str, Tensor], _index: int) -> Tensor:
         logits = self(batch["clip"])
         loss = self.criterion(logits, batch["label"])
-        self._evaluate(logits.softmax(-1), batch, self.val_metrics, loss)
+        return self._evaluate(logits.softmax(-1), batch, self.val_metrics, loss)
 
-    def test_step(self, batch: Mapping[str, Tensor], _index: int) -> None:
+    def test_step(self, batch: Mapping[str, Tensor], _index: int) -> Tensor:
         """Average the softmax of the V views (clips × crops) of each video."""
         clips = batch["clip"]
         views = clips.shape[1] if clips.ndim == 6 else 1
         flat = clips.flatten(0, 1) if clips.ndim == 6 else clips
         probs = self(flat).softmax(-1).view(-1, views, self.hparams.num_classes).mean(1)
-        self._evaluate(probs, batch, self.test_metrics, None)
+        return self._evaluate(probs, batch, self.test_metrics, None)
 
     def configure_optimizers(self):
-        cfg = self.hparams.optim
-        optimizer = build_optimizer(self.model, cfg)
+        """The configured optimiser over :func:`param_groups`; the scheduler, if any, is called with the
+        optimiser and the run's length in steps (``total_steps``, ``steps_per_epoch``), stepped per step."""
+        optimizer = self.optimizer_factory(param_groups(self.model, self.hparams.decay_norm_and_bias))
+        if self.scheduler_factory is None:
+            return optimizer
         total = int(self.trainer.estimated_stepping_batches)
         per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1))
-        warmup = int(cfg.get("warmup_epochs", 0) * per_epoch)
-        factor = warmup_cosine(total, warmup, cfg.get("min_lr", 0.0) / cfg["lr"])
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        scheduler = self.scheduler_factory(optimizer, total_steps=total, steps_per_epoch=per_epoch)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

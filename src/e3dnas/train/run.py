@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig, OmegaConf
 
 from e3dnas import cost
 from e3dnas.arch import ArchDocument, arch_from_dict, arch_to_dict, read_arch, save_arch
 from e3dnas.atomic import atomic_write_text
 from e3dnas.data import VideoDataModule
+from e3dnas.data.config import DatasetConfig
+from e3dnas.settings import read_node
 from e3dnas.train.callbacks import build_callbacks, build_loggers
 from e3dnas.train.errors import ConfigError, config_errors
 from e3dnas.train.finetune import init_from
 from e3dnas.train.module import ClipClassifier
+from e3dnas.train.noise import silence_known_noise
+from e3dnas.train.settings import run_settings
 from e3dnas.train.tracking import finish_tracking
 
 log = logging.getLogger("e3dnas.train")
@@ -79,38 +86,43 @@ def resume_checkpoint(mode: str, checkpoint_dir: Path) -> str | None:
 
 
 def build_datamodule(dataset_cfg: DictConfig) -> VideoDataModule:
-    """The data module of ``conf/dataset/<name>.yaml``: every key but ``name`` is a constructor argument."""
-    kwargs = OmegaConf.to_container(dataset_cfg, resolve=True)
+    """The data module of ``conf/dataset/<name>.yaml``, its settings checked first."""
+    settings = read_node(DatasetConfig, dataset_cfg, "dataset")
     with config_errors("dataset"):
-        return VideoDataModule(**{k: v for k, v in kwargs.items() if k != "name"})
+        return VideoDataModule(settings)
 
 
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Fit (from ``train.init_from``'s weights, resuming if asked), test the best checkpoint, and write
     ``results.json`` into ``run_dir``."""
-    L.seed_everything(cfg.seed, workers=True)
+    silence_known_noise()
+    settings = run_settings(cfg)
+    datamodule = build_datamodule(cfg.dataset)
+    data = datamodule.config
+    L.seed_everything(settings.seed, workers=True)
     doc = resolve_arch(cfg)
     if doc is not None:
-        check_input_size(doc, cfg.dataset.frames, cfg.dataset.resolution)
-    datamodule = build_datamodule(cfg.dataset)
+        check_input_size(doc, data.frames, data.resolution)
     with config_errors("model"):
         module = ClipClassifier(
             model=OmegaConf.to_container(cfg.model, resolve=True),
             num_classes=datamodule.num_classes,
-            frames=cfg.dataset.frames,
-            resolution=cfg.dataset.resolution,
+            frames=data.frames,
+            resolution=data.resolution,
             optim=OmegaConf.to_container(cfg.optim, resolve=True),
-            label_smoothing=cfg.loss.label_smoothing,
+            scheduler=OmegaConf.to_container(cfg.scheduler, resolve=True) if cfg.scheduler else None,
+            decay_norm_and_bias=settings.train.decay_norm_and_bias,
+            label_smoothing=settings.loss.label_smoothing,
             arch=arch_to_dict(doc.arch) if doc else None,
             class_names=list(datamodule.class_names),
-            dataset=OmegaConf.to_container(cfg.dataset, resolve=True),
+            dataset=asdict(data),
         )
-    if cfg.train.get("init_from"):
-        init_from(module, str(cfg.train.init_from))
+    if settings.train.init_from:
+        init_from(module, settings.train.init_from)
     arch_summary: dict[str, Any] = {}
     if doc is not None:
         save_arch(run_dir / "arch.yaml", doc.arch, doc.name, doc.meta)
-        c = cost.cost(doc.arch.with_input(cfg.dataset.frames, cfg.dataset.resolution))
+        c = cost.cost(doc.arch.with_input(data.frames, data.resolution))
         arch_summary = {
             "arch": doc.name,
             "flops": c.flops,
@@ -121,28 +133,34 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         source = doc.meta.get("source")
         arch_summary["budget"] = source.get("budget", {}).get("name") if isinstance(source, dict) else None
         arch_summary["score"] = (doc.meta.get("scores") or {}).get("stentr")
-    name = f"train-{doc.name if doc else cfg.model.name}-{cfg.dataset.name}"
+    name = f"train-{doc.name if doc else cfg.model.name}-{data.name}"
     config = OmegaConf.to_container(cfg, resolve=True)
     checkpoint_dir = run_dir / "checkpoints"
-    loggers = build_loggers(
-        cfg.logger,
-        run_dir,
-        name,
-        config
-        | {"arch_summary": arch_summary, "arch_document": arch_to_dict(doc.arch, doc.name) if doc else None},
-        arch_meta=doc.meta if doc else None,
-    )
+    with config_errors("logger"):
+        loggers = build_loggers(
+            cfg.logger,
+            run_dir,
+            name,
+            config
+            | {
+                "arch_summary": arch_summary,
+                "arch_document": arch_to_dict(doc.arch, doc.name) if doc else None,
+            },
+            arch_meta=doc.meta if doc else None,
+        )
+    with config_errors("callbacks"):
+        callbacks = build_callbacks(cfg.callbacks, checkpoint_dir, logging=bool(loggers))
     with config_errors("trainer"):
-        trainer = L.Trainer(
-            **OmegaConf.to_container(cfg.trainer, resolve=True),
+        trainer = instantiate(
+            cfg.trainer,
             default_root_dir=run_dir,
             logger=loggers,
-            callbacks=build_callbacks(cfg.callbacks, checkpoint_dir, logging=bool(loggers)),
-            enable_progress_bar=cfg.callbacks.progress_bar != "none",
+            callbacks=callbacks,
+            enable_progress_bar=any(isinstance(c, ProgressBar) for c in callbacks),
         )
     try:
         trainer.fit(
-            module, datamodule=datamodule, ckpt_path=resume_checkpoint(cfg.train.resume, checkpoint_dir)
+            module, datamodule=datamodule, ckpt_path=resume_checkpoint(settings.train.resume, checkpoint_dir)
         )
     except SystemExit:
         if trainer.interrupted:  # Lightning turns Ctrl-C into a graceful stop and exit(1)
@@ -151,7 +169,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     checkpoint = trainer.checkpoint_callback
     results: dict[str, Any] = {
         "model": cfg.model.name,
-        "dataset": cfg.dataset.name,
+        "dataset": data.name,
         **arch_summary,
         "best_checkpoint": checkpoint.best_model_path,
         "last_checkpoint": checkpoint.last_model_path,
@@ -159,13 +177,13 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "final_val_top1": float(trainer.callback_metrics["val/top1"])
         if "val/top1" in trainer.callback_metrics
         else None,
-        "frames": cfg.dataset.frames,
-        "resolution": cfg.dataset.resolution,
+        "frames": data.frames,
+        "resolution": data.resolution,
         "epochs": trainer.current_epoch,
         "global_step": trainer.global_step,
-        "init_from": cfg.train.get("init_from"),
+        "init_from": settings.train.init_from,
     }
-    if cfg.train.test and checkpoint.best_model_path:
+    if settings.train.test and checkpoint.best_model_path:
         (metrics,) = trainer.test(module, datamodule=datamodule, ckpt_path=checkpoint.best_model_path)
         results |= {key.replace("/", "_"): value for key, value in metrics.items()}
     # Read after the test pass: the samples it skipped count too.

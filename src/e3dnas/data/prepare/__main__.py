@@ -7,32 +7,34 @@ import sys
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from e3dnas.cli import CONF_DIR, check_group_choices, fail
-from e3dnas.data.errors import DataError
+from e3dnas.data.config import DatasetConfig
 from e3dnas.data.prepare import MANIFEST, PrepareSettings, prepare
+from e3dnas.errors import E3DError
+from e3dnas.settings import read_node
 
 
 @hydra.main(config_path=CONF_DIR, config_name="prepare", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     from e3dnas.data.datamodule import VideoDataModule
 
-    dataset = OmegaConf.to_container(cfg.dataset, resolve=True)
     try:
-        data = VideoDataModule(**{k: v for k, v in dataset.items() if k != "name"})
+        dataset = read_node(DatasetConfig, cfg.dataset, "dataset")
+        data = VideoDataModule(dataset)
         settings = PrepareSettings(
-            layout=dataset["layout"],
-            source=str(Path(dataset["root"]).resolve()),
+            layout=dataset.layout,
+            source=str(Path(dataset.root).resolve()),
             short_side=int(cfg.short_side or max(data.max_short.values())),
             quality=int(cfg.quality),
             subsampling=str(cfg.subsampling),
-            media_dir=dataset.get("media_dir", "."),
-            annotation_dir=dataset.get("annotation_dir", "."),
+            media_dir=dataset.media_dir,
+            annotation_dir=dataset.annotation_dir,
         )
         workers = int(cfg.workers or len(os.sched_getaffinity(0)))
         manifest = prepare(data.layout, settings, Path(cfg.out), tuple(cfg.splits), workers)
-    except (DataError, TypeError, ValueError) as error:
+    except (E3DError, TypeError, ValueError) as error:
         fail(str(error))
     print(
         f"prepared {manifest['videos']} videos ({manifest['frames']} frames, short side "

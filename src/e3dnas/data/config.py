@@ -1,0 +1,100 @@
+"""The data settings (``dataset.*``): the one place their defaults live, and their range checks.
+
+conf/dataset/<name>.yaml holds what a dataset changes; the dataclass is registered in Hydra's ConfigStore as
+``dataset/schema`` (so ``defaults: [schema]`` puts every key, typed, into the composed config) and read back
+with :func:`e3dnas.settings.read_node`, which runs the checks below. The package imports this module
+(``e3dnas/__init__.py``): the schema must be registered before anything composes a config. It stays light
+(no torch) for that reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from e3dnas.schema import (
+    Check,
+    ConfigValueError,
+    check_fields,
+    integer,
+    is_number,
+    one_of,
+    positive_number,
+    setting,
+)
+
+#: Normalisation in [0, 1] units (X3D / PySlowFast).
+KINETICS_MEAN = (0.45, 0.45, 0.45)
+KINETICS_STD = (0.225, 0.225, 0.225)
+
+
+class DatasetSettingError(ConfigValueError):
+    """Dataset settings that cannot work together; the message names them."""
+
+
+def optional(allowed: str, check: Check) -> tuple[str, Check]:
+    return f"null or {allowed}", lambda v: v is None or check(v)
+
+
+POSITIVE_INT = integer(1)
+FRACTION = ("a number in [0, 1]", lambda v: is_number(v) and 0 <= v <= 1)
+
+
+@dataclass
+class DatasetConfig:
+    """One dataset and how it is read (every field is a ``dataset.<field>=`` override)."""
+
+    name: str = "custom"  # the name in run names and results
+    layout: str = "sthv2"  # sthv1 | sthv2 | k400, or a Layout class path (docs/extending_training.md)
+    root: str = MISSING  # mandatory: the dataset (or its prepared copy, docs/data.md)
+    media_dir: str = "."  # videos (or frame folders), relative to root
+    annotation_dir: str = "."  # label and split files, relative to root
+    frames: int = setting(*POSITIVE_INT, default=16)  # T frames per clip
+    # segment: T equal segments, a random frame of each (training), the centre (test) | dense: a random
+    # frames × stride clip (training), test_clips evenly spaced (test)
+    sampling: str = setting(*one_of(("segment", "dense")), default="segment")
+    stride: int = setting(*POSITIVE_INT, default=1)  # dense sampling only: frames between sampled frames
+    resolution: int = setting(*POSITIVE_INT, default=224)  # side of the square crop the network sees
+    # [min, max] random short side in training; null: resolution × [8/7, 10/7]
+    train_scale: list[float] | None = None
+    # short side of val/test views; null: resolution × 8/7 (256 @ 224)
+    test_scale: float | None = setting(*positive_number(optional=True), default=None)
+    # temporal test views (segment sampling: offset (k + ½)/K inside each segment)
+    test_clips: int = setting(*POSITIVE_INT, default=1)
+    # 1 (centre) or 3 (start, centre, end of the long side); views = clips × crops
+    test_crops: int = setting("1 or 3", lambda v: v in (1, 3), default=1)
+    # K training clips per decoded video (repeated augmentation, docs/data.md); must divide batch_size
+    repeat_clips: int = setting(*POSITIVE_INT, default=1)
+    # none | label_pairs (flip and swap left/right classes) | plain (refused on Something-Something)
+    flip: str = setting(*one_of(("none", "label_pairs", "plain")), default="none")
+    batch_size: int = setting(*POSITIVE_INT, default=8)
+    # null: batch_size (a test sample holds test_clips × test_crops views)
+    test_batch_size: int | None = setting(*optional(*POSITIVE_INT), default=None)
+    num_workers: int = setting(*integer(0), default=4)
+    pin_memory: bool = True  # used only when a GPU is present
+    persistent_workers: bool = True
+    decode_threads: int = setting(*POSITIVE_INT, default=1)  # FFmpeg threads per decoder
+    gpu_transforms: bool = False  # true: workers ship uint8 clips; scale/crop/flip/normalise on the device
+    # share of missing / corrupt samples tolerated per epoch (and per split at setup)
+    max_failure_rate: float = setting(*FRACTION, default=0.01)
+    min_failure_samples: int = setting(*integer(0), default=100)  # the rate is judged after this many
+    mean: list[float] = field(default_factory=lambda: list(KINETICS_MEAN))  # normalisation in [0, 1] units
+    std: list[float] = field(default_factory=lambda: list(KINETICS_STD))
+    seed: int = setting(*integer(0), default=0)  # shuffling and worker seeds
+
+    def __post_init__(self) -> None:
+        check_fields(self, "dataset", DatasetSettingError)
+        if self.train_scale is not None and (len(self.train_scale) != 2 or min(self.train_scale) <= 0):
+            raise DatasetSettingError(
+                f"dataset.train_scale must be [min, max], both > 0, got {self.train_scale}"
+            )
+        if self.batch_size % self.repeat_clips:
+            raise DatasetSettingError(
+                f"dataset.repeat_clips must divide dataset.batch_size ({self.batch_size}), "
+                f"got {self.repeat_clips}"
+            )
+
+
+ConfigStore.instance().store(group="dataset", name="schema", node=DatasetConfig)

@@ -1,0 +1,58 @@
+"""The training run's own settings (``seed``, ``train.*``, ``loss.*``), typed and range-checked.
+
+Their values live in conf/train.yaml; the dataclasses give them types and ranges and are registered in
+Hydra's ConfigStore (``schema/train``). They are not in train.yaml's defaults list: there a bad type would
+stop Hydra's composition with its own page and exit code, where :func:`run_settings` gives one line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig
+
+from e3dnas.schema import ConfigValueError, check_fields, integer, is_number, setting
+from e3dnas.settings import read_node
+
+
+@dataclass
+class TrainOptions:
+    resume: str = MISSING  # auto | never | <ckpt path>
+    init_from: str | None = None
+    test: bool = MISSING
+    decay_norm_and_bias: bool = MISSING
+
+
+@dataclass
+class LossOptions:
+    label_smoothing: float = setting("a number in [0, 1)", lambda v: is_number(v) and 0 <= v < 1)
+
+    def __post_init__(self) -> None:
+        check_fields(self, "loss", ConfigValueError)
+
+
+SEED = integer(0)
+
+
+@dataclass
+class RunSettings:
+    seed: int = MISSING
+    arch_file: str | None = None
+    train: TrainOptions = MISSING
+    loss: LossOptions = MISSING
+
+    def __post_init__(self) -> None:
+        allowed, check = SEED
+        if not check(self.seed):  # a top-level key: no prefix for check_fields to give
+            raise ConfigValueError(f"seed must be {allowed}, got {self.seed!r}")
+
+
+def run_settings(cfg: DictConfig) -> RunSettings:
+    """The run settings of a composed training config; ConfigValueError naming the key at fault."""
+    return read_node(
+        RunSettings, {key: cfg[key] for key in ("seed", "arch_file", "train", "loss") if key in cfg}
+    )
+
+
+ConfigStore.instance().store(group="schema", name="train", node=RunSettings)
