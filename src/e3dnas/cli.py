@@ -241,6 +241,8 @@ def check_overrides(config_name: str, argv: list[str], validate: Callable[[DictC
     from e3dnas.schema import describe
 
     args = hydra_args(argv)
+    if args.shell_completion:
+        return  # its "overrides" are completion commands (install=bash), not config values
     overrides = [o for o in args.overrides if not o.startswith("hydra") or o.startswith("hydra.searchpath=")]
     if args.config_dir is not None and not any(o.startswith("hydra.searchpath=") for o in overrides):
         overrides.append(f"hydra.searchpath=[file://{os.path.abspath(args.config_dir)}]")

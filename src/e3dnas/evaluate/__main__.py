@@ -8,8 +8,9 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from e3dnas.cli import CONF_DIR, check_group_choices, start_run, user_errors
+from e3dnas.cli import CONF_DIR, check_group_choices, check_overrides, start_run, user_errors
 from e3dnas.evaluate.run import evaluate
+from e3dnas.evaluate.settings import eval_settings
 
 
 @hydra.main(config_path=CONF_DIR, config_name="eval", version_base="1.3")
@@ -30,4 +31,5 @@ def main(cfg: DictConfig) -> float:
 
 if __name__ == "__main__":
     check_group_choices(sys.argv[1:], ("dataset", "trainer", "logger"))
+    check_overrides("eval", sys.argv[1:], eval_settings)
     main()

@@ -8,8 +8,17 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from e3dnas.cli import CONF_DIR, check_group_choices, fail, route_arch_files, start_run, user_errors
+from e3dnas.cli import (
+    CONF_DIR,
+    check_group_choices,
+    check_overrides,
+    fail,
+    route_arch_files,
+    start_run,
+    user_errors,
+)
 from e3dnas.train.run import TrainingInterrupted, train
+from e3dnas.train.settings import check_config
 
 GROUPS = ("arch", "dataset", "model", "optim", "trainer", "logger", "callbacks", "experiment")
 
@@ -32,4 +41,5 @@ if __name__ == "__main__":
     # Hydra reads sys.argv itself and has no hook to take a file path for a config-group option.
     sys.argv = route_arch_files(sys.argv)
     check_group_choices(sys.argv[1:], GROUPS)
+    check_overrides("train", sys.argv[1:], check_config)
     main()

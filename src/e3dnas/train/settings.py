@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
+from e3dnas.data.config import DatasetConfig
 from e3dnas.schema import ConfigValueError, check_fields, integer, is_number, setting
 from e3dnas.settings import read_node
 
@@ -53,6 +54,12 @@ def run_settings(cfg: DictConfig) -> RunSettings:
     return read_node(
         RunSettings, {key: cfg[key] for key in ("seed", "arch_file", "train", "loss") if key in cfg}
     )
+
+
+def check_config(cfg: DictConfig) -> None:
+    """The checks a training makes of its settings before it starts: run and dataset."""
+    run_settings(cfg)
+    read_node(DatasetConfig, cfg.dataset, "dataset")
 
 
 ConfigStore.instance().store(group="schema", name="train", node=RunSettings)
