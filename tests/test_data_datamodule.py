@@ -17,8 +17,7 @@ from omegaconf import OmegaConf
 from e3dnas.cli import CONF_DIR
 from e3dnas.data import DataError, VideoDataModule
 from e3dnas.data.config import DatasetConfig
-from e3dnas.schema import ConfigValueError
-from e3dnas.settings import read_node
+from e3dnas.schema import ConfigValueError, read_node
 
 SMALL = {"frames": 4, "resolution": 32, "train_scale": [32, 40], "test_scale": 36, "batch_size": 4}
 LAYOUTS = {

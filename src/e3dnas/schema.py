@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException
@@ -127,3 +127,17 @@ def import_target(path: str, key: str, error: type[E3DError]) -> Callable[..., A
             raise error(f"{key}: {path!r} is not callable")
         return target
     raise error(f"{key}: cannot import {path!r} (no module {parts[0]!r} on the Python path)")
+
+
+T = TypeVar("T")
+
+
+def read_node(schema: type[T], node: DictConfig | Mapping[str, Any], key: str = "") -> T:
+    """``node`` merged onto ``schema`` and read (:func:`read`); errors name ``key.<field>``
+    (``key`` "" for top-level settings)."""
+    with config_errors():
+        if not key:
+            return read(OmegaConf.merge(OmegaConf.structured(schema), node), key)
+        root = OmegaConf.create({key: OmegaConf.structured(schema)})
+        root.merge_with({key: node})
+    return read(root[key], key)

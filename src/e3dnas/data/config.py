@@ -2,7 +2,7 @@
 
 conf/dataset/<name>.yaml holds what a dataset changes; the dataclass is registered in Hydra's ConfigStore as
 ``dataset/schema`` (so ``defaults: [schema]`` puts every key, typed, into the composed config) and read back
-with :func:`e3dnas.settings.read_node`, which runs the checks below. The package imports this module
+with :func:`e3dnas.schema.read_node`, which runs the checks below. The package imports this module
 (``e3dnas/__init__.py``): the schema must be registered before anything composes a config. It stays light
 (no torch) for that reason.
 """

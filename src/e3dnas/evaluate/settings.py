@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
-from e3dnas.schema import ConfigValueError, one_of
-from e3dnas.settings import read_node
+from e3dnas.schema import ConfigValueError, one_of, read_node
 
 VIEWS = one_of(("multi", "single"))
 

@@ -18,8 +18,7 @@ from torch import nn
 from e3dnas.arch import Arch
 from e3dnas.models.e3d import E3DNet, build_e3d
 from e3dnas.models.x3d import X3D_SIZES, build_x3d
-from e3dnas.schema import ConfigValueError, import_target
-from e3dnas.settings import read_node
+from e3dnas.schema import ConfigValueError, import_target, read_node
 
 #: The built-in models: name → (builder, fixed options). A checkpoint's model config that predates
 #: ``_target_`` names one of these.

@@ -18,7 +18,7 @@ from e3dnas.arch import ArchDocument, arch_from_dict, arch_to_dict, read_arch, s
 from e3dnas.atomic import atomic_write_text
 from e3dnas.data import VideoDataModule
 from e3dnas.data.config import DatasetConfig
-from e3dnas.settings import read_node
+from e3dnas.schema import read_node
 from e3dnas.train.callbacks import build_callbacks, build_loggers
 from e3dnas.train.errors import ConfigError, config_errors
 from e3dnas.train.finetune import init_from

@@ -13,8 +13,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
 from e3dnas.data.config import DatasetConfig
-from e3dnas.schema import ConfigValueError, check_fields, integer, is_number, setting
-from e3dnas.settings import read_node
+from e3dnas.schema import ConfigValueError, check_fields, integer, is_number, read_node, setting
 
 
 @dataclass

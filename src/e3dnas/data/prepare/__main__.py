@@ -13,7 +13,7 @@ from e3dnas.cli import CONF_DIR, check_group_choices, fail
 from e3dnas.data.config import DatasetConfig
 from e3dnas.data.prepare import MANIFEST, PrepareSettings, prepare
 from e3dnas.errors import E3DError
-from e3dnas.settings import read_node
+from e3dnas.schema import read_node
 
 
 @hydra.main(config_path=CONF_DIR, config_name="prepare", version_base="1.3")
