@@ -171,7 +171,10 @@ class LoggedStream:
 
         self.stream.write(text)
         with self.lock:
-            *lines, self.pending = (self.pending + text).split("\n")
+            *lines, pending = (self.pending + text).split("\n")
+            # A carriage return starts the line over (progress bars): keep what can still show, so a bar
+            # redrawn for hours does not grow the buffer (and each write's copy of it).
+            self.pending = pending[pending.rfind("\r", 0, len(pending) - 1) + 1 :]
         for line in lines:
             plain = Text.from_ansi(line).plain  # no colours; a progress bar line as it ended
             if plain.strip():
