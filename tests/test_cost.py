@@ -11,7 +11,7 @@ from fvcore.nn import FlopCountAnalysis
 from e3dnas import cost
 from e3dnas.arch import ArchBatch, load_arch
 from e3dnas.models import build_model
-from e3dnas.space import SearchSpace
+from e3dnas.space import build_space
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -26,7 +26,7 @@ def fvcore_conv_flops(model: torch.nn.Module, frames: int, resolution: int) -> i
 def random_archs(n: int, frames: int, resolution: int, max_layers: int, seed: int):
     """``n`` distinct members of the E3D space, reached by many rounds of mutation from the seed."""
     cfg = yaml.safe_load((CONF / "space" / "e3d.yaml").read_text())
-    space = SearchSpace.from_config(cfg, frames=frames, resolution=resolution, max_layers=max_layers)
+    space = build_space(cfg, frames=frames, resolution=resolution, max_layers=max_layers)
     rng = np.random.default_rng(seed)
     genes = np.repeat(ArchBatch.from_archs([space.seed]).genes, n, axis=0)
     for _ in range(40):

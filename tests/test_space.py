@@ -10,14 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from e3dnas.arch import ArchBatch, load_arch
-from e3dnas.space import SearchSpace, SpaceError
+from e3dnas.space import SearchSpace, SpaceError, build_space
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 SPACE_CFG = yaml.safe_load((CONF / "space" / "e3d.yaml").read_text())
 
 
 def make_space(max_layers=83, **changes) -> SearchSpace:
-    return SearchSpace.from_config({**SPACE_CFG, **changes}, frames=13, resolution=160, max_layers=max_layers)
+    return build_space({**SPACE_CFG, **changes}, frames=13, resolution=160, max_layers=max_layers)
 
 
 @settings(max_examples=60, deadline=None)
@@ -111,9 +111,9 @@ def test_seed_outside_the_space_is_rejected():
 @pytest.mark.parametrize(("name", "layers"), [("e3d_s", 83), ("e3d_m", 83), ("e3d_l", 167)])
 def test_released_nets_are_members(name, layers):
     arch = load_arch(CONF / "arch" / f"{name}.yaml")
-    SearchSpace.from_config(
-        SPACE_CFG, frames=arch.frames, resolution=arch.resolution, max_layers=layers
-    ).check(arch, name)
+    build_space(SPACE_CFG, frames=arch.frames, resolution=arch.resolution, max_layers=layers).check(
+        arch, name
+    )
 
 
 def test_membership_checks_the_bottleneck():

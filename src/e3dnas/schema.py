@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
+import types
+import typing
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -141,3 +144,109 @@ def read_node(schema: type[T], node: DictConfig | Mapping[str, Any], key: str = 
         root = OmegaConf.create({key: OmegaConf.structured(schema)})
         root.merge_with({key: node})
     return read(root[key], key)
+
+
+# --- plug-ins: one rule for scorers, spaces, models and dataset layouts -------------------------------------
+
+#: Option types OmegaConf checks and converts; other annotations are taken as they come.
+_CHECKED_TYPES = (int, float, bool, str)
+
+
+def build_plugin(
+    node: Mapping[str, Any] | str,
+    registry: Mapping[str, Callable[..., T]],
+    key: str,
+    error: type[E3DError],
+    **context: Any,
+) -> T:
+    """Build the component a config node describes, the one way every plug-in is built.
+
+    ``node`` is ``{name: <registry name>, **options}`` or ``{_target_: package.module.callable, **options}``
+    (``name`` is then a label for outputs and is not passed on); a plain string is a registry name or, when
+    dotted, a ``_target_`` without options. The builder is called with the options and ``context`` (what
+    the caller supplies: the input size, the class count...) as keyword arguments. Before it runs, each
+    option is checked against the builder's signature: an unknown, missing or mistyped one is ``error``
+    naming ``<key>.<option>``. What the builder raises itself passes through with its traceback.
+    """
+    target_key = key if isinstance(node, str) else f"{key}._target_"  # where a class path is written
+    if isinstance(node, str):
+        node = {"_target_": node} if "." in node else {"name": node}
+    elif isinstance(node, DictConfig):
+        node = OmegaConf.to_container(node, resolve=True)
+    options = {str(k): v for k, v in node.items() if k not in ("name", "_target_")}
+    target = node.get("_target_")
+    if target is not None:
+        builder, what = import_target(target, target_key, error), target
+    else:
+        name, noun = node.get("name"), key.rsplit(".", 1)[-1]
+        if name not in registry:
+            raise error(
+                f"{key}: unknown {noun}{'' if name is None else f' {name!r}'} (known: {', '.join(registry)}; "
+                f"or one of your own: {target_key}=package.module.callable)"
+            )
+        builder, what = registry[name], f"{noun} {name!r}"
+    options = _checked_options(builder, what, options, context, key, error)
+    return builder(**options, **context)
+
+
+def _checked_options(
+    builder: Callable[..., Any],
+    what: str,
+    options: dict[str, Any],
+    context: Mapping[str, Any],
+    key: str,
+    error: type[E3DError],
+) -> dict[str, Any]:
+    """``options`` type-checked (and converted, ``1`` → ``1.0`` for a float) against ``builder``'s
+    signature; ``error`` naming ``<key>.<option>`` for one it lacks, one it needs and nobody gives, one of
+    the wrong type, or one that ``context`` already sets."""
+    try:
+        parameters = inspect.signature(builder, eval_str=True).parameters
+    except NameError:  # an annotation naming something imported for type checkers only
+        parameters = inspect.signature(builder).parameters
+    named = {n: p for n, p in parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    extra = next((p for p in parameters.values() if p.kind is p.VAR_KEYWORD), None)
+    for option in options:
+        if option in context:
+            raise error(f"{key}.{option}: not an option, e3dnas sets it")
+        if option not in named and extra is None:
+            known = ", ".join(n for n in named if n not in context) or "none"
+            raise error(f"{key}.{option}: unknown option of {what} (its options: {known})")
+    for name, parameter in named.items():
+        if parameter.default is parameter.empty and name not in options and name not in context:
+            raise error(f"{key}.{name} is missing ({what} needs it)")
+    refused = [n for n in context if n not in named and extra is None]
+    if refused:
+        raise error(f"{key}: {what} must take {', '.join(refused)} as keyword arguments")
+    typed = {o: _option_type((named.get(o) or extra).annotation) for o in options}
+    typed = {option: kind for option, kind in typed.items() if kind is not Any}
+    if not typed:
+        return options
+    try:
+        checked = read_node(
+            dataclasses.make_dataclass("Options", list(typed.items())), {o: options[o] for o in typed}, key
+        )
+    except ConfigValueError as err:
+        raise error(str(err)) from None
+    return options | {option: getattr(checked, option) for option in typed}
+
+
+def _option_type(annotation: Any) -> Any:
+    """What OmegaConf checks an option against: the builder's annotation where OmegaConf can check it
+    (``int``, ``float | None``, ``list[int]``, ...), else ``Any``."""
+    if annotation is inspect.Parameter.empty or isinstance(annotation, str):
+        return Any
+    if annotation in _CHECKED_TYPES:
+        return annotation
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        kept = [a for a in args if a is not type(None)]
+        if len(kept) == 1 and len(args) == 2:
+            inner = _option_type(kept[0])
+            return Any if inner is Any else typing.Optional[inner]  # noqa: UP045 (OmegaConf 2.3 reads Optional, not X | None)
+        return Any
+    if origin is list and len(args) == 1:
+        return list[_option_type(args[0])]
+    if origin is dict and len(args) == 2 and args[0] is str:
+        return dict[str, _option_type(args[1])]
+    return Any

@@ -3,23 +3,23 @@
 Every scorer maps an :class:`ArchBatch` to one float64 per architecture (a numpy array); higher is
 better. The built-in ones are closed form over the stage table (a stage's d blocks are one term, not d),
 so scoring a batch of thousands costs a few dozen numpy operations and never builds an nn.Module. Any
-other scorer plugs in by ``_target_`` (:class:`ScorerSpec`).
+other scorer plugs in by ``_target_`` (:class:`ScorerSpec`); new ones register a factory in :data:`SCORERS`.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 import numpy as np
+from omegaconf import DictConfig, OmegaConf
 
 from e3dnas import cost
 from e3dnas.arch import Arch, ArchBatch
 from e3dnas.errors import E3DError
-from e3dnas.schema import import_target
+from e3dnas.schema import build_plugin
 
 Scorer = Callable[[ArchBatch], np.ndarray]
 
@@ -98,21 +98,17 @@ def random_score(batch: ArchBatch, seed: int = 0) -> np.ndarray:
 
 def _make_stentr(floor: float = COS_FLOOR, rounding: str = "ceil", resolution: int | None = None) -> Scorer:
     if rounding not in ("ceil", "floor"):
-        raise ScorerError(f"scorer option 'rounding' must be ceil or floor, got {rounding!r}")
+        raise ScorerError(f"scorer.rounding must be ceil or floor, got {rounding!r}")
     if resolution is not None and (
         isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1
     ):
-        raise ScorerError(
-            f"scorer option 'resolution' must be null or a positive integer, got {resolution!r}"
-        )
+        raise ScorerError(f"scorer.resolution must be null or a positive integer, got {resolution!r}")
     return lambda batch: spatio_temporal_entropy(batch, True, floor, rounding, resolution)
 
 
 def _make_flops(counter: str = "authors") -> Scorer:
     if counter not in cost.FLOPS_COUNTERS:
-        raise ScorerError(
-            f"scorer option 'counter' must be one of {', '.join(cost.FLOPS_COUNTERS)}, got {counter!r}"
-        )
+        raise ScorerError(f"scorer.counter must be one of {', '.join(cost.FLOPS_COUNTERS)}, got {counter!r}")
     return lambda batch: cost.flops(batch, counter)
 
 
@@ -157,32 +153,37 @@ def check_scores(values: object, batch: ArchBatch, source: str) -> np.ndarray:
 class ScorerSpec:
     """A scorer as conf/scorer/<name>.yaml gives it: picklable, so island processes can rebuild it.
 
-    Without ``_target_`` ``name`` is a built-in (:data:`SCORERS`); with it, ``_target_`` is the import
-    path (``package.module.factory``) of a factory of one's own, called with ``options`` as keywords
-    and returning a :data:`Scorer`, and ``name`` is what outputs call it.
+    The config node is flat (:meth:`from_config`): ``name`` and, for a scorer of one's own, ``_target_``
+    (``package.module.factory``), beside the factory's keyword options. Without ``_target_`` ``name`` is
+    a built-in (:data:`SCORERS`); with it, ``name`` is only what outputs call the scorer. Either way
+    :meth:`build` calls the factory with ``options`` and gets a :data:`Scorer`.
     """
 
     name: str
     options: dict[str, Any] = field(default_factory=dict)
     _target_: str | None = None
 
-    def factory(self) -> Callable[..., Scorer]:
-        if self._target_ is not None:
-            return import_target(self._target_, "scorer._target_", ScorerError)
-        if self.name not in SCORERS:
-            raise ScorerError(
-                f"unknown scorer {self.name!r} (built in: {', '.join(SCORERS)}; for one of your own give "
-                "scorer._target_=package.module.factory, docs/extending_search.md)"
-            )
-        return SCORERS[self.name]
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any]) -> ScorerSpec:
+        """The spec of a flat ``scorer`` node; without ``name`` a ``_target_``'s last part names it."""
+        node = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
+        target = node.pop("_target_", None)
+        name = node.pop("name", None)
+        if name is None and target is not None:
+            name = str(target).rsplit(".", 1)[-1]
+        if not isinstance(name, str):
+            raise ScorerError(f"scorer.name must be a scorer's name, got {name!r}")
+        return cls(name, node, target)
+
+    def config(self) -> dict[str, Any]:
+        """The flat config node of this scorer (what :meth:`from_config` reads)."""
+        return {"name": self.name, **self.options} | (
+            {} if self._target_ is None else {"_target_": self._target_}
+        )
 
     def build(self) -> Scorer:
-        factory = self.factory()
-        try:
-            inspect.signature(factory).bind(**self.options)
-        except TypeError as err:
-            raise ScorerError(f"scorer {self.name}: bad options {sorted(self.options)}: {err}") from None
-        return factory(**self.options)
+        """The scorer; a ScorerError naming ``scorer.<option>`` for an unknown, missing or mistyped option."""
+        return build_plugin(self.config(), SCORERS, "scorer", ScorerError)
 
 
 def build_scorer(name: str, **options: Any) -> Scorer:

@@ -19,8 +19,8 @@ The moves are the E3D authors' (docs/method.md, "Search space"), vectorised over
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, fields
 from functools import cached_property
 from typing import Any
 
@@ -29,7 +29,7 @@ import numpy as np
 from e3dnas.arch import Arch, ArchBatch, arch_from_dict
 from e3dnas.arch.document import FORMAT_VERSION
 from e3dnas.errors import E3DError
-from e3dnas.schema import import_target
+from e3dnas.schema import build_plugin
 
 #: What a stage mutation changes, drawn uniformly.
 STAGE_MOVES = ("width", "kernel", "bottleneck", "depth")
@@ -56,37 +56,52 @@ class SearchSpace:
     layer_retries: int = 7
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], *, frames: int, resolution: int, max_layers: int):
-        """Build from conf/space/<name>.yaml for one input size and layer budget."""
-        cfg = dict(cfg)
+    def from_config(
+        cls,
+        *,
+        seed: dict[str, Any],
+        kernels: list[list[int]],
+        width_multipliers: list[float],
+        bottleneck_ratios: list[float],
+        depth_steps: list[int],
+        frames: int,
+        resolution: int,
+        max_layers: int,
+        **knobs: int,
+    ) -> SearchSpace:
+        """The space of conf/space/e3d.yaml's options for one input size and layer budget; ``knobs`` are
+        the optional integer fields (:data:`KNOBS`)."""
+        unknown = sorted(set(knobs) - set(KNOBS))
+        if unknown:
+            known = ", ".join(
+                ["seed", "kernels", "width_multipliers", "bottleneck_ratios", "depth_steps", *KNOBS]
+            )
+            raise SpaceError(f"space.{unknown[0]}: unknown option (its options: {known})")
         seed_tree = {"format": FORMAT_VERSION, "input": {"frames": frames, "resolution": resolution}}
-        seed_tree.update(cfg.pop("seed"))
-        seed = arch_from_dict(seed_tree, source="space.seed").arch
-        problem = seed.skeleton.input_problem()
+        seed_tree.update(seed)
+        seed_arch = arch_from_dict(seed_tree, source="space.seed").arch
+        problem = seed_arch.skeleton.input_problem()
         if problem:
             raise SpaceError(problem)
-        try:
-            space = cls(
-                seed=seed,
-                kernels=tuple(tuple(k) for k in cfg.pop("kernels")),
-                width_multipliers=tuple(cfg.pop("width_multipliers")),
-                bottleneck_ratios=tuple(cfg.pop("bottleneck_ratios")),
-                depth_steps=tuple(cfg.pop("depth_steps")),
-                max_layers=max_layers,
-                **cfg,
-            )
-        except TypeError as err:
-            raise SpaceError(f"space: {err}".replace("SearchSpace.__init__() ", "")) from None
+        space = cls(
+            seed=seed_arch,
+            kernels=tuple(tuple(k) for k in kernels),
+            width_multipliers=tuple(width_multipliers),
+            bottleneck_ratios=tuple(bottleneck_ratios),
+            depth_steps=tuple(depth_steps),
+            max_layers=max_layers,
+            **knobs,
+        )
         for key in ("channel_multiple", "max_channels", "mutations_per_child", "layer_retries"):
             if not isinstance(getattr(space, key), int) or getattr(space, key) < 1:
-                raise SpaceError(f"space: '{key}' must be a positive integer, got {getattr(space, key)!r}")
+                raise SpaceError(f"space.{key} must be a positive integer, got {getattr(space, key)!r}")
         if space.max_depths().min() < 1:
             cap = space.blocks_per_depth_cap
             raise SpaceError(
                 f"a layer budget of {max_layers} is impossible: each stage needs a block and may have at "
                 f"most layers/3/{cap} = {max_layers // 3 // cap}"
             )
-        space.check(seed, "space.seed")
+        space.check(seed_arch, "space.seed")
         return space
 
     @cached_property
@@ -231,19 +246,25 @@ class SearchSpace:
         return child.genes
 
 
+#: The optional integer settings of a space, each defaulting to :class:`SearchSpace`'s value.
+KNOBS = tuple(f.name for f in fields(SearchSpace) if f.default is not MISSING)
+
+#: Registered spaces (``space.name``); others plug in by ``space._target_``.
+SPACES: dict[str, Callable[..., SearchSpace]] = {"e3d": SearchSpace.from_config}
+
+
 def build_space(cfg: Mapping[str, Any], *, frames: int, resolution: int, max_layers: int) -> SearchSpace:
     """The space of a conf/space config at one input size and layer budget.
 
-    Without ``_target_`` it is :meth:`SearchSpace.from_config`; with one, the callable it names is called
-    the same way (the config without ``_target_``, then ``frames``, ``resolution`` and ``max_layers`` as
-    keywords) and must return a :class:`SearchSpace` (a subclass overriding the moves, say).
+    ``name`` picks a registered space (:data:`SPACES`); ``_target_`` names a callable of one's own,
+    called like :meth:`SearchSpace.from_config` (the other keys, then ``frames``, ``resolution`` and
+    ``max_layers``, all as keywords), which must return a :class:`SearchSpace` (a subclass overriding
+    the moves, say).
     """
-    cfg = dict(cfg)
-    target = cfg.pop("_target_", None)
-    factory = (
-        SearchSpace.from_config if target is None else import_target(target, "space._target_", SpaceError)
+    space = build_plugin(
+        cfg, SPACES, "space", SpaceError, frames=frames, resolution=resolution, max_layers=max_layers
     )
-    space = factory(cfg, frames=frames, resolution=resolution, max_layers=max_layers)
     if not isinstance(space, SearchSpace):
+        target = cfg.get("_target_")
         raise SpaceError(f"space._target_ {target!r} returned a {type(space).__name__}, not a SearchSpace")
     return space

@@ -1,15 +1,15 @@
 """The search's config schema, registered in Hydra's ConfigStore as ``search_schema``.
 
 conf/search.yaml lists it first in its defaults: every ``search.*`` default and range lives in
-:class:`SearchSettings`, the budget's in :class:`Budget`, the scorer's in :class:`ScorerSpec`; the YAML
-files select and override. OmegaConf checks types while composing, the dataclasses' ``__post_init__``
-ranges when the config is read (:func:`search_inputs`).
+:class:`SearchSettings`, the budget's in :class:`Budget`, the scorer's and the space's options in their
+builders' signatures (:func:`e3dnas.schema.build_plugin`); the YAML files select and override. OmegaConf
+checks types while composing, the dataclasses' ``__post_init__`` ranges when the config is read
+(:func:`search_inputs`).
 """
 
 from __future__ import annotations
 
-from dataclasses import MISSING as NO_DEFAULT
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -22,36 +22,15 @@ from e3dnas.search.budget import Budget, BudgetError
 from e3dnas.search.settings import SearchSettings
 from e3dnas.space import SearchSpace
 
-#: The optional knobs of the built-in space: their defaults are :class:`SearchSpace`'s.
-_SPACE_DEFAULTS = {f.name: f.default for f in fields(SearchSpace) if f.default is not NO_DEFAULT}
-
-
-@dataclass
-class SpaceConfig:
-    """A conf/space file: the seed network and the moves; ``_target_`` names a space of one's own
-    (:func:`e3dnas.space.build_space`)."""
-
-    seed: dict[str, Any] = MISSING
-    kernels: list[list[int]] = MISSING
-    width_multipliers: list[float] = MISSING
-    bottleneck_ratios: list[float] = MISSING
-    depth_steps: list[int] = MISSING
-    channel_multiple: int = _SPACE_DEFAULTS["channel_multiple"]
-    max_channels: int = _SPACE_DEFAULTS["max_channels"]
-    stem_max_width: int = _SPACE_DEFAULTS["stem_max_width"]
-    first_stage_max_depth: int = _SPACE_DEFAULTS["first_stage_max_depth"]
-    blocks_per_depth_cap: int = _SPACE_DEFAULTS["blocks_per_depth_cap"]
-    mutations_per_child: int = _SPACE_DEFAULTS["mutations_per_child"]
-    layer_retries: int = _SPACE_DEFAULTS["layer_retries"]
-    _target_: str | None = None
-
 
 @dataclass
 class SearchConfig:
     """``python -m e3dnas.search``'s whole config (wandb's keys are in conf/search.yaml)."""
 
-    space: SpaceConfig = MISSING
-    scorer: ScorerSpec = MISSING
+    # Plug-in nodes (e3dnas.schema.build_plugin): name or _target_ plus the builder's own flat options,
+    # checked against its signature when the space and scorer are built.
+    space: dict[str, Any] = MISSING
+    scorer: dict[str, Any] = MISSING
     search: SearchSettings = field(default_factory=SearchSettings)
     budget: Budget | None = None
     progress: bool = True
@@ -75,8 +54,10 @@ def budget_and_space(cfg: DictConfig) -> tuple[Budget, SearchSpace]:
 
 
 def checked_settings(cfg: DictConfig) -> tuple[ScorerSpec, SearchSettings]:
-    """The scorer and ``search.*`` of the composed config, range-checked."""
-    return read(cfg.scorer, "scorer"), read(cfg.search, "search")
+    """The scorer and ``search.*`` of the composed config, range-checked (the scorer's options too)."""
+    scorer = ScorerSpec.from_config(cfg.scorer)
+    scorer.build()
+    return scorer, read(cfg.search, "search")
 
 
 def search_inputs(cfg: DictConfig) -> tuple[Budget, SearchSpace, ScorerSpec, SearchSettings]:
@@ -84,7 +65,6 @@ def search_inputs(cfg: DictConfig) -> tuple[Budget, SearchSpace, ScorerSpec, Sea
     an unknown name, a failed import or bad options stop the run before it starts."""
     budget, space = budget_and_space(cfg)
     scorer, settings = checked_settings(cfg)
-    scorer.build()
     return budget, space, scorer, settings
 
 
