@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: A space small enough to profile for real in a second: two stages, widths 8…32, at 2×16² clips.
 TINY_SPACE = {
+    "name": "e3d",
     "seed": {
         "stem": {"width": 8, "kernel": [1, 3], "stride": 2},
         "stages": [

@@ -57,7 +57,7 @@ class LoadGuard:
 
     def __init__(self, device: DeviceSettings, timing: TimingSettings):
         self.timing = timing
-        self.enabled = timing.guard_load is not None and device.device == "cpu" and PROC_STAT.exists()
+        self.enabled = timing.guard_load is not None and device.backend.load_sensitive and PROC_STAT.exists()
         self.retaken = 0
         self.contended = 0
         self._in_a_row = 0

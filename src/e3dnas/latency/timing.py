@@ -11,12 +11,10 @@ millisecond ops before it times anything, which is most of a table's profiling t
 
 from __future__ import annotations
 
-import platform
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -24,18 +22,12 @@ from torch import nn
 
 from e3dnas.arch import Arch
 from e3dnas.errors import E3DError
+from e3dnas.latency.devices import ALLOCATOR_PRIME_BYTES, DEVICES, CpuDevice, CudaDevice
 from e3dnas.latency.modules import CLASSIFIER
 from e3dnas.models import build_model
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 STATISTICS = ("median", "min")
-#: glibc's malloc serves a request under its mmap threshold from the heap (memory reused, no page faults)
-#: and maps a larger one afresh on each call (a page fault per 4 KiB: 6 ms instead of 1 ms for a depthwise
-#: conv on 5 MB). The threshold starts at 128 KiB and rises to the largest mapped block freed so far, up to
-#: 32 MiB, so an op's latency depended on what the process had run before it. Freeing one block just
-#: under 32 MiB first puts every timing process in the same steady state: that of any process that has
-#: once freed a tensor that large.
-ALLOCATOR_PRIME_BYTES = (32 << 20) - (64 << 10)
 #: Blocks timed at least, whatever the run time: a minimum or median of fewer says little.
 MIN_BLOCKS = 5
 #: Shortest block: the timer and loop overhead (~1 µs) stay under 0.1 %.
@@ -58,10 +50,11 @@ class DeviceSettings:
     compile: bool = False
 
     def __post_init__(self) -> None:
-        if self.device not in ("cpu", "cuda"):
-            raise TimingError(f"device must be cpu or cuda, got {self.device!r}")
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise TimingError("device=cuda but torch sees no CUDA device")
+        if self.device not in DEVICES:
+            raise TimingError(f"device must be {' or '.join(DEVICES)}, got {self.device!r}")
+        problem = DEVICES[self.device].problem()
+        if problem:
+            raise TimingError(problem)
         if self.dtype not in DTYPES:
             raise TimingError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         for key in ("threads", "batch"):
@@ -72,13 +65,16 @@ class DeviceSettings:
             if not isinstance(getattr(self, key), bool):
                 raise TimingError(f"{key} must be true or false, got {getattr(self, key)!r}")
 
+    @property
+    def backend(self) -> CpuDevice | CudaDevice:
+        """What differs between devices (:data:`~e3dnas.latency.devices.DEVICES`)."""
+        return DEVICES[self.device]
+
     def activate(self) -> None:
-        """Fix the thread count and the allocator's state (CPU, :data:`ALLOCATOR_PRIME_BYTES`) and let
+        """Fix the thread count and the device's state (the CPU allocator's, :class:`CpuDevice`) and let
         cuDNN pick its fastest kernels (CUDA), for ops and networks alike."""
-        torch.set_num_threads(self.threads)
         torch.backends.cudnn.benchmark = True
-        if self.device == "cpu":
-            torch.empty(ALLOCATOR_PRIME_BYTES, dtype=torch.uint8).fill_(0)
+        self.backend.activate(self.threads)
 
     def prepare(self, module: nn.Module) -> Callable[..., Any]:
         module = module.eval().to(self.device, DTYPES[self.dtype])
@@ -98,18 +94,7 @@ class DeviceSettings:
 
     def describe(self) -> dict[str, Any]:
         """The settings plus what identifies the machine: device name and torch version."""
-        return asdict(self) | {"device_name": device_name(self.device), "torch": torch.__version__}
-
-
-def device_name(device: str) -> str:
-    if device == "cuda":
-        return torch.cuda.get_device_name()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
+        return asdict(self) | {"device_name": self.backend.name(), "torch": torch.__version__}
 
 
 @dataclass(frozen=True)
@@ -175,7 +160,7 @@ def time_blocks(
     generator = torch.Generator().manual_seed(seed)
     call = device.prepare(module)
     inputs = [device.tensor(shape, generator) for shape in shapes]
-    sync = torch.cuda.synchronize if device.device == "cuda" else lambda: None
+    sync = device.backend.synchronize
 
     def block(number: int) -> float:
         sync()

@@ -1,5 +1,7 @@
-"""Models by name or by ``_target_``: ``model=<name>`` picks conf/model/<name>.yaml, whose ``_target_`` is the
-builder (a function or class, from e3dnas or from any importable package).
+"""Models by name or by ``_target_``, the plug-in rule of :func:`e3dnas.schema.build_plugin`:
+``model=<name>`` picks conf/model/<name>.yaml, whose ``_target_`` is the builder (a function or class, from
+e3dnas or from any importable package) and whose other keys are its flat options. ``name`` always labels
+the run; without ``_target_`` it also picks the builder from :data:`MODELS`.
 
 Every builder takes ``arch, num_classes, frames, resolution`` (keywords) plus its own options and returns a
 module mapping (B, 3, T, H, W) clips to (B, num_classes) logits.
@@ -7,8 +9,9 @@ module mapping (B, 3, T, H, W) clips to (B, num_classes) logits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from functools import partial
 from typing import Any
 
 import torch
@@ -18,13 +21,12 @@ from torch import nn
 from e3dnas.arch import Arch
 from e3dnas.models.e3d import E3DNet, build_e3d
 from e3dnas.models.x3d import X3D_SIZES, build_x3d
-from e3dnas.schema import ConfigValueError, import_target, read_node
+from e3dnas.schema import ConfigValueError, build_plugin, read_node
 
-#: The built-in models: name → (builder, fixed options). A checkpoint's model config that predates
-#: ``_target_`` names one of these.
-MODELS: dict[str, tuple[str, dict[str, Any]]] = {
-    "e3d": ("e3dnas.models.e3d.build_e3d", {}),
-    **{f"x3d_{size}": ("e3dnas.models.x3d.build_x3d", {"size": size}) for size in X3D_SIZES},
+#: The built-in models by name (a model config without ``_target_``, as checkpoints written before it).
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    "e3d": build_e3d,
+    **{f"x3d_{size}": partial(build_x3d, size=size) for size in X3D_SIZES},
 }
 
 
@@ -61,15 +63,17 @@ def build_model(
     **options: Any,
 ) -> nn.Module:
     """Build model ``name`` with the builder ``_target_`` (a config's), else the built-in model of that name;
-    ``options`` are the rest of the model config."""
-    if _target_ is None:
-        if name not in MODELS:
-            known = ", ".join(MODELS)
-            raise ModelError(f"unknown model {name!r} (known: {known}; or give model._target_)")
-        _target_, fixed = MODELS[name]
-        options = {**fixed, **options}
-    return import_target(_target_, "model._target_", ModelError)(
-        arch=arch, num_classes=num_classes, frames=frames, resolution=resolution, **options
+    ``options`` are the rest of the model config, checked against the builder's signature."""
+    node = {"name": name, **options} | ({} if _target_ is None else {"_target_": _target_})
+    return build_plugin(
+        node,
+        MODELS,
+        "model",
+        ModelError,
+        arch=arch,
+        num_classes=num_classes,
+        frames=frames,
+        resolution=resolution,
     )
 
 
