@@ -61,3 +61,14 @@ def test_unknown_names_list_the_known_ones(tmp_path, monkeypatch):
         open_layout("my_videos.Missing", tmp_path)
     model = build_model("tiny", _target_="my_videos.tiny_net", num_classes=3, width=4)
     assert model[-1].out_features == 3
+
+
+def test_model_options_are_checked_against_the_builder(monkeypatch):
+    """The plug-in rule: a typo or a wrong type is one line naming model.<option>, before building."""
+    monkeypatch.syspath_prepend(str(EXTENSION))
+    with pytest.raises(
+        ModelError, match=r"^model\.widht: unknown option of my_videos\.tiny_net \(its options: width\)"
+    ):
+        build_model("tiny", _target_="my_videos.tiny_net", num_classes=3, widht=4)
+    with pytest.raises(ModelError, match=r"^model\.width: Value 'wide' of type 'str' could not be converted"):
+        build_model("tiny", _target_="my_videos.tiny_net", num_classes=3, width="wide")

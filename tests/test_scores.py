@@ -102,9 +102,9 @@ def test_objectives_on_the_released_nets(name, stentr, stentr_floor, stentr_auth
 
 
 def test_bad_objective_options_are_named():
-    with pytest.raises(scores.ScorerError, match="'rounding' must be ceil or floor, got 'round'"):
+    with pytest.raises(scores.ScorerError, match=r"scorer\.rounding must be ceil or floor, got 'round'"):
         scores.build_scorer("stentr", rounding="round")
-    with pytest.raises(scores.ScorerError, match="'resolution' must be null or a positive integer"):
+    with pytest.raises(scores.ScorerError, match=r"scorer\.resolution must be null or a positive integer"):
         scores.build_scorer("stentr", resolution=0)
 
 

@@ -249,8 +249,8 @@ def test_scorer_choice_changes_the_winner():
             "budget.counter must be one of conv_macs, authors, got 'fvcore' (budget e3d_s)",
         ),
         (
-            ["+budget=e3d_s", "scorer.options.rounding=round"],
-            "scorer option 'rounding' must be ceil or floor, got 'round'",
+            ["+budget=e3d_s", "scorer.rounding=round"],
+            "scorer.rounding must be ceil or floor, got 'round'",
         ),
         (["+budget=e3d_s,e3d_xl"], "unknown budget 'e3d_xl'"),
         (

@@ -59,7 +59,7 @@ class FixedStem(SearchSpace):
 
 #: conf/scorer/widest.yaml and conf/space/fixed_stem.yaml of the user's own config dir.
 USER_CONFIGS = {
-    "scorer/widest.yaml": "name: widest\n_target_: my_search.widest\noptions:\n  power: 2.0\n",
+    "scorer/widest.yaml": "name: widest\n_target_: my_search.widest\npower: 2.0\n",
     "space/fixed_stem.yaml": "defaults:\n  - e3d\n  - _self_\n_target_: my_search.FixedStem.from_config\n",
 }
 
@@ -145,7 +145,17 @@ def test_settings_out_of_range_name_key_and_range(fields, message):
         (["budget.layers=0"], "budget.layers must be an integer >= 1, got 0 (budget e3d_s)"),
         (["budget.params=-1"], "budget.params must be null or a positive number, got -1.0 (budget e3d_s)"),
         (["+budget.speed=2"], "budget: unknown field(s) ['speed']"),
-        (["+scorer.weight=2"], "scorer.weight: unknown key (known: name, options, _target_)"),
+        (
+            ["+scorer.weight=2"],
+            "scorer.weight: unknown option of scorer 'stentr' (its options: floor, rounding, resolution)",
+        ),
+        (["scorer.floor=abc"], "scorer.floor: Value 'abc' of type 'str' could not be converted to Float"),
+        (
+            ["scorer=random", "scorer.seed=1.5"],
+            "scorer.seed: Value '1.5' of type 'float' could not be converted",
+        ),
+        (["scorer.name=zen"], "scorer: unknown scorer 'zen' (known: stentr, stentr_floor, stentr_authors,"),
+        (["+space.speed=2"], "space.speed: unknown option (its options: seed, kernels,"),
         (["scorer._target_=no_such_pkg.scorer"], "scorer._target_: cannot import 'no_such_pkg.scorer'"),
         (
             ["space._target_=e3dnas.scores.COS_FLOOR"],
@@ -173,7 +183,7 @@ def test_a_sweep_with_one_bad_value_stops_before_any_job(tmp_path):
 
 
 def test_unknown_scorer_is_an_e3d_error_listing_the_built_in_ones():
-    with pytest.raises(ScorerError, match=r"unknown scorer 'zen' \(built in: stentr, stentr_floor") as err:
+    with pytest.raises(ScorerError, match=r"unknown scorer 'zen' \(known: stentr, stentr_floor") as err:
         build_scorer("zen")
     assert isinstance(err.value, E3DError) and not isinstance(err.value, KeyError)
 
@@ -206,7 +216,9 @@ def test_a_scorer_of_ones_own_by_python(user_package):
     result = run_search(space, scorer, budget, SearchSettings(iterations=2000), progress=False)
     widths = ArchBatch(space.skeleton, result.population.genes).column("width")[:, -1]
     np.testing.assert_array_equal(result.population.scores, widths)
-    with pytest.raises(ScorerError, match="scorer widest: bad options \\['depth'\\]"):
+    with pytest.raises(
+        ScorerError, match=r"^scorer\.depth: unknown option of my_search\.widest \(its options: power\)"
+    ):
         ScorerSpec("widest", {"depth": 1}, "my_search.widest").build()
     with pytest.raises(ScorerError, match="must return one number per architecture"):
         run_search(
@@ -224,7 +236,7 @@ def test_a_scorer_of_ones_own_on_the_command_line(user_package, tmp_path):
         *args,
         "scorer.name=widest",
         "scorer._target_=my_search.widest",
-        "+scorer.options.power=1.0",
+        "+scorer.power=1.0",
         "space._target_=my_search.FixedStem.from_config",
         pythonpath=user_package.parent / "pkg",
     )

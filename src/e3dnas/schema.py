@@ -204,6 +204,8 @@ def _checked_options(
         parameters = inspect.signature(builder, eval_str=True).parameters
     except NameError:  # an annotation naming something imported for type checkers only
         parameters = inspect.signature(builder).parameters
+    except ValueError:  # a builtin without a signature: its own call checks the options
+        return options
     named = {n: p for n, p in parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     extra = next((p for p in parameters.values() if p.kind is p.VAR_KEYWORD), None)
     for option in options:

@@ -9,9 +9,9 @@ from torch import nn
 from e3dnas.data.annotations import LayoutFolders, Split, SplitName, VideoRecord
 
 
-def tiny_net(*, num_classes: int, width: int = 8, **_input_size) -> nn.Module:
-    """One strided 3D convolution, pooled, then a linear classifier (``arch``, ``frames`` and ``resolution``
-    arrive in ``_input_size``: this network takes any input)."""
+def tiny_net(*, num_classes: int, width: int = 8, arch=None, frames=None, resolution=None) -> nn.Module:
+    """One strided 3D convolution, pooled, then a linear classifier (it takes any input: ``arch``,
+    ``frames`` and ``resolution`` are unused)."""
     return nn.Sequential(
         nn.Conv3d(3, width, kernel_size=3, stride=2, padding=1),
         nn.ReLU(),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from e3dnas.cli import composed_budget, group_options
 from e3dnas.schema import config_errors, read
@@ -28,9 +28,10 @@ class SearchConfig:
     """``python -m e3dnas.search``'s whole config (wandb's keys are in conf/search.yaml)."""
 
     # Plug-in nodes (e3dnas.schema.build_plugin): name or _target_ plus the builder's own flat options,
-    # checked against its signature when the space and scorer are built.
-    space: dict[str, Any] = MISSING
-    scorer: dict[str, Any] = MISSING
+    # checked against its signature when the space and scorer are built. `_target_` is there (null) so
+    # that `scorer._target_=...` needs no `+`.
+    space: dict[str, Any] = field(default_factory=lambda: {"_target_": None})
+    scorer: dict[str, Any] = field(default_factory=lambda: {"_target_": None})
     search: SearchSettings = field(default_factory=SearchSettings)
     budget: Budget | None = None
     progress: bool = True
