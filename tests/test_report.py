@@ -102,3 +102,25 @@ def test_report_reads_searches_written_before_the_counter_was_named(tmp_path):
     (run / "summary.json").write_text(json.dumps(summary | {"best_score": 203.0, "best_flops": 1.86e9}))
     record = read_search(run)
     assert (record.flops, record.authors_flops, record.budget_counter) == (1.86e9, None, "conv_macs")
+
+
+def test_the_released_net_is_scored_with_the_searchs_scorer_options(tmp_path):
+    """A search under ``stentr`` with the authors' options (floored sides, 160 px) compares with the released
+    network scored the same way, not under the plain ``stentr`` of the same name."""
+    from e3dnas.arch import save_arch
+    from e3dnas.arch.released import released_arch
+    from e3dnas.report.collect import read_search
+    from e3dnas.report.plots import released
+    from e3dnas.scores import score_arch
+
+    arch = released_arch("e3d_m").arch
+    run = tmp_path / "run"
+    save_arch(run / "best.yaml", arch, "run", {"params": 1, "layers": 83})
+    budget = {"name": "e3d_m", "frames": 16, "resolution": 224, "flops": 5e9, "layers": 83, "params": None}
+    scorer = {"name": "stentr", "options": {"rounding": "floor", "resolution": 160}, "_target_": None}
+    summary = {"budget": budget | {"counter": "authors", "reference": "e3d_m"}, "settings": {"seed": 0}}
+    summary |= {"scorer": scorer, "best_score": 1.0, "best_flops": 1e9}
+    (run / "summary.json").write_text(json.dumps(summary))
+    _, score = released(read_search(run))
+    at_budget = arch.with_input(16, 224)
+    assert score == score_arch(at_budget, "stentr_authors") != score_arch(at_budget, "stentr")

@@ -39,6 +39,8 @@ class RunRecord:
     latency_ms: float | None = None  # predicted, by the latency table of the search's budget
     budget_latency_ms: float | None = None
     latency_device: str | None = None
+    #: The search's scorer (name, options, _target_) as JSON: a released net is scored by the same one.
+    scorer_spec: str | None = None
 
     def row(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,6 +81,7 @@ def read_search(run_dir: Path) -> RunRecord:
         latency_ms=latency.get("predicted_ms"),
         budget_latency_ms=summary["budget"].get("latency_ms"),
         latency_device=latency.get("device"),
+        scorer_spec=json.dumps(summary["scorer"], sort_keys=True),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from e3dnas import cost, scores
+from e3dnas.arch import ArchBatch
 from e3dnas.arch.released import released_nets
 from e3dnas.figures import plt, save_png
 from e3dnas.report.collect import RunRecord
@@ -34,13 +36,16 @@ def published_top1(dataset: str) -> dict[str, tuple[float, float]]:
 
 
 def released(run: RunRecord) -> tuple[float, float] | None:
-    """(FLOPs in the budget's count, score under the run's scorer) of the released network the run's
-    budget is aligned with, at the budget's input size."""
+    """(FLOPs in the budget's count, score under the run's scorer, its options and target included) of the
+    released network the run's budget is aligned with, at the budget's input size."""
     doc = released_nets().get(run.reference)
     if doc is None:
         return None
     arch = doc.arch.with_input(run.frames, run.resolution)
-    return cost.cost(arch).flops_by(run.budget_counter), scores.score_arch(arch, run.scorer)
+    spec = (
+        scores.ScorerSpec(**json.loads(run.scorer_spec)) if run.scorer_spec else scores.ScorerSpec(run.scorer)
+    )
+    return cost.cost(arch).flops_by(run.budget_counter), float(spec.build()(ArchBatch.from_archs([arch]))[0])
 
 
 def _best_by_budget_figure(
