@@ -219,6 +219,14 @@ def _write_bad_arch(tmp_path: Path) -> Path:
             "model._target_: cannot import 'my.net' (no module 'my' on the Python path)",
         ),
         (
+            ["arch=e3d_s", "+model.drop=0.1"],
+            "model.drop: unknown option of e3dnas.models.e3d.build_e3d (its options: head,",
+        ),
+        (
+            ["model=x3d_xs", "model.dropout=half"],
+            "model.dropout: Value 'half' of type 'str' could not be converted to Float",
+        ),
+        (
             ["arch=e3d_s", "+trainer.epochs=3"],
             "trainer: Trainer.__init__() got an unexpected keyword argument",
         ),
