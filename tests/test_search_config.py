@@ -120,6 +120,15 @@ def test_resume_signatures_of_the_default_searches_are_unchanged():
         assert hashlib.sha1(text.encode()).hexdigest() == digest, name
 
 
+def test_a_flat_scorer_option_is_in_the_resume_signature():
+    """Flat in the config, the options still sign a checkpoint: changing one refuses the resume."""
+    budget, space, scorer, settings = search_inputs(composed("+budget=e3d_s"))
+    changed = search_inputs(composed("+budget=e3d_s", "scorer.floor=1e-9"))[2]
+    assert changed == ScorerSpec("stentr", {"floor": 1e-9, "rounding": "ceil", "resolution": None})
+    before, after = (run_signature(0, space, s, budget, settings, 100) for s in (scorer, changed))
+    assert {k for k in before if before[k] != after[k]} == {"scorer.options.floor"}
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
