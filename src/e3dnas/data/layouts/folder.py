@@ -162,7 +162,7 @@ class FolderLayout(LayoutFolders):
             match = pattern.search(video.name)
             if match is None or match.group(1) is None:
                 raise DataError(
-                    f"{where(video)}: dataset.group_pattern {self.group_pattern!r} does not match this file"
+                    f"{where(video)}: dataset.group_pattern '{self.group_pattern}' does not match this file"
                     " name (its first group must name the video's group)"
                 )
             groups[match.group(1)].append(video)
