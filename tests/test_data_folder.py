@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -157,6 +158,20 @@ def test_conf_and_datamodule_read_real_clips(three_classes):
     assert len(dm.datasets["val"]) == 3 and dm.num_classes == 3 and dm.skipped == 0
 
 
+def test_a_broken_video_is_logged_replaced_and_counted(arid6, tmp_path, caplog):
+    root = tmp_path / "split"
+    link_clips(arid6, root / "train", {"Sit": slice(0, 2), "Walk": slice(0, 2)})
+    link_clips(arid6, root / "val", {"Walk": slice(2, 4)})
+    (root / "val" / "Walk" / "broken.webm").write_bytes(b"\x1a\x45\xdf\xa3 not really a webm" * 20)
+    config = DatasetConfig(layout="folder", root=str(root), frames=4, resolution=32, num_workers=0)
+    dm = VideoDataModule(replace(config, min_failure_samples=1000))
+    dm.setup("validate")
+    with caplog.at_level(logging.WARNING, logger="e3dnas.data"):
+        labels = [label for batch in dm.val_dataloader() for label in batch["label"].tolist()]
+    assert labels == [1, 1, 1] and dm.skip_counts == {"corrupt": 1}
+    assert "broken.webm" in caplog.text
+
+
 def test_prepared_copy_lists_the_same_records(arid6, tmp_path):
     root = link_clips(arid6, tmp_path / "videos", {"Sit": slice(0, 2), "Walk": slice(0, 2)})
     settings = PrepareSettings(layout="folder", source=str(root), short_side=32, quality=90)
@@ -262,14 +277,16 @@ def test_evaluate_refuses_an_unknown_class_folder_in_one_line(arid6, tmp_path, f
 def test_prepare_train_and_evaluate_a_folder_from_the_command_line(arid6, tmp_path):
     """The whole path a user takes: prepare a folder of videos, train on the copy, evaluate on it."""
     clips = link_clips(
-        arid6, tmp_path / "clips", {c: slice(0, 6) for c in ("Jump", "Run", "Sit", "Stand", "Turn", "Walk")}
+        arid6,
+        tmp_path / "clips",
+        {c: slice(2, None, 5) for c in ("Jump", "Run", "Sit", "Stand", "Turn", "Walk")},
     )
     copy = tmp_path / "copy"
     prepared = cli(
         "e3dnas.data.prepare", "dataset=folder", f"dataset.root={clips}", f"out={copy}", "workers=2"
     )
     assert prepared.returncode == 0, prepared.stderr[-2000:]
-    assert "prepared 36 videos" in prepared.stdout
+    assert "prepared 30 videos" in prepared.stdout
     split = [f"dataset.root={copy}", f"dataset.group_pattern='{SUBJECT}'", "dataset.val_fraction=0.3"]
     run_dir = tmp_path / "train"
     trained = cli("e3dnas.train", *TINY_TRAINING, *split, "dataset.num_workers=1", f"hydra.run.dir={run_dir}")
