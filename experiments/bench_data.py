@@ -49,10 +49,9 @@ from torch.utils.data import DataLoader, RandomSampler
 from torchvision.transforms.v2 import functional as TF
 
 from e3dnas.data import VideoDataModule
-from e3dnas.data.builders import footage_cuts, write_layout
 from e3dnas.data.config import DatasetConfig
-from e3dnas.data.footage import FOOTAGE
-from e3dnas.data.layouts import open_layout
+from e3dnas.data.footage import FOOTAGE, footage_cuts
+from e3dnas.data.layouts import open_layout, write_layout
 from e3dnas.data.prepare import PrepareSettings, prepare, read_manifest
 from e3dnas.data.sampling import make_sampler
 from e3dnas.data.transforms import KINETICS_MEAN, KINETICS_STD, normalise

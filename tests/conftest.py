@@ -1,3 +1,4 @@
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -5,6 +6,21 @@ from pathlib import Path
 import pytest
 
 from slurm_cluster import slurm_cluster  # noqa: F401  (session fixture: a real single-node Slurm)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# --- real human actions: ../shared/data/arid6 beside the repository (never committed) -----------------------
+
+
+@pytest.fixture(scope="session")
+def arid6() -> Path:
+    """The 150 real action clips ``<Class>/<Class>_<subject>_<n>.mp4`` (6 classes); ``E3DNAS_ARID6`` points
+    elsewhere (a worktree beside the shared folder). Missing is a failure, not a skip: CI always has them."""
+    path = Path(os.environ.get("E3DNAS_ARID6") or ROOT.parent / "shared" / "data" / "arid6")
+    if not (path / "Jump").is_dir():
+        pytest.fail(f"{path}: the arid6 clips are missing (set E3DNAS_ARID6 to their folder)")
+    return path
+
 
 # --- e3dnas.data: datasets in the official layouts, built once per session from the real footage -----------
 

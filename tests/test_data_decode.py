@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from torchvision.transforms.v2 import functional as TF
 
-from e3dnas.data.builders import footage_frames, write_video
 from e3dnas.data.decode import FrameFolder, VideoFile, fit_short_side, open_clip
 from e3dnas.data.demo import DemoSpec, demo_clips
 from e3dnas.data.errors import SampleError
+from e3dnas.data.footage import footage_frames
 from e3dnas.data.layouts import open_layout
+from e3dnas.data.writers import write_video
 
 LEFT_PAN = "Turning the camera left while filming [something]"
 

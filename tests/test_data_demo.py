@@ -13,7 +13,6 @@ import pytest
 import torch
 
 from e3dnas.data import VideoDataModule
-from e3dnas.data.builders import footage_frames
 from e3dnas.data.config import DatasetConfig
 from e3dnas.data.demo import (
     CAMERA,
@@ -26,7 +25,8 @@ from e3dnas.data.demo import (
     main,
     playback_clip,
 )
-from e3dnas.data.sthv2 import template_class
+from e3dnas.data.footage import footage_frames
+from e3dnas.data.writers import template_class
 
 TINY = {"train_per_class": 2, "val_per_class": 1, "test_per_class": 1}
 #: How the content of each camera class moves, (dx, dy) px per frame at the default step of 4.

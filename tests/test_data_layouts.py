@@ -13,7 +13,7 @@ from e3dnas.data import DataError, VideoDataModule
 from e3dnas.data.config import DatasetConfig
 from e3dnas.data.demo import CAMERA
 from e3dnas.data.layouts import open_layout
-from e3dnas.data.sthv2 import template_class
+from e3dnas.data.writers import template_class
 
 CLASSES = [template_class(template) for template in CAMERA]
 LAYOUTS = [("sthv1", False), ("sthv2", False), ("k400", False), ("k400", True)]

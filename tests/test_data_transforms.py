@@ -9,8 +9,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from e3dnas.data.builders import footage_frames
 from e3dnas.data.collate import pad_stack
+from e3dnas.data.footage import footage_frames
 from e3dnas.data.transforms import KINETICS_MEAN, KINETICS_STD, ClipTransform, mirror_labels, render
 
 SOMETHING = [

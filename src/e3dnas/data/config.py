@@ -9,6 +9,7 @@ with :func:`e3dnas.schema.read_node`, which runs the checks below. The package i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from hydra.core.config_store import ConfigStore
@@ -47,7 +48,8 @@ class DatasetConfig:
     """One dataset and how it is read (every field is a ``dataset.<field>=`` override)."""
 
     name: str = "custom"  # the name in run names and results
-    layout: str = "sthv2"  # sthv1 | sthv2 | k400, or a Layout class path (docs/extending_training.md)
+    # sthv1 | sthv2 | k400 | folder, or a Layout class path (docs/extending_training.md)
+    layout: str = "sthv2"
     root: str = MISSING  # mandatory: the dataset (or its prepared copy, docs/data.md)
     media_dir: str = "."  # videos (or frame folders), relative to root
     annotation_dir: str = "."  # label and split files, relative to root
@@ -83,6 +85,18 @@ class DatasetConfig:
     mean: list[float] = field(default_factory=lambda: list(KINETICS_MEAN))  # normalisation in [0, 1] units
     std: list[float] = field(default_factory=lambda: list(KINETICS_STD))
     seed: int = setting(*integer(0), default=0)  # shuffling and worker seeds
+    # folder layout (docs/data.md), without train/ and val/ folders: share of each class drawn for validation
+    # (1: every video is validation, how evaluate reads another folder)
+    val_fraction: float = setting("a number in (0, 1]", lambda v: is_number(v) and 0 < v <= 1, default=0.2)
+    split_seed: int = setting(*integer(0), default=0)  # folder layout: seed of that draw
+    # folder layout: a regex whose first group names a video's group (the person filmed: `_(\d+)_`); a group
+    # stays on one side of the drawn split
+    group_pattern: str | None = setting(
+        "null or a regex with a group", lambda v: v is None or _grouping(v), None
+    )
+    # folder layout: class names in label order (null: the sorted class folder names); evaluate pins the
+    # checkpoint's, and a class folder outside them is refused
+    classes: list[str] | None = None
 
     def __post_init__(self) -> None:
         check_fields(self, "dataset", DatasetSettingError)
@@ -95,6 +109,16 @@ class DatasetConfig:
                 f"dataset.repeat_clips must divide dataset.batch_size ({self.batch_size}), "
                 f"got {self.repeat_clips}"
             )
+        if self.classes is not None and len(set(self.classes)) != len(self.classes):
+            raise DatasetSettingError(f"dataset.classes lists a class twice: {self.classes}")
+
+
+def _grouping(pattern: object) -> bool:
+    """A regular expression with at least one group (the first names a video's group)."""
+    try:
+        return isinstance(pattern, str) and re.compile(pattern).groups >= 1
+    except re.error:
+        return False
 
 
 ConfigStore.instance().store(group="dataset", name="schema", node=DatasetConfig)

@@ -20,7 +20,7 @@ from e3dnas.data.config import DatasetConfig, DatasetSettingError
 from e3dnas.data.dataset import ClipDataset, worker_init
 from e3dnas.data.errors import DataError
 from e3dnas.data.failures import FailureMonitor
-from e3dnas.data.layouts import open_layout
+from e3dnas.data.layouts import layout_settings, open_layout
 from e3dnas.data.prepare import MANIFEST, read_manifest
 from e3dnas.data.sampling import make_sampler
 from e3dnas.data.transforms import (
@@ -63,7 +63,9 @@ class VideoDataModule(L.LightningDataModule):
         if c.root is None or str(c.root) in ("", "???"):
             raise DataError(f"dataset.root is not set for the {c.layout} layout")
         self.root = Path(c.root)
-        self.layout: Layout = open_layout(c.layout, self.root, c.media_dir, c.annotation_dir)
+        self.layout: Layout = open_layout(
+            c.layout, self.root, c.media_dir, c.annotation_dir, **layout_settings(c.layout, c)
+        )
         if c.flip == "plain" and self.layout.flip_sensitive:
             raise DatasetSettingError(
                 f"dataset.flip: 'plain' changes labels on {c.layout} (left/right classes): use 'label_pairs' "

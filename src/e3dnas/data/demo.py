@@ -26,9 +26,9 @@ import numpy as np
 from PIL import Image
 
 from e3dnas.data.annotations import SplitName
-from e3dnas.data.builders import Clip, footage_frames, write_layout
-from e3dnas.data.footage import FOOTAGE
-from e3dnas.data.sthv2 import template_class
+from e3dnas.data.footage import FOOTAGE, footage_frames
+from e3dnas.data.layouts import writable_layouts, write_layout
+from e3dnas.data.writers import Clip, template_class
 
 logger = logging.getLogger("e3dnas.data.demo")
 
@@ -184,9 +184,8 @@ def build_demo(out: str | Path = "data/demo", force: bool = False, **params: obj
     started = time.perf_counter()
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        counts = write_layout(
-            staging, spec.layout, demo_clips(spec), spec.templates, FPS, spec.per_class_folders
-        )
+        options = {"per_class_folders": True} if spec.per_class_folders else {}  # a Kinetics writer option
+        counts = write_layout(staging, spec.layout, demo_clips(spec), spec.templates, FPS, **options)
         classes = [template_class(template) for template in spec.templates]
         (staging / MANIFEST).write_text(
             json.dumps({"params": wanted, "classes": classes, "clips": counts}, indent=1)
@@ -223,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--val-per-class", type=int, default=defaults.val_per_class)
     parser.add_argument("--test-per-class", type=int, default=defaults.test_per_class)
     parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--layout", choices=["sthv2", "sthv1", "k400"], default=defaults.layout)
+    parser.add_argument("--layout", choices=writable_layouts(), default=defaults.layout)
     parser.add_argument("--per-class-folders", action="store_true", help="k400: <split>/<label>/ folders")
     parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
     args = vars(parser.parse_args(argv))

@@ -12,6 +12,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from e3dnas.arch import arch_from_dict
 from e3dnas.atomic import atomic_write_text
+from e3dnas.data.layouts import layout_class
+from e3dnas.data.layouts.folder import FolderLayout
 from e3dnas.evaluate.collect import PredictionCollector
 from e3dnas.evaluate.reports import plot_confusion, write_per_class_csv, write_predictions_csv
 from e3dnas.evaluate.settings import eval_settings
@@ -40,6 +42,22 @@ def dataset_config(cfg: DictConfig, module: ClipClassifier, overrides: list[str]
     return OmegaConf.merge(OmegaConf.create(recorded), OmegaConf.from_dotlist(fields))
 
 
+def checkpoint_folder(data: DictConfig, module: ClipClassifier, overrides: list[str]) -> DictConfig:
+    """A folder-layout dataset read against a checkpoint: its classes are the checkpoint's (a class folder
+    outside them is refused, a subset is fine), and a folder other than the one it was trained on is evaluated
+    whole (only its ``val/`` when it has split folders); the folder trained on keeps its drawn val side."""
+    if OmegaConf.is_missing(data, "root") or not issubclass(layout_class(str(data.layout)), FolderLayout):
+        return data
+    pinned: dict[str, Any] = {}
+    if module.hparams.get("class_names"):
+        pinned["classes"] = list(module.hparams.class_names)
+    trained_root = (module.hparams.get("dataset") or {}).get("root")
+    other_folder = trained_root is None or Path(trained_root).resolve() != Path(data.root).resolve()
+    if other_folder and not any(o.lstrip("+").startswith("dataset.val_fraction=") for o in overrides):
+        pinned["val_fraction"] = 1.0
+    return OmegaConf.merge(data, pinned)
+
+
 def check_input_size(module: ClipClassifier, frames: int, resolution: int) -> None:
     arch = module.hparams.get("arch")
     if arch is not None:
@@ -56,7 +74,8 @@ def evaluate(cfg: DictConfig, run_dir: Path, overrides: list[str] = ()) -> dict[
     silence_known_noise()
     settings = eval_settings(cfg)
     module = load_checkpoint(settings.ckpt)
-    datamodule = build_datamodule(dataset_config(cfg, module, list(overrides)))
+    data_cfg = dataset_config(cfg, module, list(overrides))
+    datamodule = build_datamodule(checkpoint_folder(data_cfg, module, list(overrides)))
     data = datamodule.config
     check_input_size(module, data.frames, data.resolution)
     trained_for = module.hparams.num_classes
@@ -65,6 +84,8 @@ def evaluate(cfg: DictConfig, run_dir: Path, overrides: list[str] = ()) -> dict[
             f"ckpt {settings.ckpt} was trained for {trained_for} classes, but dataset {data.name} "
             f"at {data.root} has {datamodule.num_classes}"
         )
+    stage = "test" if settings.views == "multi" else "validate"
+    datamodule.setup(stage)  # a bad split (an unknown class folder) stops here, before the trainer prints
     collector = PredictionCollector(trained_for)
     with config_errors("trainer"):
         trainer = instantiate(

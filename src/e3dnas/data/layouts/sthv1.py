@@ -1,4 +1,5 @@
-"""Something-Something V1: JPEG frame folders ``<media>/<id>/00001.jpg`` and ``;``-separated CSVs."""
+"""Something-Something V1: JPEG frame folders ``<media>/<id>/00001.jpg`` and ``;``-separated CSVs; read as
+distributed and written the same way."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from e3dnas.data.annotations import (
     require_dir,
 )
 from e3dnas.data.errors import SampleError, where
+from e3dnas.data.writers import Clip, Rows, write_jpegs
 
 PREFIX = "something-something-v1"
 SPLIT_FILES: dict[SplitName, str] = {"train": "train", "val": "validation", "test": "test"}
@@ -55,3 +57,14 @@ class SthV1Layout(LayoutFolders):
                 split.skipped.append(SampleError("bad_line", where(path, number), detail))
                 continue
             yield Row(parts[0], parts[1] if labelled else None, where(path, number))
+
+    @staticmethod
+    def write_clip(root: Path, clip: Clip, fps: int) -> None:
+        write_jpegs(root / clip.video_id, clip.frames)
+
+    @staticmethod
+    def write_annotations(root: Path, rows: Rows, class_names: list[str], fps: int) -> None:
+        (root / f"{PREFIX}-labels.csv").write_text("".join(f"{name}\n" for name in class_names))
+        for split, clips in rows.items():
+            lines = [c.video_id if split == "test" else f"{c.video_id};{c.class_name}" for c in clips]
+            (root / f"{PREFIX}-{SPLIT_FILES[split]}.csv").write_text("".join(f"{line}\n" for line in lines))

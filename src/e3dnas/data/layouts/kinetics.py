@@ -3,7 +3,8 @@
 ``<youtube_id>_<start:06d>_<end:06d>.mp4``, flat or under ``<split>/<label>/``.
 
 The official files define no class index: classes are the sorted label names of ``train.csv`` (the convention
-of the published Kinetics models). Missing clips are normal (videos disappear): they are skipped and counted.
+of the published Kinetics models). Missing clips are normal (videos disappear): they are skipped and
+counted. Written the same way (flat or per class) by ``write_clip`` / ``write_annotations``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from e3dnas.data.annotations import (
     require_file,
 )
 from e3dnas.data.errors import DataError, SampleError, where
+from e3dnas.data.writers import Clip, Rows, write_video
 
 #: Accepted names of each split file: the official one first (the one the demo builder writes).
 SPLIT_NAMES: dict[SplitName, tuple[str, ...]] = {
@@ -113,3 +115,26 @@ class KineticsLayout(LayoutFolders):
                 stem = clip_stem(row[column["youtube_id"]].strip(), start, end)
                 label = row[column["label"]].strip() if "label" in column else None
                 yield Row(stem, label or None, origin, row[column["split"]].strip())
+
+    @staticmethod
+    def write_clip(root: Path, clip: Clip, fps: int, per_class_folders: bool = False) -> None:
+        """The clip flat in ``root`` or, with ``per_class_folders``, under ``<split>/<label>/``."""
+        name = clip_stem(*_youtube_times(clip, fps)) + ".mp4"
+        folder = root / clip.split / clip.class_name if per_class_folders else root
+        write_video(folder / name, clip.frames, fps)
+
+    @staticmethod
+    def write_annotations(root: Path, rows: Rows, class_names: list[str], fps: int) -> None:
+        """The CSVs only: Kinetics has no label file (its reader sorts the label names)."""
+        for split, clips in rows.items():
+            with (root / SPLIT_FILES[split]).open("w", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["label", *COLUMNS])
+                writer.writerows([clip.class_name, *_youtube_times(clip, fps), split] for clip in clips)
+
+
+def _youtube_times(clip: Clip, fps: int) -> tuple[str, int, int]:
+    """(youtube_id, time_start, time_end) of a written clip: an 11-character id and whole seconds, as in the
+    official CSVs."""
+    start = clip.start // fps
+    return f"yt{int(clip.video_id):09d}", start, start + max(1, round(len(clip.frames) / fps))

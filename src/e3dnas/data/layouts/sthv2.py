@@ -1,6 +1,7 @@
 """Something-Something V2: ``<media>/<id>.webm`` (VP9) with ``labels.json`` and JSON split lists
 (``train.json``, ``validation.json``, ``test.json``), or the same files under the names of the original
-release, ``something-something-v2-{labels,train,validation,test}.json``."""
+release, ``something-something-v2-{labels,train,validation,test}.json``; read as distributed and written the
+same way."""
 
 from __future__ import annotations
 
@@ -23,17 +24,13 @@ from e3dnas.data.annotations import (
     require_dir,
 )
 from e3dnas.data.errors import DataError, SampleError, where
+from e3dnas.data.writers import Clip, Rows, template_class, write_video
 
 SPLIT_FILES: dict[SplitName, str] = {"train": "train.json", "val": "validation.json", "test": "test.json"}
 #: The original release prefixes every annotation file: ``something-something-v2-labels.json``, ...
 RELEASE_PREFIX = "something-something-v2-"
 LABEL_FILE = "labels.json"
 EXTENSION = ".webm"
-
-
-def template_class(template: str) -> str:
-    """An entry's class: its template without placeholder brackets (``[something]`` → ``something``)."""
-    return template.replace("[", "").replace("]", "")
 
 
 class SthV2Layout(LayoutFolders):
@@ -89,3 +86,26 @@ class SthV2Layout(LayoutFolders):
                 split.skipped.append(SampleError("bad_entry", origin, detail))
                 continue
             yield Row(entry["id"], template_class(entry["template"]) if labelled else None, origin)
+
+    @staticmethod
+    def write_clip(root: Path, clip: Clip, fps: int) -> None:
+        write_video(root / f"{clip.video_id}{EXTENSION}", clip.frames, fps)
+
+    @staticmethod
+    def write_annotations(root: Path, rows: Rows, class_names: list[str], fps: int) -> None:
+        (root / LABEL_FILE).write_text(
+            json.dumps({name: str(index) for index, name in enumerate(class_names)}, indent=1)
+        )
+        for split, clips in rows.items():
+            entries = [
+                {"id": c.video_id}
+                if split == "test"
+                else {
+                    "id": c.video_id,
+                    "label": c.template.replace("[something]", c.source),
+                    "template": c.template,
+                    "placeholders": [c.source],
+                }
+                for c in clips
+            ]
+            (root / SPLIT_FILES[split]).write_text(json.dumps(entries, indent=1))
