@@ -14,7 +14,7 @@ import numpy as np
 
 from e3dnas import cost
 from e3dnas.arch import Arch, ArchBatch
-from e3dnas.search.budget import Budget
+from e3dnas.budget import Budget
 from e3dnas.space import SearchSpace
 
 
