@@ -61,11 +61,11 @@ class Evolution:
     def __init__(
         self, problem: SearchProblem, rng: np.random.Generator, island: int = 0, sample_every: int = 1
     ):
-        self.space, self.budget, self.settings = problem.space, problem.budget, problem.settings
+        budget = problem.budget
+        self.space, self.budget, self.settings = problem.space, budget, problem.settings
         self.score = problem.scorer.build()
         self.latency = problem.latency
         self.rng, self.island, self.sample_every = rng, island, sample_every
-        budget = self.budget
         seed = ArchBatch.from_archs([self.space.seed])
         seed_flops, seed_params = cost.flops(seed, budget.counter), cost.params(seed)
         seed_latency = self.predict_latency(seed)
