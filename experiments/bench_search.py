@@ -35,8 +35,9 @@ import numpy as np
 from e3dnas import cost, scores
 from e3dnas.arch import ArchBatch, read_arch
 from e3dnas.arch.released import released_arch
+from e3dnas.budget import Budget
 from e3dnas.cli import read_conf
-from e3dnas.search import Budget, ScorerSpec, SearchSettings, run_search
+from e3dnas.search import ScorerSpec, SearchProblem, SearchSettings, run_search
 from e3dnas.space import SearchSpace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,13 +80,10 @@ def module_baseline(space: SearchSpace, budget: Budget, n: int) -> float:
 
 
 def throughput(budget: Budget, iterations: int) -> float:
-    result = run_search(
-        load_space(budget),
-        ScorerSpec("stentr"),
-        budget,
-        SearchSettings(iterations=iterations),
-        progress=False,
+    problem = SearchProblem(
+        load_space(budget), ScorerSpec("stentr"), budget, SearchSettings(iterations=iterations)
     )
+    result = run_search(problem, progress=False)
     return result.evaluated / result.seconds
 
 

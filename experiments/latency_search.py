@@ -27,19 +27,19 @@ from e3dnas import cost, scores
 from e3dnas.arch import Arch, ArchBatch, save_arch
 from e3dnas.arch.released import released_arch
 from e3dnas.atomic import atomic_write_text
+from e3dnas.budget import Budget
 from e3dnas.cli import read_conf
 from e3dnas.latency.predict import LatencyPredictor
 from e3dnas.latency.table import load_table
-from e3dnas.search import Budget, ScorerSpec, SearchSettings, run_search
+from e3dnas.search import ScorerSpec, SearchProblem, SearchSettings, run_search
 from latency_common import RESULTS, NetworkTimer, budget, log, table_for
 
 
 def search(budget: Budget, iterations: int, seed: int) -> tuple[Arch, float]:
     """The best network of one search and the search's candidates/s."""
     space = budget.space(read_conf("space", "e3d"))
-    result = run_search(
-        space, ScorerSpec("stentr"), budget, SearchSettings(iterations=iterations, seed=seed), progress=False
-    )
+    settings = SearchSettings(iterations=iterations, seed=seed)
+    result = run_search(SearchProblem(space, ScorerSpec("stentr"), budget, settings), progress=False)
     return ArchBatch(space.skeleton, result.population.genes[:1]).arch(0), result.rate
 
 

@@ -17,13 +17,14 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from e3dnas.arch import ArchBatch, arch_to_dict
+from e3dnas.budget import Budget
 from e3dnas.cli import CONF_DIR, read_conf
 from e3dnas.export import run as export_run
 from e3dnas.export.errors import ExportError
 from e3dnas.export.fold import fold_batchnorm
 from e3dnas.export.outputs import RECORD, claim
 from e3dnas.export.run import export
-from e3dnas.search import Budget, ScorerSpec, SearchSettings, run_search
+from e3dnas.search import ScorerSpec, SearchProblem, SearchSettings, run_search
 from e3dnas.train.checkpoint import load_checkpoint
 from e3dnas.train.errors import ConfigError
 from e3dnas.train.module import ClipClassifier
@@ -48,7 +49,8 @@ def checkpoint(tmp_path_factory) -> Path:
     tiny = {"frames": FRAMES, "resolution": SIDE, "layers": 20, "flops": 2e7}
     budget = Budget.from_config(read_conf("budget", "demo") | tiny)
     space = budget.space(read_conf("space", "e3d"))
-    found = run_search(space, ScorerSpec("stentr"), budget, SearchSettings(iterations=2000), progress=False)
+    problem = SearchProblem(space, ScorerSpec("stentr"), budget, SearchSettings(iterations=2000))
+    found = run_search(problem, progress=False)
     arch = ArchBatch(space.skeleton, found.population.genes).arch(0)
     train_cfg = compose_cfg("train")
     module = ClipClassifier(

@@ -15,6 +15,7 @@ import pytest
 
 from e3dnas.arch import ArchBatch, read_arch
 from e3dnas.arch.__main__ import main as arch_main
+from e3dnas.budget import Budget, BudgetError
 from e3dnas.cli import read_conf
 from e3dnas.latency import profiler
 from e3dnas.latency.calibrate import fit_calibration
@@ -27,7 +28,6 @@ from e3dnas.latency.sample import sample_archs
 from e3dnas.latency.table import Calibration, LatencyTable, TableEntry, load_table
 from e3dnas.latency.timing import DeviceSettings, TimingSettings
 from e3dnas.report.__main__ import main as report_main
-from e3dnas.search import Budget, BudgetError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -316,6 +316,52 @@ def test_search_respects_the_latency_budget_and_records_it(tmp_path, capsys):
     assert report_main([str(tmp_path), "--out", str(tmp_path / "report")]) == 0
     report = (tmp_path / "report" / "report.md").read_text()
     assert "latency (ms, predicted)" in report and "![latency](latency.png)" in report
+
+
+#: Runs ``python -m e3dnas.search`` with spies on the Budget constructor and on parsing and hashing the
+#: latency table's bytes; prints what they counted when the command ends.
+COUNTING_SEARCH = """
+import atexit, hashlib, json, runpy, sys
+from e3dnas.budget import Budget
+counts = {"budget": 0, "parse": 0, "hash": 0}
+def is_table(data=b"", *_):
+    key = b'"entries"' if isinstance(data, bytes) else '"entries"'
+    return isinstance(data, str | bytes) and key in data
+def spy(counter, real, counted):
+    def wrapper(*args, **kwargs):
+        counts[counter] += counted(*args)
+        return real(*args, **kwargs)
+    return wrapper
+Budget.__init__ = spy("budget", Budget.__init__, lambda *_: True)
+json.loads = spy("parse", json.loads, is_table)
+hashlib.sha1 = spy("hash", hashlib.sha1, is_table)
+atexit.register(lambda: print("counts", json.dumps(counts)))
+runpy.run_module("e3dnas.search", run_name="__main__")
+"""
+
+
+def test_a_search_builds_its_budget_and_reads_its_latency_table_once(tmp_path):
+    """The override check, the run dir's name and the run share one Budget; its table is parsed and hashed
+    once (it was built 3 times, the table parsed 8 and hashed twice)."""
+    table = write_demo_table(tmp_path)
+    latency = {"latency_ms": 100.0, "latency_table": str(table)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    options = ["search.iterations=500", "progress=false", "print_config=false", "wandb.enabled=false"]
+    run = subprocess.run(
+        [sys.executable, "-c", COUNTING_SEARCH, "+budget=demo", *options]
+        + [f"budget.{key}={value}" for key, value in latency.items()],
+        cwd=tmp_path,  # the run dir is the default one, named by the budget: outputs/search/<budget>/<time>
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    counts = json.loads(run.stdout.rsplit("counts ", 1)[1])
+    assert counts == {"budget": 1, "parse": 1, "hash": 1}
+    name = Budget.from_config(read_conf("budget", "demo") | latency).fingerprinted().name
+    (run_dir,) = (tmp_path / "outputs" / "search" / name).iterdir()
+    assert read_arch(run_dir / "best.yaml").meta["latency"]["predicted_ms"] <= 100.0
 
 
 def test_calibration_fit_recovers_known_costs_and_never_goes_negative():

@@ -14,8 +14,9 @@ import yaml
 
 from e3dnas import cost, scores
 from e3dnas.arch import load_arch, read_arch
+from e3dnas.budget import Budget
 from e3dnas.cli import read_conf
-from e3dnas.search import Budget, ScorerSpec, SearchSettings, run_island, run_search
+from e3dnas.search import ScorerSpec, SearchProblem, SearchSettings, run_island, run_search
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE_CFG = read_conf("space", "e3d")
@@ -29,6 +30,30 @@ def search_cli(run_dir: Path, *overrides: str, wait: bool = True):
             cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_a_sweep_of_presets_under_one_extra_cap(tmp_path):
+    """``-m +budget=e3d_s,e3d_m budget.params=3e6``: each preset searched under the cap, its outputs named
+    by the capped budget's fingerprint (the sweep failed in Hydra before the first job)."""
+    cmd = [sys.executable, "-m", "e3dnas.search", "-m", "+budget=e3d_s,e3d_m", "budget.params=3e6"]
+    options = ["search.iterations=200", "progress=false", "print_config=false", "wandb.enabled=false"]
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    run = subprocess.run(
+        [*cmd, *options, f"hydra.sweep.dir={tmp_path}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    for job, preset in enumerate(["e3d_s", "e3d_m"]):
+        capped = Budget.from_config(read_conf("budget", preset) | {"params": 3e6}).fingerprinted()
+        assert capped.name.startswith(f"{preset}-") and capped.params == 3e6
+        summary = json.loads((tmp_path / str(job) / "summary.json").read_text())
+        assert summary["budget"] == capped.as_dict()
+        doc = read_arch(tmp_path / str(job) / "best.yaml")
+        assert doc.name == f"{capped.name}-stentr-seed0" and cost.cost(doc.arch).params <= 3e6
 
 
 def without_timestamp(path: Path) -> str:
@@ -189,12 +214,13 @@ def test_an_overridden_budget_is_named_by_its_fields(tmp_path):
 def test_islands_in_processes_are_deterministic_and_merge():
     space, budget = space_and_budget("e3d_s")
     settings = SearchSettings(iterations=20000, workers=2, seed=5)
-    first = run_search(space, ScorerSpec("stentr"), budget, settings, progress=False)
-    second = run_search(space, ScorerSpec("stentr"), budget, settings, progress=False)
+    problem = SearchProblem(space, ScorerSpec("stentr"), budget, settings)
+    first = run_search(problem, progress=False)
+    second = run_search(problem, progress=False)
     np.testing.assert_array_equal(first.population.genes, second.population.genes)
     assert first.evaluated == 20000
     assert {row[0] for row in first.history} == {0, 1}
-    island0 = run_island(0, space, ScorerSpec("stentr"), budget, settings, 10000)
+    island0 = run_island(0, problem, 10000)
     assert first.population.scores[0] >= island0.population.scores[0]
 
 
@@ -219,9 +245,11 @@ def test_authors_presets_reproduce_their_released_search(tmp_path, name, iterati
 def test_scorer_choice_changes_the_winner():
     space, budget = space_and_budget("e3d_s")
     settings = SearchSettings(iterations=10000)
-    by_flops = run_search(space, ScorerSpec("flops"), budget, settings, progress=False).population
+    by_flops = run_search(
+        SearchProblem(space, ScorerSpec("flops"), budget, settings), progress=False
+    ).population
     by_random = run_search(
-        space, ScorerSpec("random", {"seed": 1}), budget, settings, progress=False
+        SearchProblem(space, ScorerSpec("random", {"seed": 1}), budget, settings), progress=False
     ).population
     assert by_flops.flops[0] > 0.95 * budget.flops
     assert not np.array_equal(by_flops.genes[0], by_random.genes[0])

@@ -19,8 +19,8 @@ from e3dnas.cli import CONF_DIR
 from e3dnas.errors import E3DError
 from e3dnas.report.plots import published_top1
 from e3dnas.scores import ScorerError, ScorerSpec, build_scorer
-from e3dnas.search import SearchSettings, SettingsError, run_search
-from e3dnas.search.config import search_inputs
+from e3dnas.search import SearchProblem, SearchSettings, SettingsError, run_search
+from e3dnas.search.config import search_problem
 from e3dnas.search.evolution import run_signature
 from e3dnas.search.run import run
 from e3dnas.space import SpaceError
@@ -100,7 +100,7 @@ def one_line_error(run: subprocess.CompletedProcess) -> str:
 
 def test_search_settings_have_one_default_the_cli_and_python_share():
     cfg = composed("+budget=e3d_s")
-    settings = search_inputs(cfg)[3]
+    settings = search_problem(cfg).settings
     assert settings == SearchSettings()
     assert (settings.iterations, settings.history_every) == (500_000, 5_000)
     assert composed("+budget=e3d_l_authors").search.iterations == 100_000  # a preset overrides what it needs
@@ -114,18 +114,18 @@ def test_resume_signatures_of_the_default_searches_are_unchanged():
         "e3d_s_authors": "72bc9b425451321212d4f3c6dfe39ccb35155562",
     }
     for name, digest in digests.items():
-        budget, space, scorer, settings = search_inputs(composed(f"+budget={name}"))
-        signature = run_signature(0, space, scorer, budget, settings, settings.iterations)
+        problem = search_problem(composed(f"+budget={name}"))
+        signature = run_signature(0, problem, problem.settings.iterations)
         text = json.dumps(signature, sort_keys=True, default=str)
         assert hashlib.sha1(text.encode()).hexdigest() == digest, name
 
 
 def test_a_flat_scorer_option_is_in_the_resume_signature():
     """Flat in the config, the options still sign a checkpoint: changing one refuses the resume."""
-    budget, space, scorer, settings = search_inputs(composed("+budget=e3d_s"))
-    changed = search_inputs(composed("+budget=e3d_s", "scorer.floor=1e-9"))[2]
-    assert changed == ScorerSpec("stentr", {"floor": 1e-9, "rounding": "ceil", "resolution": None})
-    before, after = (run_signature(0, space, s, budget, settings, 100) for s in (scorer, changed))
+    problem = search_problem(composed("+budget=e3d_s"))
+    changed = search_problem(composed("+budget=e3d_s", "scorer.floor=1e-9"))
+    assert changed.scorer == ScorerSpec("stentr", {"floor": 1e-9, "rounding": "ceil", "resolution": None})
+    before, after = (run_signature(0, p, 100) for p in (problem, changed))
     assert {k for k in before if before[k] != after[k]} == {"scorer.options.floor"}
 
 
@@ -220,9 +220,10 @@ def test_config_files_of_ones_own_add_a_scorer_and_a_space(user_package, tmp_pat
 
 
 def test_a_scorer_of_ones_own_by_python(user_package):
-    budget, space, _, _ = search_inputs(composed("+budget=demo"))
+    problem = search_problem(composed("+budget=demo"))
+    budget, space = problem.budget, problem.space
     scorer = ScorerSpec("widest", {"power": 1.0}, "my_search.widest")
-    result = run_search(space, scorer, budget, SearchSettings(iterations=2000), progress=False)
+    result = run_search(SearchProblem(space, scorer, budget, SearchSettings(iterations=2000)), progress=False)
     widths = ArchBatch(space.skeleton, result.population.genes).column("width")[:, -1]
     np.testing.assert_array_equal(result.population.scores, widths)
     with pytest.raises(
@@ -231,7 +232,9 @@ def test_a_scorer_of_ones_own_by_python(user_package):
         ScorerSpec("widest", {"depth": 1}, "my_search.widest").build()
     with pytest.raises(ScorerError, match="must return one number per architecture"):
         run_search(
-            space, ScorerSpec("bad", {}, "my_search.wrong_shape"), budget, SearchSettings(iterations=64)
+            SearchProblem(
+                space, ScorerSpec("bad", {}, "my_search.wrong_shape"), budget, SearchSettings(iterations=64)
+            )
         )
     with pytest.raises(SpaceError, match="returned a dict, not a SearchSpace"):
         budget.space(dict(composed("+budget=demo").space) | {"_target_": "builtins.dict"})

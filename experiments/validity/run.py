@@ -38,11 +38,11 @@ from sample import spanning, stratified, visited_architectures
 from e3dnas import cost, scores
 from e3dnas.arch import Arch, load_arch, save_arch
 from e3dnas.atomic import atomic_write_csv, atomic_write_text
+from e3dnas.budget import Budget
 from e3dnas.cli import read_conf
 from e3dnas.data.demo import build_demo
 from e3dnas.models import build_model
 from e3dnas.report import tables
-from e3dnas.search import Budget
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -12,14 +12,16 @@ from __future__ import annotations
 import numpy as np
 
 from e3dnas.arch import Arch, ArchBatch
-from e3dnas.search import Budget, Evolution, ScorerSpec, SearchSettings
+from e3dnas.budget import Budget
+from e3dnas.search import Evolution, ScorerSpec, SearchProblem, SearchSettings
 from e3dnas.space import SearchSpace
 
 
 def visited_architectures(space: SearchSpace, budget: Budget, iterations: int, seed: int) -> ArchBatch:
     """Every distinct admitted child of one evolution run."""
     settings = SearchSettings(iterations=iterations, seed=seed)
-    evolution = Evolution(space, ScorerSpec("stentr"), budget, settings, np.random.default_rng(seed))
+    problem = SearchProblem(space, ScorerSpec("stentr"), budget, settings)
+    evolution = Evolution(problem, np.random.default_rng(seed))
     kept = []
     while evolution.evaluated < iterations:
         children, ok = evolution.step(settings.batch)

@@ -25,8 +25,6 @@ if TYPE_CHECKING:
     from omegaconf import DictConfig
     from rich.tree import Tree
 
-    from e3dnas.search.budget import Budget
-
 #: The configs: e3dnas/conf, shipped in the wheel; in a checkout a symlink to the repository's conf/.
 CONF_DIR = str(Path(__file__).with_name("conf"))
 
@@ -130,31 +128,6 @@ def route_arch_files(argv: list[str]) -> list[str]:
         is_file = value and all(v.strip().endswith((".yaml", ".yml")) for v in value.split(","))
         routed.append(f"arch_file={value}" if key == "arch" and is_file else arg)
     return routed
-
-
-def composed_budget(node: DictConfig) -> Budget:
-    """The budget of the composed config, fingerprinted when the command line overrode any of its fields
-    (``+budget=e3d_s budget.flops=1e9`` must not pass for ``e3d_s``)."""
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import OmegaConf
-
-    from e3dnas.search.budget import Budget
-
-    budget = Budget.from_config(OmegaConf.to_container(node, resolve=True))
-    overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
-    if any(override.lstrip("+~").startswith("budget.") for override in overrides):
-        return budget.fingerprinted()
-    return budget
-
-
-def budget_dir(node: DictConfig | None) -> str:
-    """``${budget_dir:...}`` in run-dir patterns: a folder named like the budget's outputs."""
-    from e3dnas.search.budget import BudgetError
-
-    try:
-        return "no-budget" if node is None else composed_budget(node).name
-    except BudgetError:
-        return "invalid-budget"  # the run stops with the budget's own message
 
 
 class LoggedStream:

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Protocol
 
-import av
+import av  # before decord: see e3dnas.data.footage
 import decord
 import numpy as np
 import simplejpeg

@@ -8,6 +8,9 @@ from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
+# PyAV before decord: decord ships its own FFmpeg, and loaded first it shadows PyAV's, whose VP9 encoder then
+# refuses to open (EINVAL) when the writers encode webm.
+import av  # noqa: F401
 import decord
 import numpy as np
 

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from e3dnas.arch import Arch, ArchBatch
 from e3dnas.atomic import atomic_write_text
+from e3dnas.budget import Budget
 from e3dnas.errors import E3DError
 from e3dnas.latency.calibrate import fit_calibration
 from e3dnas.latency.guard import LoadGuard
@@ -33,7 +34,6 @@ from e3dnas.latency.predict import LatencyPredictor
 from e3dnas.latency.sample import genes_key, sample_archs
 from e3dnas.latency.table import LatencyTable, TableEntry, skeleton_to_dict
 from e3dnas.latency.timing import DeviceSettings, TimingSettings, network_ms, time_ms
-from e3dnas.search.budget import Budget
 from e3dnas.space import SearchSpace
 
 #: Networks sampled to choose the calibration networks from.

@@ -180,9 +180,16 @@ class LatencyTable:
 
 def load_table(path: str | os.PathLike) -> LatencyTable:
     """Read a table file; every problem is a one-line :class:`LatencyError` naming the file."""
+    return read_table(path)[0]
+
+
+def read_table(path: str | os.PathLike) -> tuple[LatencyTable, str]:
+    """The table of a file and the digest of its bytes (twelve hex digits: a re-profiled table is another
+    budget), from one read; every problem is a one-line :class:`LatencyError` naming the file."""
     path = Path(path)
     try:
-        tree = json.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+        tree = json.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise LatencyError(
             f"latency table {path}: no such file (make one: python -m e3dnas.profile +budget=...)"
@@ -190,11 +197,7 @@ def load_table(path: str | os.PathLike) -> LatencyTable:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise LatencyError(f"latency table {path}: cannot read: {err}") from None
     try:
-        return LatencyTable.from_dict(tree)
+        table = LatencyTable.from_dict(tree)
     except (KeyError, TypeError, ValueError) as err:
         raise LatencyError(f"latency table {path}: not a latency table: {type(err).__name__} {err}") from None
-
-
-def table_digest(path: str | os.PathLike) -> str:
-    """Twelve hex digits of the file's bytes: a re-profiled table is another budget."""
-    return hashlib.sha1(Path(path).read_bytes()).hexdigest()[:12]
+    return table, hashlib.sha1(data).hexdigest()[:12]

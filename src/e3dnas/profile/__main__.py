@@ -8,7 +8,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from e3dnas.cli import CONF_DIR, budget_dir, check_group_choices, fail, user_errors
+from e3dnas.budget import budget_dir
+from e3dnas.cli import CONF_DIR, check_group_choices, fail, user_errors
 from e3dnas.latency.profiler import ProfileError, ProfileSettings, profile
 from e3dnas.latency.timing import DeviceSettings, TimingError, TimingSettings
 from e3dnas.search.config import budget_and_space

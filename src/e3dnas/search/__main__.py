@@ -8,15 +8,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from e3dnas.cli import (
-    CONF_DIR,
-    budget_dir,
-    check_group_choices,
-    check_overrides,
-    fail,
-    start_run,
-    user_errors,
-)
+from e3dnas.budget import budget_dir
+from e3dnas.cli import CONF_DIR, check_group_choices, check_overrides, fail, start_run, user_errors
 from e3dnas.search.config import check_config
 from e3dnas.search.run import SearchInterrupted, run
 

@@ -4,7 +4,7 @@ conf/search.yaml lists it first in its defaults: every ``search.*`` default and 
 :class:`SearchSettings`, the budget's in :class:`Budget`, the scorer's and the space's options in their
 builders' signatures (:func:`e3dnas.schema.build_plugin`); the YAML files select and override. OmegaConf
 checks types while composing, the dataclasses' ``__post_init__`` ranges when the config is read
-(:func:`search_inputs`).
+(:func:`search_problem`).
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
-from e3dnas.cli import composed_budget, group_options
+from e3dnas.budget import Budget, BudgetError, composed_budget, is_given
+from e3dnas.cli import group_options
 from e3dnas.schema import config_errors, read
 from e3dnas.scores import ScorerSpec
-from e3dnas.search.budget import Budget, BudgetError
+from e3dnas.search.problem import SearchProblem
 from e3dnas.search.settings import SearchSettings
 from e3dnas.space import SearchSpace
 
@@ -33,7 +34,9 @@ class SearchConfig:
     space: dict[str, Any] = field(default_factory=lambda: {"_target_": None})
     scorer: dict[str, Any] = field(default_factory=lambda: {"_target_": None})
     search: SearchSettings = field(default_factory=SearchSettings)
-    budget: Budget | None = None
+    #: Fields unfilled (``???``) until ``+budget=NAME`` fills them: a node, never null, so that
+    #: ``budget.params=…`` applies beside a sweep of presets (``-m +budget=e3d_s,e3d_m``).
+    budget: Budget = field(default_factory=lambda: OmegaConf.structured(Budget))
     progress: bool = True
     print_config: bool = True  # the resolved config as a tree at the start (the run's log holds it too)
     wandb: dict[str, Any] = field(default_factory=dict)
@@ -44,7 +47,7 @@ ConfigStore.instance().store(name="search_schema", node=SearchConfig)
 
 def budget_and_space(cfg: DictConfig) -> tuple[Budget, SearchSpace]:
     """The composed budget (fingerprinted when the command line changed it) and the space at its size."""
-    if cfg.get("budget") is None:
+    if not is_given(cfg.get("budget")):
         raise BudgetError(
             f"no budget given: add +budget=NAME (available: {', '.join(group_options('budget'))})"
         )
@@ -61,16 +64,16 @@ def checked_settings(cfg: DictConfig) -> tuple[ScorerSpec, SearchSettings]:
     return scorer, read(cfg.search, "search")
 
 
-def search_inputs(cfg: DictConfig) -> tuple[Budget, SearchSpace, ScorerSpec, SearchSettings]:
+def search_problem(cfg: DictConfig) -> SearchProblem:
     """Everything a search needs from its config, each part checked; the scorer is built once here so that
     an unknown name, a failed import or bad options stop the run before it starts."""
     budget, space = budget_and_space(cfg)
     scorer, settings = checked_settings(cfg)
-    return budget, space, scorer, settings
+    return SearchProblem(space, scorer, budget, settings)
 
 
 def check_config(cfg: DictConfig) -> None:
     """The checks that need no run: settings, scorer options' types and, when given, the budget."""
     checked_settings(cfg)
-    if cfg.get("budget") is not None:
+    if is_given(cfg.get("budget")):
         budget_and_space(cfg)

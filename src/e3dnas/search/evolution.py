@@ -15,7 +15,7 @@ import math
 import pickle
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +24,10 @@ import numpy as np
 from e3dnas import cost
 from e3dnas.arch import ArchBatch
 from e3dnas.atomic import atomic_write_bytes
+from e3dnas.budget import BudgetError
 from e3dnas.errors import E3DError
-from e3dnas.scores import ScorerSpec, check_scores
-from e3dnas.search.budget import Budget, BudgetError
-from e3dnas.search.settings import SearchSettings
-from e3dnas.space import SearchSpace
+from e3dnas.scores import check_scores
+from e3dnas.search.problem import SearchProblem
 
 HISTORY_COLUMNS = ("island", "evaluated", "best_score", "median_score", "best_flops", "accepted_rate")
 
@@ -57,23 +56,17 @@ class Population:
 
 
 class Evolution:
-    """One island: a population evolving under ``budget`` from ``space.seed``."""
+    """One island: a population evolving under the problem's budget from its space's seed."""
 
     def __init__(
-        self,
-        space: SearchSpace,
-        scorer: ScorerSpec,
-        budget: Budget,
-        settings: SearchSettings,
-        rng: np.random.Generator,
-        island: int = 0,
-        sample_every: int = 1,
+        self, problem: SearchProblem, rng: np.random.Generator, island: int = 0, sample_every: int = 1
     ):
-        self.space, self.budget, self.settings = space, budget, settings
-        self.score = scorer.build()
-        self.latency = budget.latency_predictor()
+        budget = problem.budget
+        self.space, self.budget, self.settings = problem.space, budget, problem.settings
+        self.score = problem.scorer.build()
+        self.latency = problem.latency
         self.rng, self.island, self.sample_every = rng, island, sample_every
-        seed = ArchBatch.from_archs([space.seed])
+        seed = ArchBatch.from_archs([self.space.seed])
         seed_flops, seed_params = cost.flops(seed, budget.counter), cost.params(seed)
         seed_latency = self.predict_latency(seed)
         if not budget.admits(seed_flops, seed_params, cost.layers(seed), seed_latency)[0]:
@@ -85,7 +78,7 @@ class Evolution:
                 f"{int(cost.layers(seed)[0])} layers{latency} (budget: {budget.flops / 1e9:.3f} GFLOPs, "
                 f"{budget.params} params, {budget.layers} layers{limit})"
             )
-        seed_scores = check_scores(self.score(seed), seed, scorer.name)
+        seed_scores = check_scores(self.score(seed), seed, problem.scorer.name)
         self.population = Population(seed.genes, seed_scores, seed_flops, seed_params)
         self.evaluated = 0
         self.accepted = 0
@@ -189,29 +182,9 @@ class ResumeError(E3DError, ValueError):
     """A checkpoint is missing or was written under other settings; the message names what differs."""
 
 
-#: Search settings that only change how a run is watched or written, not its result: resumable across.
-UNSIGNED_SETTINGS = ("resume", "checkpoint_every", "top_k")
-
-
-def run_signature(
-    island: int,
-    space: SearchSpace,
-    scorer: ScorerSpec,
-    budget: Budget,
-    settings: SearchSettings,
-    iterations: int,
-) -> dict[str, Any]:
+def run_signature(island: int, problem: SearchProblem, iterations: int) -> dict[str, Any]:
     """Everything a checkpoint's state depends on, flattened to dotted keys: a resume must match it."""
-    tree = {
-        "island": island,
-        "iterations": iterations,
-        "budget": budget.signature(),
-        "space": asdict(space),
-        "scorer": {"name": scorer.name, "options": dict(scorer.options)}
-        | ({} if scorer._target_ is None else {"target": scorer._target_}),
-        "search": {k: v for k, v in asdict(settings).items() if k not in UNSIGNED_SETTINGS},
-    }
-    return _flatten(tree)
+    return _flatten({"island": island, "iterations": iterations, **problem.signature()})
 
 
 def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -244,10 +217,7 @@ def _load_checkpoint(path: Path, signature: dict[str, Any]) -> dict[str, Any]:
 
 def run_island(
     island: int,
-    space: SearchSpace,
-    scorer: ScorerSpec,
-    budget: Budget,
-    settings: SearchSettings,
+    problem: SearchProblem,
     iterations: int,
     checkpoint: Path | None = None,
     on_progress: Callable[[int, float], None] | None = None,
@@ -262,11 +232,12 @@ def run_island(
     new history row as it is recorded (not the rows a resumed checkpoint already held).
     """
     start = time.perf_counter()
+    settings = problem.settings
     rng = np.random.default_rng(np.random.SeedSequence(settings.seed).spawn(island + 1)[island])
     batches = math.ceil(iterations / settings.batch)
     sample_every = max(1, math.ceil(batches * settings.batch / max(settings.pareto_samples, 1)))
-    evo = Evolution(space, scorer, budget, settings, rng, island, sample_every)
-    signature = run_signature(island, space, scorer, budget, settings, iterations)
+    evo = Evolution(problem, rng, island, sample_every)
+    signature = run_signature(island, problem, iterations)
     if settings.resume and checkpoint is not None:
         evo.load_state_dict(_load_checkpoint(checkpoint, signature))
         if on_progress:

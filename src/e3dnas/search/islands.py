@@ -25,11 +25,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from e3dnas.scores import ScorerSpec
-from e3dnas.search.budget import Budget
 from e3dnas.search.evolution import ResumeError, SearchResult, run_island
-from e3dnas.search.settings import SearchSettings
-from e3dnas.space import SearchSpace
+from e3dnas.search.problem import SearchProblem
 
 
 @contextmanager
@@ -91,20 +88,19 @@ def _drain(rows: queue.Queue, on_history: Callable[[tuple], None], seen: set[tup
 
 
 def run_search(
-    space: SearchSpace,
-    scorer: ScorerSpec,
-    budget: Budget,
-    settings: SearchSettings,
+    problem: SearchProblem,
     checkpoint_dir: Path | None = None,
     progress: bool = True,
     on_history: Callable[[tuple], None] | None = None,
 ) -> SearchResult:
-    """Evolve ``settings.workers`` islands for ``settings.iterations`` children in all and merge them.
+    """Evolve ``workers`` islands of ``problem`` for ``iterations`` children in all (its settings) and
+    merge them.
 
     ``on_history`` receives every new history row while the search runs (in this process, whatever the
     number of workers), for live logging; rows a resumed checkpoint already held are not repeated.
     """
     start = time.perf_counter()
+    settings = problem.settings
     shares = split_iterations(settings.iterations, settings.workers)
 
     def checkpoint(i: int) -> Path | None:
@@ -122,7 +118,9 @@ def run_search(
                 "run without search.resume, or with hydra.run.dir=<the interrupted run's dir>"
             )
 
-    bar = tqdm(total=settings.iterations, unit="cand", disable=not progress, desc=f"search {budget.name}")
+    bar = tqdm(
+        total=settings.iterations, unit="cand", disable=not progress, desc=f"search {problem.budget.name}"
+    )
     if settings.workers == 1:
 
         def update(n: int, best: float) -> None:
@@ -131,20 +129,7 @@ def run_search(
 
         stop = threading.Event()
         with stop_on_signals(stop):
-            results = [
-                run_island(
-                    0,
-                    space,
-                    scorer,
-                    budget,
-                    settings,
-                    shares[0],
-                    checkpoint(0),
-                    update,
-                    stop.is_set,
-                    on_history,
-                )
-            ]
+            results = [run_island(0, problem, shares[0], checkpoint(0), update, stop.is_set, on_history)]
     else:
         context = mp.get_context("spawn")
         counter, stop = context.Value("q", 0), context.Event()
@@ -155,7 +140,7 @@ def run_search(
             ProcessPoolExecutor(settings.workers, context, _init_worker, (counter, stop, rows)) as pool,
         ):
             futures = [
-                pool.submit(_island_in_worker, i, space, scorer, budget, settings, shares[i], checkpoint(i))
+                pool.submit(_island_in_worker, i, problem, shares[i], checkpoint(i))
                 for i in range(settings.workers)
             ]
             while not all(f.done() for f in futures):

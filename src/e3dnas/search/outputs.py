@@ -12,11 +12,8 @@ from typing import Any
 from e3dnas import __version__, cost, scores
 from e3dnas.arch import Arch, ArchBatch, arch_to_dict, save_arch
 from e3dnas.atomic import atomic_write_csv, atomic_write_text
-from e3dnas.latency.predict import LatencyPredictor
-from e3dnas.scores import ScorerSpec
-from e3dnas.search.budget import Budget
 from e3dnas.search.evolution import HISTORY_COLUMNS, SearchResult
-from e3dnas.search.settings import SearchSettings
+from e3dnas.search.problem import SearchProblem
 
 #: Scorers recorded in every architecture's metadata: STEntr under each objective and its ablation.
 RECORDED_SCORES = (*scores.OBJECTIVES, "entropy")
@@ -32,30 +29,24 @@ def population_archs(result: SearchResult, skeleton) -> list[Arch]:
     return [batch.arch(i) for i in range(len(batch))]
 
 
-def latency_meta(predictor: LatencyPredictor, table_path: str, ms: float) -> dict[str, Any]:
-    """``meta.latency`` of an architecture: predicted ms, the table and the device it is for."""
-    return {"predicted_ms": ms, "table": table_path, "device": predictor.table.describe()}
-
-
 def arch_meta(
     arch: Arch,
     rank: int,
     score: float,
-    budget: Budget,
-    scorer: ScorerSpec,
-    settings: SearchSettings,
+    problem: SearchProblem,
     wandb: Mapping[str, Any] | None = None,
     latency: Mapping[str, Any] | None = None,
 ):
     """``meta`` of a searched architecture file. ``wandb`` (the search's run, when it logs one) goes to
     ``source.wandb``: trainings inherit its group and declare its artifact as their input. ``latency``
-    (:func:`latency_meta`) when the budget has a latency table."""
+    (:meth:`LatencyConstraint.meta`) when the budget has a latency table."""
     c = cost.cost(arch)
+    scorer, settings = problem.scorer, problem.settings
     source = {
         "tool": f"e3dnas {__version__} search",
         "rank": rank,
         "scorer": scorer.name,
-        "budget": budget.as_dict(),
+        "budget": problem.budget.as_dict(),
         "seed": settings.seed,
         "iterations": settings.iterations,
         "workers": settings.workers,
@@ -77,9 +68,7 @@ def write_outputs(
     result: SearchResult,
     archs: list[Arch],
     run_dir: Path,
-    budget: Budget,
-    scorer: ScorerSpec,
-    settings: SearchSettings,
+    problem: SearchProblem,
     wandb: Mapping[str, Any] | None = None,
 ) -> tuple[Path, list[dict[str, Any]]]:
     """Write the architecture files and tables; return best.yaml's path and the top-k rows (scores, both
@@ -88,21 +77,18 @@ def write_outputs(
     ``wandb`` is the search's wandb run (:meth:`SearchTracker.lineage`): every file records its group;
     best.yaml also the artifact version it is logged as (the top-k files are not logged).
     """
-    pop = result.population
-    name = f"{budget.name}-{scorer.name}-seed{settings.seed}"
+    pop, settings, constraint = result.population, problem.settings, problem.latency
+    name = problem.run_name
     joined = {k: v for k, v in (wandb or {}).items() if k != "artifact"}
-    predictor = budget.latency_predictor()
-    latency = None if predictor is None else predictor.predict(ArchBatch(archs[0].skeleton, pop.genes))
+    latency = None if constraint is None else constraint.predict(ArchBatch(archs[0].skeleton, pop.genes))
     metas = [
         arch_meta(
             arch,
             rank,
             float(pop.scores[rank - 1]),
-            budget,
-            scorer,
-            settings,
+            problem,
             wandb if rank == 1 else joined,
-            None if latency is None else latency_meta(predictor, budget.latency_table, latency[rank - 1]),
+            None if latency is None else constraint.meta(latency[rank - 1]),
         )
         for rank, arch in enumerate(archs[: settings.top_k], start=1)
     ]
@@ -132,8 +118,8 @@ def write_outputs(
         run_dir / "summary.json",
         json.dumps(
             {
-                "budget": budget.as_dict(),
-                "scorer": asdict(scorer) | {"options": dict(scorer.options)},
+                "budget": problem.budget.as_dict(),
+                "scorer": asdict(problem.scorer) | {"options": dict(problem.scorer.options)},
                 "settings": asdict(settings),
                 "best_score": float(pop.scores[0]),
                 "best_flops": float(pop.flops[0]),

@@ -12,18 +12,15 @@ from e3dnas.arch import ArchBatch
 from e3dnas.arch.released import released_nets
 from e3dnas.errors import E3DError
 from e3dnas.figures import save_png
-from e3dnas.scores import ScorerSpec
-from e3dnas.search.budget import Budget
-from e3dnas.search.config import search_inputs
+from e3dnas.search.config import search_problem
 from e3dnas.search.evolution import SearchResult
 from e3dnas.search.islands import run_search
 from e3dnas.search.outputs import population_archs, write_outputs
 from e3dnas.search.plots import latency_pareto_figure, pareto_figure, plot_convergence
-from e3dnas.search.settings import SearchSettings
-from e3dnas.space import SearchSpace
+from e3dnas.search.problem import SearchProblem
 
 if TYPE_CHECKING:
-    from e3dnas.latency.predict import LatencyPredictor
+    from e3dnas.latency.constraint import LatencyConstraint
     from e3dnas.search.tracking import SearchTracker
 
 
@@ -32,11 +29,11 @@ class SearchInterrupted(Exception):
 
 
 def released_references(
-    scorer: ScorerSpec, budget: Budget, latency: LatencyPredictor | None = None
+    problem: SearchProblem, latency: LatencyConstraint | None = None
 ) -> dict[str, tuple[float, float]]:
     """(FLOPs in the budget's count, score) of each released network at the search's input size; with
     ``latency``, (predicted ms, score) instead."""
-    score = scorer.build()
+    budget, score = problem.budget, problem.scorer.build()
     refs = {}
     for name, doc in released_nets().items():
         arch = doc.arch.with_input(budget.frames, budget.resolution)
@@ -52,7 +49,8 @@ def run(cfg: DictConfig, run_dir: Path, command: list[str]) -> float:
     Raises an ``E3DError`` for a config or resume the user must fix, :class:`SearchInterrupted` on a
     signal; the wandb run (``wandb.enabled``) is finished with the matching exit code either way.
     """
-    budget, space, scorer, settings = search_inputs(cfg)
+    problem = search_problem(cfg)
+    budget, scorer = problem.budget, problem.scorer
     tracker = None
     if cfg.wandb.enabled:
         from e3dnas.search.tracking import SearchTracker, arch_artifact_name
@@ -62,17 +60,14 @@ def run(cfg: DictConfig, run_dir: Path, command: list[str]) -> float:
         tracker = SearchTracker(
             cfg.wandb,
             run_dir=run_dir,
-            name=f"search-{budget.name}-{scorer.name}-seed{settings.seed}",
+            name=f"search-{problem.run_name}",
             config=OmegaConf.to_container(cfg, resolve=True) | {"budget_name": budget.name},
             artifact=arch_artifact_name(budget.name, scorer.name),
         )
     exit_code = 1
     try:
         result = run_search(
-            space,
-            scorer,
-            budget,
-            settings,
+            problem,
             run_dir / "checkpoint",
             progress=cfg.progress,
             on_history=tracker.log_history if tracker else None,
@@ -85,7 +80,7 @@ def run(cfg: DictConfig, run_dir: Path, command: list[str]) -> float:
                 f"Resume: python -m e3dnas.search {' '.join(again)} search.resume=true "
                 f"hydra.run.dir={run_dir}"
             )
-        score = report(result, run_dir, budget, space, scorer, settings, tracker)
+        score = report(result, run_dir, problem, tracker)
         exit_code = 0
         return score
     except Exception as err:
@@ -97,18 +92,13 @@ def run(cfg: DictConfig, run_dir: Path, command: list[str]) -> float:
 
 
 def report(
-    result: SearchResult,
-    run_dir: Path,
-    budget: Budget,
-    space: SearchSpace,
-    scorer: ScorerSpec,
-    settings: SearchSettings,
-    tracker: SearchTracker | None,
+    result: SearchResult, run_dir: Path, problem: SearchProblem, tracker: SearchTracker | None
 ) -> float:
     """Files, plots and the wandb run of a finished search, and its one-line summary; the best score."""
-    archs = population_archs(result, space.skeleton)
+    budget, scorer = problem.budget, problem.scorer
+    archs = population_archs(result, problem.space.skeleton)
     best_yaml, top = write_outputs(
-        result, archs, run_dir, budget, scorer, settings, wandb=tracker.lineage() if tracker else None
+        result, archs, run_dir, problem, wandb=tracker.lineage() if tracker else None
     )
     pop = result.population
     plots = {
@@ -120,24 +110,24 @@ def report(
                 pop.scores,
                 budget.flops,
                 budget.counter,
-                released_references(scorer, budget),
+                released_references(problem),
                 scorer.name,
             ),
             run_dir / "pareto.png",
             dpi=120,
         ),
     }
-    latency = budget.latency_predictor()
+    latency = problem.latency
     latency_note = ""
     if latency is not None:
-        population_ms = latency.predict(ArchBatch(space.skeleton, pop.genes))
+        population_ms = latency.predict(ArchBatch(problem.space.skeleton, pop.genes))
         plots["pareto_latency"] = save_png(
             latency_pareto_figure(
                 result.samples,
                 population_ms,
                 pop.scores,
                 budget.latency_ms,
-                released_references(scorer, budget, latency),
+                released_references(problem, latency),
                 scorer.name,
                 latency.table.device["device_name"],
             ),

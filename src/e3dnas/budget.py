@@ -8,20 +8,26 @@ one (``python -m e3dnas.profile``, docs/latency.md) at the budget's input size.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from e3dnas.cost import FLOPS_COUNTERS
 from e3dnas.errors import E3DError
-from e3dnas.latency.predict import LatencyPredictor
-from e3dnas.latency.table import LatencyError, LatencyTable, load_table, table_digest
+from e3dnas.latency.constraint import LatencyConstraint
+from e3dnas.latency.table import LatencyError
 from e3dnas.schema import check_fields, integer, one_of, positive_number, setting
 from e3dnas.space import SearchSpace, build_space
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 #: Fields that constrain latency; left out of fingerprints when unset.
 LATENCY_FIELDS = ("latency_ms", "latency_table")
@@ -33,7 +39,11 @@ class BudgetError(E3DError, ValueError):
 
 @dataclass
 class Budget:
-    """One budget (conf/budget/<name>.yaml); each field's allowed values are beside it."""
+    """One budget (conf/budget/<name>.yaml); each field's allowed values are beside it.
+
+    A value: built once per search (:func:`composed_budget`) and never changed after, so that the search,
+    its checkpoints and its files all see the same one.
+    """
 
     name: str
     frames: int = setting(*integer(1))
@@ -54,7 +64,7 @@ class Budget:
 
     def __post_init__(self) -> None:
         """Range checks, numbers as floats (fingerprints hash them), and the latency table read and checked
-        to fit: a bad one fails here, with the reason, not in the search."""
+        to fit (:attr:`latency`): a bad one fails here, with the reason, not in the search."""
         check_fields(self, "budget", BudgetError, f" (budget {self.name})")
         for key in ("flops", "params", "latency_ms"):
             if getattr(self, key) is not None:
@@ -64,7 +74,15 @@ class Budget:
                 f"budget {self.name}: 'latency_ms' needs 'latency_table' "
                 "(a table of python -m e3dnas.profile)"
             )
-        self.latency_table_checked()
+        #: The latency table, its digest and predictor, and ``latency_ms`` (None without a table).
+        self.latency: LatencyConstraint | None = None
+        if self.latency_table is not None:
+            try:
+                self.latency = LatencyConstraint.load(
+                    self.latency_table, self.latency_ms, self.frames, self.resolution, self.flops
+                )
+            except LatencyError as err:
+                raise BudgetError(f"budget {self.name}: {err}") from None
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> Budget:
@@ -93,52 +111,26 @@ class Budget:
     def signature(self) -> dict[str, Any]:
         """The fields, with the latency table as the digest of its content rather than its path."""
         tree = self.as_dict()
-        if self.latency_table is not None:
-            tree["latency_table"] = table_digest(self.latency_table)
+        if self.latency is not None:
+            tree["latency_table"] = self.latency.digest
         return tree
 
     def fingerprinted(self) -> Budget:
         """This budget named ``<name>-<fingerprint>``: an overridden budget must not pass for the original
-        in run names, architecture files, wandb artifacts and reports."""
-        return replace(self, name=f"{self.name}-{self.fingerprint()}")
+        in run names, architecture files, wandb artifacts and reports. A renamed copy: its fields were
+        checked and its table read already."""
+        renamed = copy.copy(self)
+        renamed.name = f"{self.name}-{self.fingerprint()}"
+        return renamed
 
     def space(self, space_cfg: Mapping[str, Any]) -> SearchSpace:
         """The search space of ``space_cfg`` (conf/space) at this budget's input size and layer cap."""
         space = build_space(space_cfg, frames=self.frames, resolution=self.resolution, max_layers=self.layers)
-        if self.latency_table is not None:
-            problem = self.latency_table_checked().covers(space)
+        if self.latency is not None:
+            problem = self.latency.covers(space)
             if problem:
                 raise BudgetError(f"budget {self.name}: latency table {self.latency_table}: {problem}")
         return space
-
-    def latency_predictor(self) -> LatencyPredictor | None:
-        """The predictor of ``latency_table`` (None without one)."""
-        table = self.latency_table_checked()
-        return None if table is None else LatencyPredictor(table)
-
-    def latency_table_checked(self) -> LatencyTable | None:
-        """``latency_table`` read (None without one) and checked to fit this budget: its input size and
-        the FLOPs up to which it timed ops."""
-        if self.latency_table is None:
-            return None
-        try:
-            table = load_table(self.latency_table)
-        except LatencyError as err:
-            raise BudgetError(f"budget {self.name}: {err}") from None
-        if table.input_size != (self.frames, self.resolution):
-            frames, resolution = table.input_size
-            raise BudgetError(
-                f"budget {self.name}: latency table {self.latency_table} was measured at "
-                f"{frames}×{resolution}², the budget is {self.frames}×{self.resolution}²: profile at this "
-                f"size (python -m e3dnas.profile +budget=...)"
-            )
-        if table.space["flops_cap"] < self.flops:
-            raise BudgetError(
-                f"budget {self.name}: latency table {self.latency_table} times ops up to "
-                f"{table.space['flops_cap']:.3g} FLOPs (budget {table.space['budget']}), this budget allows "
-                f"{self.flops:.3g}: profile with this budget"
-            )
-        return table
 
     def admits(
         self, flops: np.ndarray, params: np.ndarray, layers: np.ndarray, latency: np.ndarray | None = None
@@ -153,3 +145,47 @@ class Budget:
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def is_given(node: DictConfig | None) -> bool:
+    """Whether a composed config chose a budget: the node is absent (``null``) or its fields are
+    unfilled (``???``) until ``+budget=NAME`` fills them."""
+    from omegaconf import OmegaConf
+
+    return node is not None and not OmegaConf.is_missing(node, "name")
+
+
+def composed_budget(node: DictConfig) -> Budget:
+    """The budget of the composed config, fingerprinted when the command line overrode any of its fields
+    (``+budget=e3d_s budget.flops=1e9`` must not pass for ``e3d_s``).
+
+    A command composes its budget up to three times (the override check, the run dir's name, the run):
+    each gets the one Budget built for those fields, and its latency table is read once.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    plain = OmegaConf.to_container(node, resolve=True)
+    table = plain.get("latency_table")
+    # The table's size and time: a table profiled again under the same path is read again.
+    stat = os.stat(table) if isinstance(table, str) and os.path.isfile(table) else None
+    budget = _built_budget(
+        json.dumps(plain, sort_keys=True), None if stat is None else (stat.st_size, stat.st_mtime_ns)
+    )
+    overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
+    if any(override.lstrip("+~").startswith("budget.") for override in overrides):
+        return budget.fingerprinted()
+    return budget
+
+
+@lru_cache(maxsize=64)
+def _built_budget(fields_json: str, _table_version: tuple[int, int] | None) -> Budget:
+    return Budget.from_config(json.loads(fields_json))
+
+
+def budget_dir(node: DictConfig | None) -> str:
+    """``${budget_dir:...}`` in run-dir patterns: a folder named like the budget's outputs."""
+    try:
+        return composed_budget(node).name if is_given(node) else "no-budget"
+    except BudgetError:
+        return "invalid-budget"  # the run stops with the budget's own message
