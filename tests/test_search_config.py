@@ -145,7 +145,7 @@ def test_settings_out_of_range_name_key_and_range(fields, message):
         (["budget.layers=0"], "budget.layers must be an integer >= 1, got 0 (budget e3d_s)"),
         (["budget.params=-1"], "budget.params must be null or a positive number, got -1.0 (budget e3d_s)"),
         (["+budget.speed=2"], "budget: unknown field(s) ['speed']"),
-        (["+scorer.weight=2"], "scorer.weight: unknown key (known: name, options, _target_)"),
+        (["+scorer.weight=2"], "scorer stentr: bad options ['floor', 'weight']"),
         (["scorer._target_=no_such_pkg.scorer"], "scorer._target_: cannot import 'no_such_pkg.scorer'"),
         (
             ["space._target_=e3dnas.scores.COS_FLOOR"],
@@ -173,8 +173,8 @@ def test_a_sweep_with_one_bad_value_stops_before_any_job(tmp_path):
 
 
 def test_unknown_scorer_is_an_e3d_error_listing_the_built_in_ones():
-    with pytest.raises(ScorerError, match=r"unknown scorer 'zen' \(built in: stentr, stentr_floor") as err:
-        build_scorer("zen")
+    with pytest.raises(ScorerError, match=r"unknown scorer 'nope' \(built in: stentr, stentr_floor") as err:
+        build_scorer("nope")
     assert isinstance(err.value, E3DError) and not isinstance(err.value, KeyError)
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from e3dnas import cost
 from e3dnas.arch import Arch, ArchBatch
 from e3dnas.errors import E3DError
+from e3dnas.proxies.scorer import PROXY_SCORERS
 from e3dnas.schema import import_target
 
 Scorer = Callable[[ArchBatch], np.ndarray]
@@ -135,6 +136,7 @@ SCORERS: dict[str, Callable[..., Scorer]] = {
     "flops": _make_flops,
     "params": lambda: lambda batch: cost.params(batch).astype(np.float64),
     "random": _make_random,
+    **PROXY_SCORERS,  # naswot, synflow, snip, grad_norm, zen: one built network per candidate (torch)
 }
 
 
@@ -166,6 +168,17 @@ class ScorerSpec:
     options: dict[str, Any] = field(default_factory=dict)
     _target_: str | None = None
 
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any]) -> ScorerSpec:
+        """A conf/scorer node: ``name``, optional ``_target_`` and the options as flat keys beside them
+        (options nested under ``options:`` are read too)."""
+        options = dict(node)
+        name, target = options.pop("name", None), options.pop("_target_", None)
+        if not isinstance(name, str) or not name:
+            raise ScorerError(f"scorer.name must be a scorer's name, got {name!r}")
+        nested = options.pop("options", None) or {}
+        return cls(name, {**nested, **options}, target)
+
     def factory(self) -> Callable[..., Scorer]:
         if self._target_ is not None:
             return import_target(self._target_, "scorer._target_", ScorerError)
@@ -195,6 +208,8 @@ def score_arch(arch: Arch, name: str = "stentr", **options: Any) -> float:
 
 
 def all_scores(arch: Arch, options: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, float]:
-    """Every registered scorer on one architecture (for the arch inspector and YAML metadata)."""
+    """Every closed-form scorer on one architecture (for the arch inspector and YAML metadata)."""
     options = options or {}
-    return {name: score_arch(arch, name, **options.get(name, {})) for name in SCORERS}
+    return {
+        name: score_arch(arch, name, **options.get(name, {})) for name in SCORERS if name not in PROXY_SCORERS
+    }

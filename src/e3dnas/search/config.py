@@ -51,7 +51,7 @@ class SearchConfig:
     """``python -m e3dnas.search``'s whole config (wandb's keys are in conf/search.yaml)."""
 
     space: SpaceConfig = MISSING
-    scorer: ScorerSpec = MISSING
+    scorer: dict[str, Any] = MISSING  # name, optional _target_ and flat options: ScorerSpec.from_config
     search: SearchSettings = field(default_factory=SearchSettings)
     budget: Budget | None = None
     progress: bool = True
@@ -76,7 +76,9 @@ def budget_and_space(cfg: DictConfig) -> tuple[Budget, SearchSpace]:
 
 def checked_settings(cfg: DictConfig) -> tuple[ScorerSpec, SearchSettings]:
     """The scorer and ``search.*`` of the composed config, range-checked."""
-    return read(cfg.scorer, "scorer"), read(cfg.search, "search")
+    with config_errors():
+        scorer = OmegaConf.to_container(cfg.scorer, resolve=True)
+    return ScorerSpec.from_config(scorer), read(cfg.search, "search")
 
 
 def search_inputs(cfg: DictConfig) -> tuple[Budget, SearchSpace, ScorerSpec, SearchSettings]:
