@@ -7,9 +7,9 @@ network, E3D-S at e3d_s, then admitted mutations of it), each scored once by eve
 scores it (conf/scorer/<name>.yaml's options: network built, seeded, batch, proxy). A proxy's figure is
 the median ms per candidate; STEntr's is the per-candidate share of one vectorised call on a batch of
 4,096 candidates (how the search calls it) and, for the overhead alone, of a call on one candidate. The
-ratio column is proxy ms over STEntr's vectorised ms. The default run (one E3D-S-sized network at 13×160, three
-demo networks at 8×56) is dominated by the E3D-S row: minutes on 2 CPU cores; `--budgets demo` alone, about
-one minute.
+ratio column is proxy ms over STEntr's vectorised ms. The E3D-S row dominates the default run (one
+network at 13×160, three at the demo's 8×56): minutes on 2 CPU cores; ``--budgets demo`` alone takes
+about one minute.
 """
 
 from __future__ import annotations
