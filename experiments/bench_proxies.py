@@ -5,11 +5,12 @@
 For each budget: ``--candidates`` distinct networks the search could visit there (the budget's seed
 network, E3D-S at e3d_s, then admitted mutations of it), each scored once by every proxy as the search
 scores it (conf/scorer/<name>.yaml's options: network built, seeded, batch, proxy). A proxy's figure is
-the median ms per candidate; STEntr's is the per-candidate share of one vectorised call on a batch of
-4,096 candidates (how the search calls it) and, for the overhead alone, of a call on one candidate. The
-ratio column is proxy ms over STEntr's vectorised ms. The E3D-S row dominates the default run (one
-network at 13×160, three at the demo's 8×56): minutes on 2 CPU cores; ``--budgets demo`` alone takes
-about one minute.
+the median wall ms per candidate, and its CPU ms (this process, all threads: on a shared machine the
+steadier figure, since wall time also waits for the others). STEntr's is the per-candidate share of one
+vectorised call on 4,096 candidates (how the search calls it) and, for the call overhead, of a call on
+one candidate. The ratio column is a proxy's wall ms over STEntr's vectorised ms. The E3D-S row
+dominates the default run (one network at 13×160, three at the demo's 8×56): about a minute of CPU per
+proxy on 2 cores; ``--budgets demo`` alone takes about a minute.
 """
 
 from __future__ import annotations
@@ -67,15 +68,19 @@ def stentr_ms(batch: ArchBatch, repeats: int = 20) -> tuple[float, float]:
 
 
 def proxy_ms(name: str, batch: ArchBatch, device: str) -> tuple[float, float]:
-    """Median ms per candidate of proxy ``name`` (conf defaults, ``device``) and its score of the first."""
+    """Median wall ms and CPU ms per candidate of proxy ``name`` (conf defaults, ``device``)."""
     score = ScorerSpec.from_config({**read_conf("scorer", name), "device": device}).build()
-    timings, first = [], None
+    wall, cpu = [], []
     for i in range(len(batch)):
-        start = time.perf_counter()
-        value = score(ArchBatch(batch.skeleton, batch.genes[i : i + 1]))[0]
-        timings.append((time.perf_counter() - start) * 1e3)
-        first = value if first is None else first
-    return statistics.median(timings), first
+        start, start_cpu = time.perf_counter(), time.process_time()
+        score(ArchBatch(batch.skeleton, batch.genes[i : i + 1]))
+        wall.append((time.perf_counter() - start) * 1e3)
+        cpu.append((time.process_time() - start_cpu) * 1e3)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def row(budget: str, size: str, scorer: str, n: object, ms: str, ratio: str, cpu: str, note: str) -> str:
+    return f"{budget:8} {size:>8} {scorer:10} {n:>4} {ms:>14} {ratio:>12} {cpu:>10}  {note}"
 
 
 def main() -> None:
@@ -87,20 +92,26 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     args = parser.parse_args()
     counts = dict(zip(args.budgets, args.candidates + args.candidates[-1:] * len(args.budgets), strict=False))
-    print(f"{'budget':8} {'input':>8} {'scorer':10} {'n':>4} {'ms/candidate':>14} {'× STEntr':>12}  options")
+    print(row("budget", "input", "scorer", "n", "ms/candidate", "× STEntr", "CPU ms", "options"))
     for budget_name in args.budgets:
         batch = candidates(budget_name, counts[budget_name])
-        sk = batch.skeleton
-        size = f"{sk.frames}×{sk.resolution}"
+        size = f"{batch.skeleton.frames}×{batch.skeleton.resolution}"
         vectorised, single = stentr_ms(batch)
-        row = f"{budget_name:8} {size:>8}"
-        print(f"{row} {'stentr':10} {4096:>4} {vectorised:>14.5f} {1:>12.0f}  vectorised over 4,096")
-        print(f"{row} {'stentr':10} {1:>4} {single:>14.3f} {single / vectorised:>12,.0f}  one call")
+        print(row(budget_name, size, "stentr", 4096, f"{vectorised:.5f}", "1", "", "vectorised over 4,096"))
+        print(
+            row(
+                budget_name, size, "stentr", 1, f"{single:.3f}", f"{single / vectorised:,.0f}", "", "one call"
+            )
+        )
         for name in PROXY_SCORERS:
-            ms, _ = proxy_ms(name, batch, args.device)
+            ms, cpu_ms = proxy_ms(name, batch, args.device)
             conf = {k: v for k, v in read_conf("scorer", name).items() if k != "name"}
             options = " ".join(f"{k}={v}" for k, v in {**conf, "device": args.device}.items())
-            print(f"{row} {name:10} {len(batch):>4} {ms:>14.1f} {ms / vectorised:>12,.0f}  {options}")
+            ratio = f"{ms / vectorised:,.0f}"
+            print(
+                row(budget_name, size, name, len(batch), f"{ms:.1f}", ratio, f"{cpu_ms:.0f}", options),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
