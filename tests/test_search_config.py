@@ -145,7 +145,7 @@ def test_settings_out_of_range_name_key_and_range(fields, message):
         (["budget.layers=0"], "budget.layers must be an integer >= 1, got 0 (budget e3d_s)"),
         (["budget.params=-1"], "budget.params must be null or a positive number, got -1.0 (budget e3d_s)"),
         (["+budget.speed=2"], "budget: unknown field(s) ['speed']"),
-        (["+scorer.weight=2"], "scorer stentr: bad options ['floor', 'weight']"),
+        (["+scorer.weight=2"], "scorer stentr: bad options ['floor', 'resolution', 'rounding', 'weight']"),
         (["scorer._target_=no_such_pkg.scorer"], "scorer._target_: cannot import 'no_such_pkg.scorer'"),
         (
             ["space._target_=e3dnas.scores.COS_FLOOR"],

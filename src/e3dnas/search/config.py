@@ -51,7 +51,8 @@ class SearchConfig:
     """``python -m e3dnas.search``'s whole config (wandb's keys are in conf/search.yaml)."""
 
     space: SpaceConfig = MISSING
-    scorer: dict[str, Any] = MISSING  # name, optional _target_ and flat options: ScorerSpec.from_config
+    # name, _target_ (null: a registered scorer) and the options as flat keys: ScorerSpec.from_config
+    scorer: dict[str, Any] = field(default_factory=lambda: {"_target_": None})
     search: SearchSettings = field(default_factory=SearchSettings)
     budget: Budget | None = None
     progress: bool = True
