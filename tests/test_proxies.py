@@ -253,5 +253,5 @@ def test_a_search_by_synflow_writes_best_yaml(tmp_path):
     )
     assert run.returncode == 0, run.stderr
     doc = read_arch(tmp_path / "run" / "best.yaml")
-    assert doc.meta["scorer"] == "synflow" and doc.meta["scores"]["synflow"] > 0
+    assert doc.meta["source"]["scorer"] == "synflow" and doc.meta["scores"]["synflow"] > 0
     assert "best synflow" in run.stdout
