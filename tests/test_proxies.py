@@ -255,3 +255,12 @@ def test_a_search_by_synflow_writes_best_yaml(tmp_path):
     doc = read_arch(tmp_path / "run" / "best.yaml")
     assert doc.meta["source"]["scorer"] == "synflow" and doc.meta["scores"]["synflow"] > 0
     assert "best synflow" in run.stdout
+
+
+def test_a_scorer_config_takes_flat_options_beside_name():
+    from e3dnas.scores import ScorerSpec
+
+    spec = ScorerSpec.from_config({"name": "zen", "_target_": None, "batch_size": 2, "seed": 3})
+    assert (spec.name, spec.options, spec._target_) == ("zen", {"batch_size": 2, "seed": 3}, None)
+    with pytest.raises(E3DError, match=r"scorer\.name must be a scorer's name, got None"):
+        ScorerSpec.from_config({"batch_size": 2})

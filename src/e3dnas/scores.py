@@ -177,6 +177,8 @@ class ScorerSpec:
         if not isinstance(name, str) or not name:
             raise ScorerError(f"scorer.name must be a scorer's name, got {name!r}")
         nested = options.pop("options", None) or {}
+        if not isinstance(nested, Mapping):
+            raise ScorerError(f"scorer.options must be a mapping of options, got {nested!r}")
         return cls(name, {**nested, **options}, target)
 
     def factory(self) -> Callable[..., Scorer]:
