@@ -282,8 +282,8 @@ def test_scorer_choice_changes_the_winner():
         ),
         (["+budget=e3d_s,e3d_xl"], "unknown budget 'e3d_xl'"),
         (
-            ["+budget=e3d_s", "scorer=zen"],
-            "unknown scorer 'zen' (available: entropy, flops, params, random, stentr",
+            ["+budget=e3d_s", "scorer=nope"],
+            "unknown scorer 'nope' (available: entropy, flops, grad_norm, naswot, params, random, snip,",
         ),
         (["+budget=e3d_s", "search.seed=abc"], "search.seed must be an integer >= 0, got 'abc'"),
         (["+budget=e3d_s", "search.iterations=0"], "search.iterations must be an integer >= 1, got 0"),

@@ -163,7 +163,7 @@ def test_settings_out_of_range_name_key_and_range(fields, message):
             ["scorer=random", "scorer.seed=1.5"],
             "scorer.seed: Value '1.5' of type 'float' could not be converted",
         ),
-        (["scorer.name=zen"], "scorer: unknown scorer 'zen' (known: stentr, stentr_floor, stentr_authors,"),
+        (["scorer.name=nope"], "scorer: unknown scorer 'nope' (known: stentr, stentr_floor, stentr_authors,"),
         (["+space.speed=2"], "space.speed: unknown option (its options: seed, kernels,"),
         (["scorer._target_=no_such_pkg.scorer"], "scorer._target_: cannot import 'no_such_pkg.scorer'"),
         (
@@ -192,8 +192,8 @@ def test_a_sweep_with_one_bad_value_stops_before_any_job(tmp_path):
 
 
 def test_unknown_scorer_is_an_e3d_error_listing_the_built_in_ones():
-    with pytest.raises(ScorerError, match=r"unknown scorer 'zen' \(known: stentr, stentr_floor") as err:
-        build_scorer("zen")
+    with pytest.raises(ScorerError, match=r"unknown scorer 'nope' \(known: stentr, stentr_floor") as err:
+        build_scorer("nope")
     assert isinstance(err.value, E3DError) and not isinstance(err.value, KeyError)
 
 

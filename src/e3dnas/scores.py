@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from e3dnas import cost
 from e3dnas.arch import Arch, ArchBatch
 from e3dnas.errors import E3DError
+from e3dnas.proxies.scorer import PROXY_SCORERS
 from e3dnas.schema import build_plugin
 
 Scorer = Callable[[ArchBatch], np.ndarray]
@@ -131,6 +132,7 @@ SCORERS: dict[str, Callable[..., Scorer]] = {
     "flops": _make_flops,
     "params": lambda: lambda batch: cost.params(batch).astype(np.float64),
     "random": _make_random,
+    **PROXY_SCORERS,  # naswot, synflow, snip, grad_norm, zen: one built network per candidate (torch)
 }
 
 
@@ -196,6 +198,8 @@ def score_arch(arch: Arch, name: str = "stentr", **options: Any) -> float:
 
 
 def all_scores(arch: Arch, options: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, float]:
-    """Every registered scorer on one architecture (for the arch inspector and YAML metadata)."""
+    """Every closed-form scorer on one architecture (for the arch inspector and YAML metadata)."""
     options = options or {}
-    return {name: score_arch(arch, name, **options.get(name, {})) for name in SCORERS}
+    return {
+        name: score_arch(arch, name, **options.get(name, {})) for name in SCORERS if name not in PROXY_SCORERS
+    }
