@@ -573,3 +573,15 @@ def test_warmup_cosine_follows_the_closed_form():
             assert optimizer.param_groups[0]["lr"] == pytest.approx(expected, abs=1e-12), (total, step)
             optimizer.step()
             scheduler.step()
+
+
+def test_resumed_training_keeps_the_earlier_epochs_metrics(tmp_path, demo_root):
+    """A run stopped after epoch 0's last.ckpt and resumed in its dir: metrics.csv holds both epochs, the
+    steps continuing."""
+    run_dir = tmp_path / "run"
+    train(one_batch_cfg(demo_root, "trainer.max_epochs=1"), run_dir)
+    results = train(one_batch_cfg(demo_root, "trainer.max_epochs=2"), run_dir)
+    assert results["global_step"] == 2
+    rows = list(csv.DictReader((run_dir / "csv" / "metrics.csv").open()))
+    validated = [(row["epoch"], row["step"]) for row in rows if row["val/top1"]]
+    assert validated == [("0", "0"), ("1", "1")]
