@@ -228,6 +228,16 @@ def start_run(cfg: DictConfig) -> None:
         Console(file=sys.stdout).print(config_tree(cfg))
 
 
+def given_run_dir(argv: Sequence[str]) -> Path | None:
+    """The run dir given to a single run (``hydra.run.dir=DIR``: how a run is resumed), where a pre-run check
+    looks for what an earlier attempt left; None for a new run dir or a multirun."""
+    args = hydra_args(argv)
+    if args.multirun:
+        return None
+    given = [o.partition("=")[2] for o in args.overrides if o.startswith("hydra.run.dir=")]
+    return Path(given[-1]) if given else None
+
+
 def check_overrides(config_name: str, argv: list[str], validate: Callable[[DictConfig], object]) -> None:
     """Exit 2 with one line when an override gives a config key a value of the wrong type, names an unknown
     key, or fails ``validate`` (the schema's ranges), for each job of a sweep, before anything runs.
