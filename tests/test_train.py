@@ -621,3 +621,26 @@ def test_resume_with_changed_settings_is_refused_naming_them(tmp_path, demo_root
     assert "max_epochs" not in message
     fed_otherwise = ["trainer.max_epochs=2", "dataset.test_clips=2", "trainer.log_every_n_steps=1"]
     assert train(one_batch_cfg(demo_root, *fed_otherwise), run_dir)["epochs"] == 2
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        pytest.param(
+            "trainer=gpu",
+            "trainer: No supported gpu backend found!",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present"),
+        ),
+        ("trainer.devices=0", "trainer: `Trainer(devices=0)` value is not a valid input using cpu"),
+        ("trainer.accelerator=tpu", "trainer: Requirement 'torch_xla"),
+    ],
+)
+def test_lightnings_own_configuration_errors_keep_their_reason(override, message):
+    from hydra.utils import instantiate
+
+    from e3dnas.train.errors import config_errors
+
+    cfg = compose_cfg("train", "+experiment=demo", override)
+    with pytest.raises(ConfigError) as refused, config_errors("trainer"):
+        instantiate(cfg.trainer)
+    assert str(refused.value).startswith(message) and "\n" not in str(refused.value)
