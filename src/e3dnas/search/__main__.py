@@ -14,11 +14,12 @@ from e3dnas.cli import (
     check_group_choices,
     check_overrides,
     fail,
+    given_run_dir,
     start_run,
     user_errors,
 )
 from e3dnas.search.config import check_config
-from e3dnas.search.run import SearchInterrupted, run
+from e3dnas.search.run import SearchInterrupted, check_resume, run
 
 OmegaConf.register_new_resolver("budget_dir", budget_dir, replace=True)
 
@@ -37,5 +38,7 @@ def main(cfg: DictConfig) -> float:
 
 if __name__ == "__main__":
     check_group_choices(sys.argv[1:], ("budget", "scorer", "space"))
-    check_overrides("search", sys.argv[1:], check_config)
+    run_dir = given_run_dir(sys.argv[1:])
+    # Before Hydra writes <run dir>/.hydra: a refused resume leaves the run's records as they were.
+    check_overrides("search", sys.argv[1:], lambda cfg: [check_config(cfg), check_resume(cfg, run_dir)])
     main()

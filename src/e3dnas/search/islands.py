@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from e3dnas.scores import ScorerSpec
 from e3dnas.search.budget import Budget
-from e3dnas.search.evolution import ResumeError, SearchResult, run_island
+from e3dnas.search.evolution import ResumeError, SearchResult, read_checkpoint, run_island, run_signature
 from e3dnas.search.settings import SearchSettings
 from e3dnas.space import SearchSpace
 
@@ -90,6 +90,34 @@ def _drain(rows: queue.Queue, on_history: Callable[[tuple], None], seen: set[tup
         on_history(row)
 
 
+def check_checkpoints(
+    checkpoint_dir: Path | None,
+    space: SearchSpace,
+    scorer: ScorerSpec,
+    budget: Budget,
+    settings: SearchSettings,
+) -> None:
+    """ResumeError unless ``checkpoint_dir`` holds a checkpoint per island written under these settings.
+
+    Island 0's is read first: it records every setting (the number of workers included), so a resume with
+    other settings is told which, rather than that some other island's file is missing.
+    """
+    shares = split_iterations(settings.iterations, settings.workers)
+    paths = [
+        None if checkpoint_dir is None else checkpoint_dir / f"island{i}.pkl" for i in range(len(shares))
+    ]
+    missing = [str(path) for path in paths if path is None or not path.exists()]
+    if paths[0] is not None and paths[0].exists():
+        read_checkpoint(paths[0], run_signature(0, space, scorer, budget, settings, shares[0]))
+    if missing:
+        raise ResumeError(
+            f"search.resume=true but there is no checkpoint to resume ({', '.join(missing)} missing); "
+            "run without search.resume, or with hydra.run.dir=<the interrupted run's dir>"
+        )
+    for i, path in enumerate(paths[1:], start=1):
+        read_checkpoint(path, run_signature(i, space, scorer, budget, settings, shares[i]))
+
+
 def run_search(
     space: SearchSpace,
     scorer: ScorerSpec,
@@ -111,16 +139,7 @@ def run_search(
         return None if checkpoint_dir is None else checkpoint_dir / f"island{i}.pkl"
 
     if settings.resume:
-        missing = [
-            str(checkpoint(i))
-            for i in range(settings.workers)
-            if not (checkpoint(i) and checkpoint(i).exists())
-        ]
-        if missing:
-            raise ResumeError(
-                f"search.resume=true but there is no checkpoint to resume ({', '.join(missing)} missing); "
-                "run without search.resume, or with hydra.run.dir=<the interrupted run's dir>"
-            )
+        check_checkpoints(checkpoint_dir, space, scorer, budget, settings)
 
     bar = tqdm(total=settings.iterations, unit="cand", disable=not progress, desc=f"search {budget.name}")
     if settings.workers == 1:
@@ -185,4 +204,5 @@ def run_search(
         seconds=time.perf_counter() - start,
         resumed_at=sum(r.resumed_at for r in results),
         interrupted=any(r.interrupted for r in results),
+        seconds_before=max(r.seconds_before for r in results),  # the islands ran side by side
     )

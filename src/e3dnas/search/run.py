@@ -16,7 +16,7 @@ from e3dnas.scores import ScorerSpec
 from e3dnas.search.budget import Budget
 from e3dnas.search.config import search_inputs
 from e3dnas.search.evolution import SearchResult
-from e3dnas.search.islands import run_search
+from e3dnas.search.islands import check_checkpoints, run_search
 from e3dnas.search.outputs import population_archs, write_outputs
 from e3dnas.search.plots import latency_pareto_figure, pareto_figure, plot_convergence
 from e3dnas.search.settings import SearchSettings
@@ -45,6 +45,16 @@ def released_references(
     return refs
 
 
+def check_resume(cfg: DictConfig, run_dir: Path | None) -> None:
+    """With ``search.resume=true``: ResumeError unless ``run_dir``'s checkpoints were written under the
+    composed settings. Checked before the run writes anything (Hydra's records, the wandb run); ``run_dir``
+    None (not known yet: a multirun) leaves the check to the run."""
+    if run_dir is None or not cfg.search.resume or cfg.get("budget") is None:
+        return
+    budget, space, scorer, settings = search_inputs(cfg)
+    check_checkpoints(Path(run_dir) / "checkpoint", space, scorer, budget, settings)
+
+
 def run(cfg: DictConfig, run_dir: Path, command: list[str]) -> float:
     """Search under the composed ``cfg`` into ``run_dir``; return the best score.
 
@@ -53,6 +63,7 @@ def run(cfg: DictConfig, run_dir: Path, command: list[str]) -> float:
     signal; the wandb run (``wandb.enabled``) is finished with the matching exit code either way.
     """
     budget, space, scorer, settings = search_inputs(cfg)
+    check_resume(cfg, run_dir)  # before the wandb run is reopened
     tracker = None
     if cfg.wandb.enabled:
         from e3dnas.search.tracking import SearchTracker, arch_artifact_name
