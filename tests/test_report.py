@@ -102,3 +102,14 @@ def test_report_reads_searches_written_before_the_counter_was_named(tmp_path):
     (run / "summary.json").write_text(json.dumps(summary | {"best_score": 203.0, "best_flops": 1.86e9}))
     record = read_search(run)
     assert (record.flops, record.authors_flops, record.budget_counter) == (1.86e9, None, "conv_macs")
+
+
+def test_a_test_top1_measured_on_the_validation_split_says_so():
+    from e3dnas.report.collect import RunRecord
+    from e3dnas.report.tables import markdown
+
+    trained = dict(kind="train", run_dir="r", budget=None, dataset="demo", frames=8, resolution=56, seed=0)
+    trained |= dict(model="E3D-S", scorer=None, score=None, flops=None, authors_flops=None, params=None)
+    tested = [RunRecord(**trained, layers=None, test_top1=0.5, test_split=split) for split in ("val", "test")]
+    rows = [line for line in markdown(tested).splitlines() if line.startswith("| train")]
+    assert rows[0].endswith("| 50.0 (val split) |") and rows[1].endswith("| 50.0 |")

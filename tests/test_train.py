@@ -70,6 +70,7 @@ def test_fit_validate_test_on_demo(tmp_path, demo_root, model, arch):
     results = train(compose_cfg("train", *overrides, *([arch] if arch else [])), tmp_path)
     assert results["global_step"] == 3 and results["epochs"] == 1
     assert 0.0 <= results["val_top1"] <= 1.0 and 0.0 <= results["test_top1"] <= 1.0
+    assert results["test_split"] == "val"  # the demo's layout (sthv2) has no labelled test split
     assert Path(results["best_checkpoint"]).is_file() and Path(results["last_checkpoint"]).is_file()
     assert json.loads((tmp_path / "results.json").read_text())["val_top1"] == results["val_top1"]
     metrics = (tmp_path / "csv" / "metrics.csv").read_text()

@@ -158,8 +158,11 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "init_from": settings.train.init_from,
     }
     if settings.train.test and checkpoint.best_model_path:
+        split = datamodule.test_split
+        if split != "test":
+            log.info("testing on the %s split: layout %s has no labelled test split", split, data.layout)
         (metrics,) = trainer.test(module, datamodule=datamodule, ckpt_path=checkpoint.best_model_path)
-        results |= {key.replace("/", "_"): value for key, value in metrics.items()}
+        results |= {key.replace("/", "_"): value for key, value in metrics.items()} | {"test_split": split}
     # Read after the test pass: the samples it skipped count too.
     results["skipped_samples"] = datamodule.skipped
     if trainer.is_global_zero:
