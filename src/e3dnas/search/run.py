@@ -18,7 +18,7 @@ from e3dnas.search.config import search_inputs
 from e3dnas.search.evolution import SearchResult
 from e3dnas.search.islands import check_checkpoints, run_search
 from e3dnas.search.outputs import population_archs, write_outputs
-from e3dnas.search.plots import latency_pareto_figure, pareto_figure, plot_convergence
+from e3dnas.search.plots import Reference, latency_pareto_figure, pareto_figure, plot_convergence
 from e3dnas.search.settings import SearchSettings
 from e3dnas.space import SearchSpace
 
@@ -33,15 +33,28 @@ class SearchInterrupted(Exception):
 
 def released_references(
     scorer: ScorerSpec, budget: Budget, latency: LatencyPredictor | None = None
-) -> dict[str, tuple[float, float]]:
-    """(FLOPs in the budget's count, score) of each released network at the search's input size; with
-    ``latency``, (predicted ms, score) instead."""
+) -> dict[str, Reference]:
+    """(FLOPs in the budget's count, score, the budget limits it breaks) of each released network rescored
+    at the search's input size; with ``latency``, predicted ms instead of FLOPs. A network searched for
+    another input size says so in its name (``E3D-M (searched at 16×224²)``)."""
     score = scorer.build()
     refs = {}
     for name, doc in released_nets().items():
         arch = doc.arch.with_input(budget.frames, budget.resolution)
-        x = cost.cost(arch).flops_by(budget.counter) if latency is None else latency.predict_arch(arch)
-        refs[name.upper().replace("_", "-")] = (x, float(score(ArchBatch.from_archs([arch]))[0]))
+        c = cost.cost(arch)
+        flops, ms = c.flops_by(budget.counter), None if latency is None else latency.predict_arch(arch)
+        limits = [
+            (flops, budget.flops, f"{flops / 1e9:.2f} > {budget.flops / 1e9:.2f} GFLOPs"),
+            (c.layers, budget.layers, f"{c.layers} > {budget.layers} layers"),
+            (c.params, budget.params, f"{c.params / 1e6:.2f} > {(budget.params or 0) / 1e6:.2f} M params"),
+            (ms, budget.latency_ms, f"{ms or 0:.1f} > {budget.latency_ms or 0:g} ms predicted"),
+        ]
+        over = "; ".join(text for value, limit, text in limits if limit is not None and value > limit)
+        label = name.upper().replace("_", "-")
+        if (doc.arch.frames, doc.arch.resolution) != (budget.frames, budget.resolution):
+            label += f" (searched at {doc.arch.frames}×{doc.arch.resolution}²)"
+        score_here = float(score(ArchBatch.from_archs([arch]))[0])
+        refs[label] = Reference(flops if latency is None else ms, score_here, over)
     return refs
 
 
@@ -133,6 +146,7 @@ def report(
                 budget.counter,
                 released_references(scorer, budget),
                 scorer.name,
+                input_size=f"{budget.frames}×{budget.resolution}²",
             ),
             run_dir / "pareto.png",
             dpi=120,
@@ -151,6 +165,7 @@ def report(
                 released_references(scorer, budget, latency),
                 scorer.name,
                 latency.table.device["device_name"],
+                input_size=f"{budget.frames}×{budget.resolution}²",
             ),
             run_dir / "pareto_latency.png",
             dpi=120,
