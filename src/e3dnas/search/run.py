@@ -32,11 +32,11 @@ class SearchInterrupted(Exception):
 
 
 def released_references(
-    scorer: ScorerSpec, budget: Budget, latency: LatencyPredictor | None = None
+    scorer: ScorerSpec, budget: Budget, latency: LatencyPredictor | None = None, against: str = "flops"
 ) -> dict[str, Reference]:
     """(FLOPs in the budget's count, score, the budget limits it breaks) of each released network rescored
-    at the search's input size; with ``latency``, predicted ms instead of FLOPs. A network searched for
-    another input size says so in its name (``E3D-M (searched at 16×224²)``)."""
+    at the search's input size; ``against="latency"``: predicted ms (by ``latency``) instead of FLOPs. A
+    network searched for another input size says so in its name (``E3D-M (searched at 16×224²)``)."""
     score = scorer.build()
     refs = {}
     for name, doc in released_nets().items():
@@ -49,12 +49,14 @@ def released_references(
             (c.params, budget.params, f"{c.params / 1e6:.2f} > {(budget.params or 0) / 1e6:.2f} M params"),
             (ms, budget.latency_ms, f"{ms or 0:.1f} > {budget.latency_ms or 0:g} ms predicted"),
         ]
-        over = "; ".join(text for value, limit, text in limits if limit is not None and value > limit)
+        over = "; ".join(
+            text for value, limit, text in limits if None not in (value, limit) and value > limit
+        )
         label = name.upper().replace("_", "-")
         if (doc.arch.frames, doc.arch.resolution) != (budget.frames, budget.resolution):
             label += f" (searched at {doc.arch.frames}×{doc.arch.resolution}²)"
         score_here = float(score(ArchBatch.from_archs([arch]))[0])
-        refs[label] = Reference(flops if latency is None else ms, score_here, over)
+        refs[label] = Reference(ms if against == "latency" else flops, score_here, over)
     return refs
 
 
@@ -135,6 +137,7 @@ def report(
         result, archs, run_dir, budget, scorer, settings, wandb=tracker.lineage() if tracker else None
     )
     pop = result.population
+    latency = budget.latency_predictor()
     plots = {
         "convergence": plot_convergence(result.history, scorer.name, run_dir / "convergence.png"),
         "pareto": save_png(
@@ -144,7 +147,7 @@ def report(
                 pop.scores,
                 budget.flops,
                 budget.counter,
-                released_references(scorer, budget),
+                released_references(scorer, budget, latency),
                 scorer.name,
                 input_size=f"{budget.frames}×{budget.resolution}²",
             ),
@@ -152,7 +155,6 @@ def report(
             dpi=120,
         ),
     }
-    latency = budget.latency_predictor()
     latency_note = ""
     if latency is not None:
         population_ms = latency.predict(ArchBatch(space.skeleton, pop.genes))
@@ -162,7 +164,7 @@ def report(
                 population_ms,
                 pop.scores,
                 budget.latency_ms,
-                released_references(scorer, budget, latency),
+                released_references(scorer, budget, latency, against="latency"),
                 scorer.name,
                 latency.table.device["device_name"],
                 input_size=f"{budget.frames}×{budget.resolution}²",
