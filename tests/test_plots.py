@@ -190,6 +190,7 @@ def test_accuracy_shows_every_trained_run_and_published_net_once_under_its_own_n
     assert tuple(points[entries[3]].get_offsets()[0]) == pytest.approx((18.3, 50.0))
     # The X3D sits beside the FLOPs axis, in a strip that says why.
     strip = fig.axes[1]
+    assert fig.axes[0].get_xlabel().startswith("GFLOPs (conv MACs, fvcore's count")
     assert "not recorded" in strip.get_xlabel() and strip.collections[:] == [points[entries[4]]]
     assert strip.collections[0].get_offsets()[0][1] == pytest.approx(44.0)
     # sthv1's E3D-S (1.9, 47.1) and X3D-S (1.96, 44.6) lie close together: hollow marks, each its own shape.

@@ -87,7 +87,7 @@ def test_report_on_an_empty_or_missing_dir(tmp_path, capsys):
     assert report_main([str(tmp_path / "nope")]) == 2
 
 
-def test_report_reads_searches_written_before_the_counter_was_named(tmp_path):
+def test_report_reads_searches_written_before_the_counter_was_named(tmp_path, capsys):
     """An older summary.json has one ``best_flops`` (conv MACs) and a budget without ``counter``."""
     from e3dnas.arch import save_arch
     from e3dnas.arch.released import released_arch
@@ -102,6 +102,11 @@ def test_report_reads_searches_written_before_the_counter_was_named(tmp_path):
     (run / "summary.json").write_text(json.dumps(summary | {"best_score": 203.0, "best_flops": 1.86e9}))
     record = read_search(run)
     assert (record.flops, record.authors_flops, record.budget_counter) == (1.86e9, None, "conv_macs")
+    # The report says where each file it wrote is, pictures included.
+    assert report_main([str(tmp_path)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    written = ["report.md", "report.csv", "scores.png"]
+    assert last == f"1 runs (0 skipped) -> {', '.join(str(tmp_path / name) for name in written)}"
 
 
 def test_a_test_top1_measured_on_the_validation_split_says_so():
