@@ -164,13 +164,20 @@ def test_resume_is_refused_under_other_settings_or_without_a_checkpoint(tmp_path
 def test_an_overridden_budget_is_named_by_its_fields(tmp_path):
     args = ["search.iterations=2000", "wandb.enabled=false"]
     names = []
-    for run, overrides in [("a", ["budget.flops=1.5e9"]), ("b", ["budget.flops=1.5e9"]), ("c", [])]:
+    # "d" overrides a field with the preset's own value: the same budget, under its own name.
+    runs = [
+        ("a", ["budget.flops=1.5e9"]),
+        ("b", ["budget.flops=1.5e9"]),
+        ("c", []),
+        ("d", ["budget.flops=2.0e9"]),
+    ]
+    for run, overrides in runs:
         assert search_cli(tmp_path / run, "+budget=e3d_s", *overrides, *args).returncode == 0
         names.append(read_arch(tmp_path / run / "best.yaml").name)
         summary = json.loads((tmp_path / run / "summary.json").read_text())
         assert names[-1] == f"{summary['budget']['name']}-stentr-seed0"
     fingerprint = Budget.from_config(read_conf("budget", "e3d_s") | {"flops": 1.5e9}).fingerprint()
-    assert names == [f"e3d_s-{fingerprint}-stentr-seed0"] * 2 + ["e3d_s-stentr-seed0"]
+    assert names == [f"e3d_s-{fingerprint}-stentr-seed0"] * 2 + ["e3d_s-stentr-seed0"] * 2
     # The default run dir is named the same way: outputs/search/<budget>[-<fingerprint>]/<timestamp>/
     cmd = [
         sys.executable,

@@ -133,18 +133,28 @@ def route_arch_files(argv: list[str]) -> list[str]:
 
 
 def composed_budget(node: DictConfig) -> Budget:
-    """The budget of the composed config, fingerprinted when the command line overrode any of its fields
-    (``+budget=e3d_s budget.flops=1e9`` must not pass for ``e3d_s``)."""
+    """The budget of the composed config, fingerprinted when the command line changed any of its fields
+    (``+budget=e3d_s budget.flops=1e9`` must not pass for ``e3d_s``); a field overridden with the preset's
+    own value changes nothing, so the budget keeps its name."""
+    from hydra import compose
+    from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
 
     from e3dnas.search.budget import Budget
 
     budget = Budget.from_config(OmegaConf.to_container(node, resolve=True))
-    overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
-    if any(override.lstrip("+~").startswith("budget.") for override in overrides):
-        return budget.fingerprinted()
-    return budget
+    hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
+    overrides = hydra_cfg.overrides.task if hydra_cfg else []
+    changed = [o for o in overrides if o.lstrip("+~").startswith("budget.")]
+    if not changed:
+        return budget
+    if GlobalHydra.instance().is_initialized():  # the preset as composed without those overrides
+        kept = [o for o in overrides if o not in changed]
+        preset = compose(hydra_cfg.job.config_name, overrides=kept).get("budget")
+        if preset is not None and Budget.from_config(OmegaConf.to_container(preset, resolve=True)) == budget:
+            return budget
+    return budget.fingerprinted()
 
 
 def budget_dir(node: DictConfig | None) -> str:
