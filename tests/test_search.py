@@ -354,3 +354,30 @@ def test_resuming_a_completed_search_keeps_its_time(tmp_path):
     )
     assert again.evaluated_here == 0 and again.total_seconds >= first.total_seconds
     assert again.overall_rate <= first.overall_rate and again.overall_rate > 0.5 * first.overall_rate
+
+
+@pytest.mark.parametrize(
+    ("sinfo", "message"),
+    [
+        (None, "no Slurm client here (sinfo is not on PATH)"),
+        (
+            "echo 'slurm_load_partitions: Unable to contact slurm controller (connect failure)' >&2; exit 1",
+            "the Slurm controller does not answer (sinfo: slurm_load_partitions: Unable to contact slurm "
+            "controller (connect failure))",
+        ),
+    ],
+    ids=["no-client", "no-controller"],
+)
+def test_a_slurm_sweep_without_a_controller_fails_in_one_line(tmp_path, sinfo, message):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    if sinfo is not None:
+        (bin_dir / "sinfo").write_text(f"#!/bin/sh\n{sinfo}\n")
+        (bin_dir / "sinfo").chmod(0o755)
+    cmd = [sys.executable, "-m", "e3dnas.search", "-m", "+budget=demo", "hydra/launcher=slurm"]
+    env = {**os.environ, "PATH": str(bin_dir), "WANDB_MODE": "offline"}
+    run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith(f"error: hydra/launcher=slurm: {message}")
+    assert not (tmp_path / "multirun").exists()

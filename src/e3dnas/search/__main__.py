@@ -12,6 +12,7 @@ from e3dnas.cli import (
     CONF_DIR,
     budget_dir,
     check_group_choices,
+    check_launcher,
     check_overrides,
     fail,
     given_run_dir,
@@ -37,6 +38,7 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
+    check_launcher(sys.argv[1:])
     check_group_choices(sys.argv[1:], ("budget", "scorer", "space"))
     run_dir = given_run_dir(sys.argv[1:])
     # Before Hydra writes <run dir>/.hydra: a refused resume leaves the run's records as they were.

@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 from e3dnas.cli import (
     CONF_DIR,
     check_group_choices,
+    check_launcher,
     check_overrides,
     fail,
     given_run_dir,
@@ -42,6 +43,7 @@ def main(cfg: DictConfig) -> float | None:
 if __name__ == "__main__":
     # Hydra reads sys.argv itself and has no hook to take a file path for a config-group option.
     sys.argv = route_arch_files(sys.argv)
+    check_launcher(sys.argv[1:])
     check_group_choices(sys.argv[1:], GROUPS)
     run_dir = given_run_dir(sys.argv[1:])
     # Before Hydra writes <run dir>/.hydra: a refused resume leaves the run's records as they were.
