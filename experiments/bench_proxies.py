@@ -24,10 +24,10 @@ import numpy as np
 from e3dnas import cost
 from e3dnas.arch import ArchBatch
 from e3dnas.arch.released import released_arch
+from e3dnas.budget import Budget
 from e3dnas.cli import read_conf
 from e3dnas.proxies.scorer import PROXY_SCORERS
 from e3dnas.scores import ScorerSpec, build_scorer
-from e3dnas.search import Budget
 
 #: The network each budget's candidates are mutated from (None: the space's own seed network).
 START = {"e3d_s": "e3d_s"}

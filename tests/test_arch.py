@@ -160,3 +160,23 @@ def test_inspector_reports_bad_files(tmp_path, capsys):
     bad.write_text("format: 1\n")
     assert main([str(bad)]) == 2
     assert f"error: {bad}: input: missing" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("frames", "resolution", "message"),
+    [
+        (-3, 160, "frames must be an integer >= 1, got -3"),
+        (0, 160, "frames must be an integer >= 1, got 0"),
+        (13, -160, "resolution must be an integer >= 1, got -160"),
+    ],
+)
+def test_impossible_input_sizes_are_refused(frames, resolution, message, capsys):
+    from e3dnas.arch.__main__ import main
+    from e3dnas.errors import E3DError
+
+    arch = load_arch(CONF / "arch" / "e3d_s.yaml")
+    with pytest.raises(E3DError, match=message):
+        arch.with_input(frames, resolution)
+    assert main(["e3d_s", "--frames", str(frames), "--resolution", str(resolution)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"error: {message}\n" and "GFLOPs" not in captured.out

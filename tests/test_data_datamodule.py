@@ -57,10 +57,14 @@ def test_batches_follow_the_contract_on_every_layout(footage_dataset, layout, pe
         assert (batch["label"] >= 0).all() and (batch["label"] < dm.num_classes).all()
     assert sum(len(b["label"]) for b in val) == 10
     assert all(b["clip"].shape[1:] == (6, 3, 4, 32, 32) for b in test)  # 2 clips × 3 crops
-    # val and test are the validation split, in order, with its labels (test.json has none)
-    records = dm.datasets["val"].records
-    for batch in val + test:
-        assert batch["label"].tolist() == [records[i].label for i in batch["index"]]
+    # test reads Kinetics' labelled test.csv (1 clip per class); elsewhere the validation split, whose
+    # labels it has (Something-Something's test lists have none); both in order, with their labels
+    assert dm.test_split == ("test" if layout == "k400" else "val")
+    assert sum(len(b["label"]) for b in test) == (5 if layout == "k400" else 10)
+    for stage, stage_batches in (("val", val), ("test", test)):
+        records = dm.datasets[stage].records
+        for batch in stage_batches:
+            assert batch["label"].tolist() == [records[i].label for i in batch["index"]]
     again = batches(dm, "test")
     for first, second in zip(test, again, strict=True):
         assert torch.equal(first["clip"], second["clip"])

@@ -137,3 +137,22 @@ def test_command_line_prepares_and_fails_in_one_line(footage_dataset, tmp_path):
     )
     assert failed.returncode == 2
     assert failed.stderr.strip().splitlines() == ["error: prepare: quality must be in 1..100, got 0"]
+
+
+def test_summary_accounts_for_every_listed_video_and_a_rerun(copied_dataset, tmp_path):
+    from e3dnas.data.prepare import summary
+
+    root = copied_dataset("sthv2")
+    videos = sorted(root.glob("*.webm"))
+    videos[0].write_bytes(b"not a video" * 100)
+    videos[1].unlink()
+    first = prepared(root, "sthv2", tmp_path / "out")
+    listed = first["records_listed"]
+    assert summary(first).startswith(
+        f"{listed} records listed: {listed - 2} videos prepared now, 0 already done, 1 broken (listed in "
+        f"broken.csv), 1 skipped (missing or unusable, logged)"
+    )
+    again = prepared(root, "sthv2", tmp_path / "out")
+    assert summary(again).startswith(
+        f"{listed} records listed: 0 videos prepared now, {listed - 2} already done"
+    )

@@ -41,6 +41,10 @@ def compose_cfg(name: str, *overrides: str):
         return compose(name, overrides=list(overrides))
 
 
+#: The data config the checkpoint records (what export.json passes on for deployment).
+DATA = {"mean": [0.45, 0.45, 0.45], "std": [0.225, 0.225, 0.225], "sampling": "segment", "stride": 1}
+
+
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
     """A Lightning checkpoint of a network searched at the demo budget shrunk to 4×32² clips and 20 layers,
@@ -60,6 +64,8 @@ def checkpoint(tmp_path_factory) -> Path:
         resolution=SIDE,
         optim=dict(train_cfg.optim),
         arch=arch_to_dict(arch),
+        class_names=["pan left", "pan right", "zoom in"],
+        dataset=DATA,
     )
     torch.manual_seed(0)
     clips = [{"clip": torch.randn(3, FRAMES, SIDE, SIDE), "label": i % 3} for i in range(2)]
@@ -121,6 +127,18 @@ def test_export_folds_batchnorm_loads_back_and_matches_eager(tmp_path, checkpoin
     assert json.loads((path.parent / RECORD).read_text()) == record
     assert record["file"] == path.name and record["bytes"] == path.stat().st_size
     assert record["format"] == fmt and record["input_shape"] == [1, 3, FRAMES, SIDE, SIDE]
+    # model file + export.json suffice to deploy: the input's form and normalisation, the classes' names
+    assert record["classes"] == ["pan left", "pan right", "zoom in"]
+    assert record["input"] == {
+        "layout": "NCTHW",
+        "memory_format": "contiguous",
+        "dtype": "float32",
+        "channels": "RGB",
+        "frames": FRAMES,
+        "resolution": SIDE,
+        "test_scale": None,
+        **DATA,
+    }
     assert record["ckpt"] == str(checkpoint.resolve()) and len(record["ckpt_sha256"]) == 64
     norms = [m for m in load_checkpoint(checkpoint).modules() if isinstance(m, nn.BatchNorm3d)]
     assert record["folded_batchnorms"] == len(norms) > 10

@@ -28,6 +28,9 @@ from e3dnas.latency.sample import sample_archs
 from e3dnas.latency.table import Calibration, LatencyTable, TableEntry, load_table
 from e3dnas.latency.timing import DeviceSettings, TimingSettings
 from e3dnas.report.__main__ import main as report_main
+from e3dnas.scores import ScorerSpec
+from e3dnas.search import SearchProblem, SearchSettings
+from e3dnas.search.run import released_references
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -306,6 +309,15 @@ def test_search_respects_the_latency_budget_and_records_it(tmp_path, capsys):
     assert summary["budget"]["name"].startswith("demo-")  # an overridden budget is fingerprinted
     assert (run_dir / "pareto_latency.png").read_bytes()[:4] == b"\x89PNG"
     assert "ms predicted (budget" in run.stdout
+    # A released net that breaks the latency budget is marked so on the plots, not drawn as a rival.
+    timed = Budget.from_config(summary["budget"] | {"name": "demo"})
+    problem = SearchProblem(
+        timed.space(read_conf("space", "e3d")), ScorerSpec("stentr"), timed, SearchSettings()
+    )
+    refs = released_references(problem, against="latency")
+    assert any(ref.x > limit for ref in refs.values())
+    for ref in refs.values():
+        assert (f"{ref.x:.1f} > {limit:g} ms predicted" in ref.over) == (ref.x > limit)
 
     assert arch_main([str(run_dir / "best.yaml"), "--latency-table", str(table_path)]) == 0
     shown = capsys.readouterr().out

@@ -190,6 +190,7 @@ def test_accuracy_shows_every_trained_run_and_published_net_once_under_its_own_n
     assert tuple(points[entries[3]].get_offsets()[0]) == pytest.approx((18.3, 50.0))
     # The X3D sits beside the FLOPs axis, in a strip that says why.
     strip = fig.axes[1]
+    assert fig.axes[0].get_xlabel().startswith("GFLOPs (conv MACs, fvcore's count")
     assert "not recorded" in strip.get_xlabel() and strip.collections[:] == [points[entries[4]]]
     assert strip.collections[0].get_offsets()[0][1] == pytest.approx(44.0)
     # sthv1's E3D-S (1.9, 47.1) and X3D-S (1.96, 44.6) lie close together: hollow marks, each its own shape.
@@ -220,3 +221,35 @@ def test_run_labels_tell_runs_apart():
     twice = [train("/s/run", "m", 1e9, 0.5, seed=None)] * 2
     assert run_labels(twice) == ["m (run)", "m (run) #2"]
     assert run_labels([train("/s/run", None, 1e9, 0.5, seed=3)]) == ["? (run, seed 3)"]
+
+
+def test_released_nets_over_the_budget_are_marked_and_their_input_size_named(tmp_path):
+    """At the E3D-S budget (13×160², 2 GFLOPs, 83 layers), rescored E3D-M and E3D-L break it and were
+    searched at other sizes: the legend says both, their diamonds are hollow, the title names the size."""
+    from e3dnas.budget import Budget
+    from e3dnas.cli import read_conf
+    from e3dnas.scores import ScorerSpec
+    from e3dnas.search import SearchProblem, SearchSettings
+    from e3dnas.search.run import released_references
+
+    budget = Budget.from_config(read_conf("budget", "e3d_s"))
+    problem = SearchProblem(
+        budget.space(read_conf("space", "e3d")), ScorerSpec("stentr"), budget, SearchSettings()
+    )
+    references = released_references(problem)
+    assert {name: ref.over for name, ref in references.items()} == {
+        "E3D-S": "",
+        "E3D-M (searched at 16×224²)": "2.02 > 2.00 GFLOPs",
+        "E3D-L (searched at 16×312²)": "3.95 > 2.00 GFLOPs; 167 > 83 layers",
+    }
+    samples, pop_flops, pop_scores = search_samples(2e9, 202.4)
+    fig = pareto_figure(samples, pop_flops, pop_scores, 2e9, "authors", references, "stentr", "13×160²")
+    left, right = fig.axes[:2]
+    assert fig.get_suptitle() == "Every point scored at 13×160² clips"
+    legend = [t.get_text() for t in right.get_legend().get_texts()]
+    over = [f"released {name}, over budget: {ref.over}" for name, ref in references.items() if ref.over]
+    assert "released E3D-S" in legend and set(over) <= set(legend) and len(over) == 2
+    diamonds = {c.get_label(): c for c in left.collections if c.get_label().startswith("released ")}
+    hollow = {label for label, c in diamonds.items() if not np.asarray(c.get_facecolor())[:, 3].any()}
+    assert hollow == set(over)
+    assert_readable(fig)

@@ -87,7 +87,7 @@ def test_report_on_an_empty_or_missing_dir(tmp_path, capsys):
     assert report_main([str(tmp_path / "nope")]) == 2
 
 
-def test_report_reads_searches_written_before_the_counter_was_named(tmp_path):
+def test_report_reads_searches_written_before_the_counter_was_named(tmp_path, capsys):
     """An older summary.json has one ``best_flops`` (conv MACs) and a budget without ``counter``."""
     from e3dnas.arch import save_arch
     from e3dnas.arch.released import released_arch
@@ -102,6 +102,11 @@ def test_report_reads_searches_written_before_the_counter_was_named(tmp_path):
     (run / "summary.json").write_text(json.dumps(summary | {"best_score": 203.0, "best_flops": 1.86e9}))
     record = read_search(run)
     assert (record.flops, record.authors_flops, record.budget_counter) == (1.86e9, None, "conv_macs")
+    # The report says where each file it wrote is, pictures included.
+    assert report_main([str(tmp_path)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    written = ["report.md", "report.csv", "scores.png"]
+    assert last == f"1 runs (0 skipped) -> {', '.join(str(tmp_path / name) for name in written)}"
 
 
 def test_the_released_net_is_scored_with_the_searchs_scorer_options(tmp_path):
@@ -124,3 +129,14 @@ def test_the_released_net_is_scored_with_the_searchs_scorer_options(tmp_path):
     _, score = released(read_search(run))
     at_budget = arch.with_input(16, 224)
     assert score == score_arch(at_budget, "stentr_authors") != score_arch(at_budget, "stentr")
+
+
+def test_a_test_top1_measured_on_the_validation_split_says_so():
+    from e3dnas.report.collect import RunRecord
+    from e3dnas.report.tables import markdown
+
+    trained = dict(kind="train", run_dir="r", budget=None, dataset="demo", frames=8, resolution=56, seed=0)
+    trained |= dict(model="E3D-S", scorer=None, score=None, flops=None, authors_flops=None, params=None)
+    tested = [RunRecord(**trained, layers=None, test_top1=0.5, test_split=split) for split in ("val", "test")]
+    rows = [line for line in markdown(tested).splitlines() if line.startswith("| train")]
+    assert rows[0].endswith("| 50.0 (val split) |") and rows[1].endswith("| 50.0 |")

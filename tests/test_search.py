@@ -189,13 +189,20 @@ def test_resume_is_refused_under_other_settings_or_without_a_checkpoint(tmp_path
 def test_an_overridden_budget_is_named_by_its_fields(tmp_path):
     args = ["search.iterations=2000", "wandb.enabled=false"]
     names = []
-    for run, overrides in [("a", ["budget.flops=1.5e9"]), ("b", ["budget.flops=1.5e9"]), ("c", [])]:
+    # "d" overrides a field with the preset's own value: the same budget, under its own name.
+    runs = [
+        ("a", ["budget.flops=1.5e9"]),
+        ("b", ["budget.flops=1.5e9"]),
+        ("c", []),
+        ("d", ["budget.flops=2.0e9"]),
+    ]
+    for run, overrides in runs:
         assert search_cli(tmp_path / run, "+budget=e3d_s", *overrides, *args).returncode == 0
         names.append(read_arch(tmp_path / run / "best.yaml").name)
         summary = json.loads((tmp_path / run / "summary.json").read_text())
         assert names[-1] == f"{summary['budget']['name']}-stentr-seed0"
     fingerprint = Budget.from_config(read_conf("budget", "e3d_s") | {"flops": 1.5e9}).fingerprint()
-    assert names == [f"e3d_s-{fingerprint}-stentr-seed0"] * 2 + ["e3d_s-stentr-seed0"]
+    assert names == [f"e3d_s-{fingerprint}-stentr-seed0"] * 2 + ["e3d_s-stentr-seed0"] * 2
     # The default run dir is named the same way: outputs/search/<budget>[-<fingerprint>]/<timestamp>/
     cmd = [
         sys.executable,
@@ -303,3 +310,103 @@ def test_bad_requests_exit_2_with_one_line(tmp_path, overrides, message):
     assert run.returncode == 2
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], run.stderr
+
+
+def _snapshot(run_dir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
+
+
+def test_a_refused_resume_writes_nothing_into_the_run(tmp_path):
+    """Refused before Hydra runs: no rewritten .hydra/config.yaml, no reopened wandb run."""
+    args = ["+budget=demo", "search.iterations=2000"]
+    assert search_cli(tmp_path / "run", *args).returncode == 0
+    assert list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+    before = _snapshot(tmp_path / "run")
+    refused = search_cli(tmp_path / "run", *args, "search.seed=1", "search.resume=true")
+    assert refused.returncode == 2, refused.stderr
+    errors = [line for line in refused.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and "settings differ: search.seed (checkpoint 0, now 1)" in errors[0]
+    assert _snapshot(tmp_path / "run") == before
+
+
+def _checkpointed(tmp_path: Path, **settings) -> tuple[Path, SearchSettings]:
+    space, budget = space_and_budget("demo")
+    done = SearchSettings(iterations=2000, **settings)
+    run_search(SearchProblem(space, ScorerSpec(name="stentr"), budget, done), tmp_path, progress=False)
+    return tmp_path, done
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"workers": 2}, "settings differ: search.workers (checkpoint 1, now 2)"),
+        ({"iterations": 3000}, "settings differ: search.iterations (checkpoint 2000, now 3000)"),
+    ],
+)
+def test_resume_refusals_name_each_difference_once(tmp_path, change, message):
+    from dataclasses import replace
+
+    from e3dnas.search.evolution import ResumeError
+    from e3dnas.search.islands import check_checkpoints
+
+    checkpoints, done = _checkpointed(tmp_path)
+    space, budget = space_and_budget("demo")
+    with pytest.raises(ResumeError) as refused:
+        check_checkpoints(
+            checkpoints, SearchProblem(space, ScorerSpec("stentr"), budget, replace(done, **change))
+        )
+    assert str(refused.value).endswith(message)
+
+
+def test_resume_under_another_scorer_names_the_scorer(tmp_path):
+    from e3dnas.search.evolution import ResumeError
+    from e3dnas.search.islands import check_checkpoints
+
+    checkpoints, done = _checkpointed(tmp_path)
+    space, budget = space_and_budget("demo")
+    authors = ScorerSpec.from_config(read_conf("scorer", "stentr_authors"))
+    with pytest.raises(ResumeError) as refused:
+        check_checkpoints(checkpoints, SearchProblem(space, authors, budget, done))
+    assert str(refused.value).endswith(
+        "settings differ: scorer.name (checkpoint 'stentr', now 'stentr_authors')"
+    )
+
+
+def test_resuming_a_completed_search_keeps_its_time(tmp_path):
+    """A resume with nothing left to do adds nothing to the search's seconds or its rate."""
+    from dataclasses import replace
+
+    space, budget = space_and_budget("demo")
+    done = SearchSettings(iterations=20000)
+    first = run_search(SearchProblem(space, ScorerSpec("stentr"), budget, done), tmp_path, progress=False)
+    resumed = SearchProblem(space, ScorerSpec("stentr"), budget, replace(done, resume=True))
+    again = run_search(resumed, tmp_path, progress=False)
+    assert again.evaluated_here == 0 and again.total_seconds >= first.total_seconds
+    assert again.overall_rate <= first.overall_rate and again.overall_rate > 0.5 * first.overall_rate
+
+
+@pytest.mark.parametrize(
+    ("sinfo", "message"),
+    [
+        (None, "no Slurm client here (sinfo is not on PATH)"),
+        (
+            "echo 'slurm_load_partitions: Unable to contact slurm controller (connect failure)' >&2; exit 1",
+            "the Slurm controller does not answer (sinfo: slurm_load_partitions: Unable to contact slurm "
+            "controller (connect failure))",
+        ),
+    ],
+    ids=["no-client", "no-controller"],
+)
+def test_a_slurm_sweep_without_a_controller_fails_in_one_line(tmp_path, sinfo, message):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    if sinfo is not None:
+        (bin_dir / "sinfo").write_text(f"#!/bin/sh\n{sinfo}\n")
+        (bin_dir / "sinfo").chmod(0o755)
+    cmd = [sys.executable, "-m", "e3dnas.search", "-m", "+budget=demo", "hydra/launcher=slurm"]
+    env = {**os.environ, "PATH": str(bin_dir), "WANDB_MODE": "offline"}
+    run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith(f"error: hydra/launcher=slurm: {message}")
+    assert not (tmp_path / "multirun").exists()

@@ -70,6 +70,7 @@ def test_fit_validate_test_on_demo(tmp_path, demo_root, model, arch):
     results = train(compose_cfg("train", *overrides, *([arch] if arch else [])), tmp_path)
     assert results["global_step"] == 3 and results["epochs"] == 1
     assert 0.0 <= results["val_top1"] <= 1.0 and 0.0 <= results["test_top1"] <= 1.0
+    assert results["test_split"] == "val"  # the demo's layout (sthv2) has no labelled test split
     assert Path(results["best_checkpoint"]).is_file() and Path(results["last_checkpoint"]).is_file()
     assert json.loads((tmp_path / "results.json").read_text())["val_top1"] == results["val_top1"]
     metrics = (tmp_path / "csv" / "metrics.csv").read_text()
@@ -581,3 +582,74 @@ def test_warmup_cosine_follows_the_closed_form():
             assert optimizer.param_groups[0]["lr"] == pytest.approx(expected, abs=1e-12), (total, step)
             optimizer.step()
             scheduler.step()
+
+
+def test_resumed_training_keeps_the_earlier_epochs_metrics(tmp_path, demo_root):
+    """A run stopped after epoch 0's last.ckpt and resumed in its dir: metrics.csv holds both epochs, the
+    steps continuing."""
+    run_dir = tmp_path / "run"
+    train(one_batch_cfg(demo_root, "trainer.max_epochs=1"), run_dir)
+    results = train(one_batch_cfg(demo_root, "trainer.max_epochs=2"), run_dir)
+    assert results["global_step"] == 2
+    rows = list(csv.DictReader((run_dir / "csv" / "metrics.csv").open()))
+    validated = [(row["epoch"], row["step"]) for row in rows if row["val/top1"]]
+    assert validated == [("0", "0"), ("1", "1")]
+
+
+def _snapshot(run_dir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
+
+
+def test_refused_resume_leaves_the_runs_records_as_they_were(tmp_path, demo_root):
+    """Rerunning a finished training dir with another network stops in one line naming the difference,
+    before Hydra or the run write anything there (no size-mismatch page, arch.yaml unchanged)."""
+    run_dir = tmp_path / "run"
+    quick = [o for o in QUICK if not o.startswith("logger=")]
+    limits = ["+trainer.limit_train_batches=1", "+trainer.limit_val_batches=1", "train.test=false"]
+    args = [*quick, "logger=csv", f"dataset.root={demo_root}", *limits, "trainer.max_epochs=1"]
+    train(compose_cfg("train", *args, "arch=e3d_s"), run_dir)
+    before = _snapshot(run_dir)
+    run = cli("e3dnas.train", *args, "arch=e3d_m", f"hydra.run.dir={run_dir}")
+    assert run.returncode == 2, run.stderr
+    errors = [line for line in run.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith("error: cannot resume "), run.stderr
+    assert "settings differ: arch (checkpoint 'E3D-S (" in errors[0] and "now 'E3D-M (" in errors[0]
+    assert _snapshot(run_dir) == before
+
+
+def test_resume_with_changed_settings_is_refused_naming_them(tmp_path, demo_root):
+    """What is optimised cannot change on resume (the optimiser state would come back regardless);
+    training longer and how the run is fed or watched can."""
+    run_dir = tmp_path / "run"
+    train(one_batch_cfg(demo_root, "trainer.max_epochs=1"), run_dir)
+    changed = ["optim.lr=0.5", "dataset.frames=4", "trainer.max_epochs=2"]
+    with pytest.raises(ConfigError) as refused:
+        train(one_batch_cfg(demo_root, *changed), run_dir)
+    message = str(refused.value)
+    assert "dataset.frames (checkpoint 8, now 4); optim.lr (checkpoint 0.003, now 0.5)" in message
+    assert "max_epochs" not in message
+    fed_otherwise = ["trainer.max_epochs=2", "dataset.test_clips=2", "trainer.log_every_n_steps=1"]
+    assert train(one_batch_cfg(demo_root, *fed_otherwise), run_dir)["epochs"] == 2
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        pytest.param(
+            "trainer=gpu",
+            "trainer: No supported gpu backend found!",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present"),
+        ),
+        ("trainer.devices=0", "trainer: `Trainer(devices=0)` value is not a valid input using cpu"),
+        ("trainer.accelerator=tpu", "trainer: Requirement 'torch_xla"),
+    ],
+)
+def test_lightnings_own_configuration_errors_keep_their_reason(override, message):
+    from hydra.utils import instantiate
+
+    from e3dnas.train.errors import config_errors
+
+    cfg = compose_cfg("train", "+experiment=demo", override)
+    with pytest.raises(ConfigError) as refused, config_errors("trainer"):
+        instantiate(cfg.trainer)
+    assert str(refused.value).startswith(message) and "\n" not in str(refused.value)

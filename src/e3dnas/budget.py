@@ -172,10 +172,25 @@ def composed_budget(node: DictConfig) -> Budget:
     budget = _built_budget(
         json.dumps(plain, sort_keys=True), None if stat is None else (stat.st_size, stat.st_mtime_ns)
     )
-    overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
-    if any(override.lstrip("+~").startswith("budget.") for override in overrides):
+    hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
+    overrides = list(hydra_cfg.overrides.task) if hydra_cfg else []
+    changed = [o for o in overrides if o.lstrip("+~").startswith("budget.")]
+    if changed and _preset_fields(hydra_cfg.job.config_name, overrides, changed) != plain:
         return budget.fingerprinted()
     return budget
+
+
+def _preset_fields(config_name: str, overrides: list[str], changed: list[str]) -> dict | None:
+    """The budget's fields as composed without the ``budget.*`` overrides: a field overridden with the
+    preset's own value changes nothing, so the budget keeps its name. None where Hydra cannot compose."""
+    from hydra import compose
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    if not GlobalHydra.instance().is_initialized():
+        return None
+    preset = compose(config_name, overrides=[o for o in overrides if o not in changed]).get("budget")
+    return None if preset is None else OmegaConf.to_container(preset, resolve=True)
 
 
 @lru_cache(maxsize=64)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -116,6 +118,29 @@ def check_group_choices(argv: list[str], groups: tuple[str, ...]) -> None:
                 )
 
 
+def check_launcher(argv: list[str]) -> None:
+    """Exit 2 with one line when a multirun asks for ``hydra/launcher=slurm`` where no Slurm controller
+    answers, rather than submitit's traceback at the first submission."""
+    args = hydra_args(argv)
+    if not args.multirun or "hydra/launcher=slurm" not in args.overrides:
+        return
+    sinfo = shutil.which("sinfo")
+    if sinfo is None:
+        fail(
+            "hydra/launcher=slurm: no Slurm client here (sinfo is not on PATH); submit from a Slurm login "
+            "node, or run the sweep with hydra/launcher=local"
+        )
+    try:
+        probe = subprocess.run(
+            [sinfo, "--noheader", "--format=%P"], capture_output=True, text=True, timeout=60
+        )
+    except subprocess.TimeoutExpired:
+        fail("hydra/launcher=slurm: the Slurm controller does not answer (sinfo timed out after 60 s)")
+    if probe.returncode != 0:
+        said = (probe.stderr or probe.stdout).strip().splitlines() or [f"exit {probe.returncode}"]
+        fail(f"hydra/launcher=slurm: the Slurm controller does not answer (sinfo: {said[-1]})")
+
+
 def route_arch_files(argv: list[str]) -> list[str]:
     """Hand ``arch=<file.yaml>`` to Hydra as ``arch_file=<file.yaml>``.
 
@@ -199,6 +224,16 @@ def start_run(cfg: DictConfig) -> None:
     log_console()
     if cfg.get("print_config", True):
         Console(file=sys.stdout).print(config_tree(cfg))
+
+
+def given_run_dir(argv: Sequence[str]) -> Path | None:
+    """The run dir given to a single run (``hydra.run.dir=DIR``: how a run is resumed), where a pre-run check
+    looks for what an earlier attempt left; None for a new run dir or a multirun."""
+    args = hydra_args(argv)
+    if args.multirun:
+        return None
+    given = [o.partition("=")[2] for o in args.overrides if o.startswith("hydra.run.dir=")]
+    return Path(given[-1]) if given else None
 
 
 def check_overrides(config_name: str, argv: list[str], validate: Callable[[DictConfig], object]) -> None:

@@ -10,10 +10,11 @@ from rich.console import Console
 from rich.table import Table
 
 from e3dnas import cost, scores
-from e3dnas.arch import ArchBatch, ArchError
+from e3dnas.arch import ArchBatch
 from e3dnas.arch.released import arch_document
+from e3dnas.errors import E3DError
 from e3dnas.latency.predict import LatencyPredictor, ops_ms_by_part
-from e3dnas.latency.table import LatencyError, load_table
+from e3dnas.latency.table import load_table
 from e3dnas.scores import OBJECTIVES
 
 
@@ -25,7 +26,10 @@ def describe(
     latency: LatencyPredictor | None = None,
 ) -> None:
     doc = arch_document(path)
-    arch = doc.arch.with_input(frames or doc.arch.frames, resolution or doc.arch.resolution)
+    arch = doc.arch.with_input(
+        doc.arch.frames if frames is None else frames,
+        doc.arch.resolution if resolution is None else resolution,
+    )
     predicted = None if latency is None else latency.predict_arch(arch)
     part_ms = {} if latency is None else ops_ms_by_part(latency.table, arch)
     batch = ArchBatch.from_archs([arch])
@@ -146,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         latency = None if args.latency_table is None else LatencyPredictor(load_table(args.latency_table))
         for path in args.files:
             describe(path, args.frames, args.resolution, console, latency)
-    except (ArchError, LatencyError) as err:
+    except E3DError as err:  # a bad file, table or input size
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

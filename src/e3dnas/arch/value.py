@@ -11,6 +11,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from e3dnas.errors import E3DError
+
 ACTIVATIONS = ("relu", "relu6", "silu", "gelu", "hardswish")
 
 #: How a stride shrinks a spatial side: see :meth:`Skeleton.sides`.
@@ -19,6 +21,10 @@ SIDE_ROUNDING = {
     "floor": lambda side, stride: side // stride,
     "exact": lambda side, stride: side / stride,
 }
+
+
+class InputSizeError(E3DError, ValueError):
+    """A clip size no input has: frames or resolution under 1."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,11 @@ class Arch:
         )
 
     def with_input(self, frames: int, resolution: int) -> Arch:
+        """This network on ``frames``×``resolution``² clips; InputSizeError for a size under 1 (its cost
+        and score would be negative or NaN)."""
+        for name, value in (("frames", frames), ("resolution", resolution)):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+                raise InputSizeError(f"{name} must be an integer >= 1, got {value!r}")
         return replace(self, frames=frames, resolution=resolution)
 
 

@@ -149,7 +149,9 @@ Storage = Literal["video", "frames"]
 
 class Layout(Protocol):
     """Reads one dataset as distributed: class names in label-file order and the records of each split.
-    Implementations take ``(media_dir, annotation_dir)`` and read nothing until asked."""
+    Implementations take ``(media_dir, annotation_dir)`` and read nothing until asked. One whose test
+    split is labelled says so with a true ``labelled_test`` attribute: the test stage then reads it instead
+    of the validation split."""
 
     #: How samples are stored: one video file each, or a folder of JPEG frames.
     storage: Storage

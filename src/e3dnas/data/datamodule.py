@@ -32,8 +32,8 @@ from e3dnas.data.transforms import (
 
 logger = logging.getLogger("e3dnas.data")
 
-#: Which annotation split feeds each stage's dataset: testing uses the labelled validation split, multi-view.
-SOURCES: dict[str, SplitName] = {"train": "train", "val": "val", "test": "val"}
+#: Which annotation split feeds the train and val stages; the test stage's is ``test_split``.
+SOURCES: dict[str, SplitName] = {"train": "train", "val": "val"}
 STAGES: dict[str | None, tuple[str, ...]] = {
     "fit": ("train", "val"),
     "validate": ("val",),
@@ -136,6 +136,13 @@ class VideoDataModule(L.LightningDataModule):
             )
         return "frames"
 
+    @cached_property
+    def test_split(self) -> SplitName:
+        """The split the (multi-view) test stage reads: the layout's test split where it is labelled (a
+        layout's ``labelled_test``: Kinetics' test.csv when present), else the validation split
+        (Something-Something's test lists carry no labels). Results name it, as ``test_split``."""
+        return "test" if getattr(self.layout, "labelled_test", False) else "val"
+
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
@@ -156,7 +163,7 @@ class VideoDataModule(L.LightningDataModule):
                 self.datasets[name] = self._dataset(name)
 
     def _dataset(self, name: str) -> ClipDataset:
-        source = SOURCES[name]
+        source = self.test_split if name == "test" else SOURCES[name]
         if source not in self._splits:
             require_dir(self.root, "dataset root")
             self._splits[source] = self.layout.split(source)

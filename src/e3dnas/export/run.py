@@ -61,6 +61,30 @@ def verify(fmt: ExportFormat, loaded: Loaded, clips: Tensor, reference: Tensor, 
     return diff
 
 
+def deployment(module: ClipClassifier) -> dict[str, Any]:
+    """What a deployment needs beside the file: the input it takes (layout, size, how pixels become its
+    values, how frames are sampled) and the name of each output logit, from the checkpoint's record of
+    its training data."""
+    data = module.hparams.get("dataset") or {}
+    return {
+        "input": {
+            "layout": "NCTHW",  # batch, RGB channels, frames, height, width
+            "memory_format": "contiguous",  # channels_last_3d is a training speed-up, not in the file
+            "dtype": "float32",
+            "channels": "RGB",
+            "frames": module.hparams.frames,
+            "resolution": module.hparams.resolution,
+            # (pixel / 255 - mean) / std per channel
+            "mean": data.get("mean"),
+            "std": data.get("std"),
+            "sampling": data.get("sampling"),
+            "stride": data.get("stride"),
+            "test_scale": data.get("test_scale"),
+        },
+        "classes": list(module.hparams.get("class_names") or []),
+    }
+
+
 def export(cfg: DictConfig) -> tuple[Path, dict[str, Any]]:
     """Export ``cfg.ckpt`` in ``cfg.format``; returns the file and its record (written as ``export.json``).
 
@@ -107,6 +131,7 @@ def export(cfg: DictConfig) -> tuple[Path, dict[str, Any]]:
         "warmup": cfg.warmup,
         "runs": cfg.runs,
         "versions": fmt.versions(),
+        **deployment(module),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     atomic_write_text(folder / RECORD, json.dumps(record, indent=2))

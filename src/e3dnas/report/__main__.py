@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         document += ["", "Skipped runs:", *[f"- {p}" for p in problems]]
     atomic_write_text(out / "report.md", "\n".join(document) + "\n")
     print(table)
-    print(f"{len(records)} runs ({len(problems)} skipped) -> {out / 'report.md'}, {out / 'report.csv'}")
+    written = ", ".join(str(p) for p in [out / "report.md", out / "report.csv", *pictures])
+    print(f"{len(records)} runs ({len(problems)} skipped) -> {written}")
     return 0
 
 

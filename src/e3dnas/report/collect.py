@@ -36,6 +36,7 @@ class RunRecord:
     reference: str | None = None  # the released network the budget is aligned with
     val_top1: float | None = None
     test_top1: float | None = None
+    test_split: str | None = None  # the split test_top1 was measured on: test, or val where none is labelled
     latency_ms: float | None = None  # predicted, by the latency table of the search's budget
     budget_latency_ms: float | None = None
     latency_device: str | None = None
@@ -105,6 +106,8 @@ def read_train(run_dir: Path) -> RunRecord:
         layers=results.get("layers"),
         val_top1=results.get("val_top1"),
         test_top1=results.get("test_top1"),
+        # runs from before results named it tested on the validation split
+        test_split=results.get("test_split", "val") if "test_top1" in results else None,
     )
 
 

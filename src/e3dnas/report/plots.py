@@ -214,7 +214,7 @@ def accuracy_figure(records: list[RunRecord]) -> Figure | None:
             x = (in_strip - 0.5) / len(unplaced) - 0.5
             strip.scatter([x], [top1], label=f"{label}, FLOPs not recorded", **style)
     ax.set_xscale("log")
-    ax.set_xlabel("GFLOPs")
+    ax.set_xlabel("GFLOPs (conv MACs, fvcore's count; published: the papers' own)")
     ax.set_ylabel("val top-1 (%)")
     ax.set_title("Trained runs: accuracy vs compute")
     ax.grid(alpha=0.3, which="both")

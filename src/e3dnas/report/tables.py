@@ -46,7 +46,8 @@ def _cells(record: RunRecord) -> list[str]:
         _number(None if record.params is None else record.params / 1e6, ".3f"),
         _number(record.layers, "d"),
         _number(None if record.val_top1 is None else 100 * record.val_top1, ".1f"),
-        _number(None if record.test_top1 is None else 100 * record.test_top1, ".1f"),
+        _number(None if record.test_top1 is None else 100 * record.test_top1, ".1f")
+        + (" (val split)" if record.test_top1 is not None and record.test_split == "val" else ""),
     ]
 
 

@@ -9,9 +9,18 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from e3dnas.budget import budget_dir
-from e3dnas.cli import CONF_DIR, check_group_choices, check_overrides, fail, start_run, user_errors
+from e3dnas.cli import (
+    CONF_DIR,
+    check_group_choices,
+    check_launcher,
+    check_overrides,
+    fail,
+    given_run_dir,
+    start_run,
+    user_errors,
+)
 from e3dnas.search.config import check_config
-from e3dnas.search.run import SearchInterrupted, run
+from e3dnas.search.run import SearchInterrupted, check_resume, run
 
 OmegaConf.register_new_resolver("budget_dir", budget_dir, replace=True)
 
@@ -29,6 +38,9 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
+    check_launcher(sys.argv[1:])
     check_group_choices(sys.argv[1:], ("budget", "scorer", "space"))
-    check_overrides("search", sys.argv[1:], check_config)
+    run_dir = given_run_dir(sys.argv[1:])
+    # Before Hydra writes <run dir>/.hydra: a refused resume leaves the run's records as they were.
+    check_overrides("search", sys.argv[1:], lambda cfg: [check_config(cfg), check_resume(cfg, run_dir)])
     main()

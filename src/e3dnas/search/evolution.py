@@ -167,6 +167,7 @@ class SearchResult:
     seconds: float
     resumed_at: int = 0  # candidates already evaluated by the run this one resumed
     interrupted: bool = False
+    seconds_before: float = 0.0  # what the attempts this one resumed spent
 
     @property
     def evaluated_here(self) -> int:
@@ -175,7 +176,18 @@ class SearchResult:
 
     @property
     def rate(self) -> float:
+        """Candidates per second of this attempt."""
         return self.evaluated_here / max(self.seconds, 1e-9)
+
+    @property
+    def total_seconds(self) -> float:
+        """The whole search's time, every attempt it resumed included."""
+        return self.seconds_before + self.seconds
+
+    @property
+    def overall_rate(self) -> float:
+        """Candidates per second of the whole search (what a resume adds nothing to, it leaves alone)."""
+        return self.evaluated / max(self.total_seconds, 1e-9)
 
 
 class ResumeError(E3DError, ValueError):
@@ -197,22 +209,36 @@ def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _load_checkpoint(path: Path, signature: dict[str, Any]) -> dict[str, Any]:
+#: Signed keys that follow from others, whose difference is named through those: an island's share of
+#: ``search.iterations`` over ``search.workers``; the budget's name, its preset's plus the fingerprint of
+#: its fields when they were overridden (known only once Hydra runs: a check before it sees the preset's).
+DERIVED_KEYS = ("iterations", "budget.name")
+
+
+def signature_differences(saved: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
+    """The keys whose values differ, each named once: where a component's ``name`` differs (another
+    scorer), the differences of its ``options`` are those of another component, not named."""
+    differing = sorted(
+        k for k in saved.keys() | now.keys() if k not in DERIVED_KEYS and saved.get(k) != now.get(k)
+    )
+    others = tuple(k.removesuffix("name") + "options." for k in differing if k.endswith(".name"))
+    return [k for k in differing if not (others and k.startswith(others))]
+
+
+def read_checkpoint(path: Path, signature: Mapping[str, Any]) -> dict[str, Any]:
+    """A checkpoint written under ``signature`` (its state and the seconds spent); ResumeError naming each
+    setting that differs."""
     saved = pickle.loads(path.read_bytes())
     if not isinstance(saved, dict) or "signature" not in saved:
         raise ResumeError(f"{path}: written by an older e3dnas without its settings; start a new search")
-    differing = sorted(
-        k
-        for k in signature.keys() | saved["signature"].keys()
-        if signature.get(k) != saved["signature"].get(k)
-    )
+    differing = signature_differences(saved["signature"], signature)
     if differing:
         shown = ", ".join(
             f"{k} (checkpoint {saved['signature'].get(k)!r}, now {signature.get(k)!r})" for k in differing[:4]
         )
         more = f" and {len(differing) - 4} more" if len(differing) > 4 else ""
         raise ResumeError(f"cannot resume {path}: settings differ: {shown}{more}")
-    return saved["state"]
+    return saved
 
 
 def run_island(
@@ -238,8 +264,11 @@ def run_island(
     sample_every = max(1, math.ceil(batches * settings.batch / max(settings.pareto_samples, 1)))
     evo = Evolution(problem, rng, island, sample_every)
     signature = run_signature(island, problem, iterations)
+    seconds_before = 0.0
     if settings.resume and checkpoint is not None:
-        evo.load_state_dict(_load_checkpoint(checkpoint, signature))
+        saved = read_checkpoint(checkpoint, signature)
+        evo.load_state_dict(saved["state"])
+        seconds_before = saved.get("seconds", 0.0)
         if on_progress:
             on_progress(evo.evaluated, float(evo.population.scores[0]))
     resumed_at = evo.evaluated
@@ -247,7 +276,9 @@ def run_island(
 
     def save() -> None:
         if checkpoint is not None:
-            atomic_write_bytes(checkpoint, pickle.dumps({"signature": signature, "state": evo.state_dict()}))
+            spent = seconds_before + time.perf_counter() - start
+            state = {"signature": signature, "state": evo.state_dict(), "seconds": spent}
+            atomic_write_bytes(checkpoint, pickle.dumps(state))
 
     last_save = time.monotonic()
     interrupted = False
@@ -278,4 +309,5 @@ def run_island(
         time.perf_counter() - start,
         resumed_at,
         interrupted,
+        seconds_before,
     )

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from e3dnas.search.evolution import ResumeError, SearchResult, run_island
+from e3dnas.search.evolution import ResumeError, SearchResult, read_checkpoint, run_island, run_signature
 from e3dnas.search.problem import SearchProblem
 
 
@@ -87,6 +87,28 @@ def _drain(rows: queue.Queue, on_history: Callable[[tuple], None], seen: set[tup
         on_history(row)
 
 
+def check_checkpoints(checkpoint_dir: Path | None, problem: SearchProblem) -> None:
+    """ResumeError unless ``checkpoint_dir`` holds a checkpoint per island written under these settings.
+
+    Island 0's is read first: it records every setting (the number of workers included), so a resume with
+    other settings is told which, rather than that some other island's file is missing.
+    """
+    shares = split_iterations(problem.settings.iterations, problem.settings.workers)
+    paths = [
+        None if checkpoint_dir is None else checkpoint_dir / f"island{i}.pkl" for i in range(len(shares))
+    ]
+    missing = [str(path) for path in paths if path is None or not path.exists()]
+    if paths[0] is not None and paths[0].exists():
+        read_checkpoint(paths[0], run_signature(0, problem, shares[0]))
+    if missing:
+        raise ResumeError(
+            f"search.resume=true but there is no checkpoint to resume ({', '.join(missing)} missing); "
+            "run without search.resume, or with hydra.run.dir=<the interrupted run's dir>"
+        )
+    for i, path in enumerate(paths[1:], start=1):
+        read_checkpoint(path, run_signature(i, problem, shares[i]))
+
+
 def run_search(
     problem: SearchProblem,
     checkpoint_dir: Path | None = None,
@@ -107,16 +129,7 @@ def run_search(
         return None if checkpoint_dir is None else checkpoint_dir / f"island{i}.pkl"
 
     if settings.resume:
-        missing = [
-            str(checkpoint(i))
-            for i in range(settings.workers)
-            if not (checkpoint(i) and checkpoint(i).exists())
-        ]
-        if missing:
-            raise ResumeError(
-                f"search.resume=true but there is no checkpoint to resume ({', '.join(missing)} missing); "
-                "run without search.resume, or with hydra.run.dir=<the interrupted run's dir>"
-            )
+        check_checkpoints(checkpoint_dir, problem)
 
     bar = tqdm(
         total=settings.iterations, unit="cand", disable=not progress, desc=f"search {problem.budget.name}"
@@ -170,4 +183,5 @@ def run_search(
         seconds=time.perf_counter() - start,
         resumed_at=sum(r.resumed_at for r in results),
         interrupted=any(r.interrupted for r in results),
+        seconds_before=max(r.seconds_before for r in results),  # the islands ran side by side
     )

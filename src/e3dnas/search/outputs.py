@@ -127,9 +127,10 @@ def write_outputs(
                 **({} if latency is None else {"best_latency_ms": float(latency[0])}),
                 "evaluated": result.evaluated,
                 "accepted": result.accepted,
-                "seconds": result.seconds,
+                "seconds": result.total_seconds,  # every attempt of a resumed search
+                "candidates_per_second": result.overall_rate,
                 "evaluated_here": result.evaluated_here,
-                "candidates_per_second": result.rate,
+                "seconds_here": result.seconds,
             },
             indent=2,
         ),

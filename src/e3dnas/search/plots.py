@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -13,6 +14,14 @@ COUNTER_LABELS = {"conv_macs": "conv MACs", "authors": "authors' count"}
 
 #: Colours of the released networks' diamonds, one each, none used by the candidates.
 RELEASED_COLOURS = ("tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
+
+
+class Reference(NamedTuple):
+    """A released network on a candidates plot: where it falls and which budget limits it breaks."""
+
+    x: float
+    score: float
+    over: str = ""  # e.g. "167 > 83 layers"; empty: within every limit
 
 
 def plot_convergence(history: list[tuple], scorer: str, path: Path) -> Path:
@@ -41,7 +50,7 @@ def _draw_candidates(
     population_scores: np.ndarray,
     budget_x: float | None,
     budget_label: str,
-    released: list[tuple[str, float, float]],
+    released: list[tuple[str, float, float, str]],
 ) -> None:
     """The layers of a candidates plot against ``x`` (one value per sample): rejected and admitted
     samples, the final population, the best, the budget line (if any) and a diamond per released net."""
@@ -52,18 +61,18 @@ def _draw_candidates(
     ax.scatter(population_x[:1], population_scores[:1], s=90, marker="*", c="red", label="best")
     if budget_x is not None:
         ax.axvline(budget_x, color="k", linestyle=":", label=budget_label)
-    for i, (name, rx, score) in enumerate(released):
+    for i, (name, rx, score, over) in enumerate(released):
         colour = RELEASED_COLOURS[i % len(RELEASED_COLOURS)]
+        # A net that breaks the budget is a hollow diamond, the limits it breaks in its legend entry.
+        style = {"facecolors": "none", "edgecolors": colour, "linewidths": 1.6} if over else {"c": colour}
         ax.scatter(
             [rx],
             [score],
             marker="D",
             s=45,
-            c=colour,
-            edgecolors="k",
-            linewidths=0.6,
             zorder=3,
-            label=f"released {name}",
+            label=f"released {name}" + (f", over budget: {over}" if over else ""),
+            **({"edgecolors": "k", "linewidths": 0.6} | style),
         )
     ax.grid(alpha=0.3, which="both")
 
@@ -86,19 +95,22 @@ def pareto_figure(
     population_scores: np.ndarray,
     budget_flops: float,
     counter: str,
-    references: dict[str, tuple[float, float]],
+    references: dict[str, tuple[float, float] | Reference],
     scorer: str,
+    input_size: str | None = None,
 ) -> Figure:
     """The figure :func:`plot_pareto` saves.
 
     Each released network is a diamond of its own colour, named in the legend beside the panels rather
-    than written next to its point, where names of nets with close FLOPs would cover each other.
+    than written next to its point, where names of nets with close FLOPs would cover each other; hollow
+    when it breaks the budget (its legend entry says which limit). ``input_size`` (e.g. ``13×160²``): the
+    clip size every point is scored at, in the titles.
     """
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
     released = [
-        (name, flops, score)
-        for name, (flops, score) in references.items()
-        if np.isfinite([flops, score]).all() and flops > 0
+        (name, ref.x / 1e9, ref.score, ref.over)
+        for name, ref in ((n, Reference(*r)) for n, r in references.items())
+        if np.isfinite([ref.x, ref.score]).all() and ref.x > 0
     ]
     for ax in axes:
         _draw_candidates(
@@ -109,15 +121,18 @@ def pareto_figure(
             population_scores,
             budget_flops / 1e9,
             "FLOPs budget",
-            [(name, flops / 1e9, score) for name, flops, score in released],
+            released,
         )
         ax.set_xlabel(f"GFLOPs ({COUNTER_LABELS[counter]})")
         ax.set_ylabel(f"{scorer} score")
     axes[0].set_xscale("log")
     axes[0].set_title("All candidates" + (" (released E3D as diamonds)" if released else ""))
+    if input_size:
+        fig.suptitle(f"Every point scored at {input_size} clips", fontsize=10)
     low, high = 0.5 * budget_flops, 1.3 * budget_flops
     # Zoomed on the population's scores, and on those of the released nets within the FLOPs range.
-    top = np.concatenate([population_scores, [score for _, flops, score in released if low <= flops <= high]])
+    near = [score for _, gflops, score, _ in released if low / 1e9 <= gflops <= high / 1e9]
+    top = np.concatenate([population_scores, near])
     if len(top):
         spread = max(float(top.max() - top.min()), 1e-6)
         axes[1].set_ylim(top.min() - 2 * spread, top.max() + 0.5 * spread)
@@ -133,15 +148,20 @@ def latency_pareto_figure(
     population_ms: np.ndarray,
     population_scores: np.ndarray,
     budget_ms: float | None,
-    references: dict[str, tuple[float, float]],
+    references: dict[str, tuple[float, float] | Reference],
     scorer: str,
     device: str,
+    input_size: str | None = None,
 ) -> Figure:
     """Score against predicted latency (``samples``' fourth column) of the evaluated candidates, the
     final population and the released networks (name → (ms, score)); ``budget_ms`` None: no line."""
     fig, ax = plt.subplots(figsize=(8.2, 4.4))
     known = np.isfinite(samples[:, 3])
-    released = [(n, ms, score) for n, (ms, score) in references.items() if np.isfinite([ms, score]).all()]
+    released = [
+        (name, ref.x, ref.score, ref.over)
+        for name, ref in ((n, Reference(*r)) for n, r in references.items())
+        if ref.x is not None and np.isfinite([ref.x, ref.score]).all()
+    ]
     _draw_candidates(
         ax,
         samples[known, 3],
@@ -156,6 +176,8 @@ def latency_pareto_figure(
     ax.set_xlabel(f"predicted ms per clip ({device})")
     ax.set_ylabel(f"{scorer} score")
     ax.set_title("Score vs predicted latency" + (" (released E3D as diamonds)" if released else ""))
+    if input_size:
+        fig.suptitle(f"Every point scored and timed at {input_size} clips", fontsize=10)
     _legend_beside(ax, ax)
     fig.tight_layout()
     return fig

@@ -10,17 +10,17 @@ from omegaconf import DictConfig, OmegaConf
 from e3dnas import cost
 from e3dnas.arch import ArchBatch
 from e3dnas.arch.released import released_nets
+from e3dnas.budget import is_given
 from e3dnas.errors import E3DError
 from e3dnas.figures import save_png
 from e3dnas.search.config import search_problem
 from e3dnas.search.evolution import SearchResult
-from e3dnas.search.islands import run_search
+from e3dnas.search.islands import check_checkpoints, run_search
 from e3dnas.search.outputs import population_archs, write_outputs
-from e3dnas.search.plots import latency_pareto_figure, pareto_figure, plot_convergence
+from e3dnas.search.plots import Reference, latency_pareto_figure, pareto_figure, plot_convergence
 from e3dnas.search.problem import SearchProblem
 
 if TYPE_CHECKING:
-    from e3dnas.latency.constraint import LatencyConstraint
     from e3dnas.search.tracking import SearchTracker
 
 
@@ -28,18 +28,41 @@ class SearchInterrupted(Exception):
     """Ctrl-C or SIGTERM stopped the search after a checkpoint; the message says how to resume."""
 
 
-def released_references(
-    problem: SearchProblem, latency: LatencyConstraint | None = None
-) -> dict[str, tuple[float, float]]:
-    """(FLOPs in the budget's count, score) of each released network at the search's input size; with
-    ``latency``, (predicted ms, score) instead."""
-    budget, score = problem.budget, problem.scorer.build()
+def released_references(problem: SearchProblem, against: str = "flops") -> dict[str, Reference]:
+    """(FLOPs in the budget's count, score, the budget limits it breaks) of each released network rescored
+    at the search's input size; ``against="latency"``: predicted ms (by the budget's latency constraint)
+    instead of FLOPs. A network searched for another input size says so in its name
+    (``E3D-M (searched at 16×224²)``)."""
+    budget, latency, score = problem.budget, problem.latency, problem.scorer.build()
     refs = {}
     for name, doc in released_nets().items():
         arch = doc.arch.with_input(budget.frames, budget.resolution)
-        x = cost.cost(arch).flops_by(budget.counter) if latency is None else latency.predict_arch(arch)
-        refs[name.upper().replace("_", "-")] = (x, float(score(ArchBatch.from_archs([arch]))[0]))
+        c = cost.cost(arch)
+        flops, ms = c.flops_by(budget.counter), None if latency is None else latency.predict_arch(arch)
+        limits = [
+            (flops, budget.flops, f"{flops / 1e9:.2f} > {budget.flops / 1e9:.2f} GFLOPs"),
+            (c.layers, budget.layers, f"{c.layers} > {budget.layers} layers"),
+            (c.params, budget.params, f"{c.params / 1e6:.2f} > {(budget.params or 0) / 1e6:.2f} M params"),
+            (ms, budget.latency_ms, f"{ms or 0:.1f} > {budget.latency_ms or 0:g} ms predicted"),
+        ]
+        over = "; ".join(
+            text for value, limit, text in limits if None not in (value, limit) and value > limit
+        )
+        label = name.upper().replace("_", "-")
+        if (doc.arch.frames, doc.arch.resolution) != (budget.frames, budget.resolution):
+            label += f" (searched at {doc.arch.frames}×{doc.arch.resolution}²)"
+        score_here = float(score(ArchBatch.from_archs([arch]))[0])
+        refs[label] = Reference(ms if against == "latency" else flops, score_here, over)
     return refs
+
+
+def check_resume(cfg: DictConfig, run_dir: Path | None) -> None:
+    """With ``search.resume=true``: ResumeError unless ``run_dir``'s checkpoints were written under the
+    composed settings. Checked before the run writes anything (Hydra's records, the wandb run); ``run_dir``
+    None (not known yet: a multirun) leaves the check to the run."""
+    if run_dir is None or not cfg.search.resume or not is_given(cfg.get("budget")):
+        return
+    check_checkpoints(Path(run_dir) / "checkpoint", search_problem(cfg))
 
 
 def run(cfg: DictConfig, run_dir: Path, command: list[str]) -> float:
@@ -51,6 +74,8 @@ def run(cfg: DictConfig, run_dir: Path, command: list[str]) -> float:
     """
     problem = search_problem(cfg)
     budget, scorer = problem.budget, problem.scorer
+    if problem.settings.resume:  # before the wandb run is reopened
+        check_checkpoints(run_dir / "checkpoint", problem)
     tracker = None
     if cfg.wandb.enabled:
         from e3dnas.search.tracking import SearchTracker, arch_artifact_name
@@ -101,6 +126,7 @@ def report(
         result, archs, run_dir, problem, wandb=tracker.lineage() if tracker else None
     )
     pop = result.population
+    latency = problem.latency
     plots = {
         "convergence": plot_convergence(result.history, scorer.name, run_dir / "convergence.png"),
         "pareto": save_png(
@@ -112,12 +138,12 @@ def report(
                 budget.counter,
                 released_references(problem),
                 scorer.name,
+                input_size=f"{budget.frames}×{budget.resolution}²",
             ),
             run_dir / "pareto.png",
             dpi=120,
         ),
     }
-    latency = problem.latency
     latency_note = ""
     if latency is not None:
         population_ms = latency.predict(ArchBatch(problem.space.skeleton, pop.genes))
@@ -127,9 +153,10 @@ def report(
                 population_ms,
                 pop.scores,
                 budget.latency_ms,
-                released_references(problem, latency),
+                released_references(problem, against="latency"),
                 scorer.name,
                 latency.table.device["device_name"],
+                input_size=f"{budget.frames}×{budget.resolution}²",
             ),
             run_dir / "pareto_latency.png",
             dpi=120,

@@ -84,7 +84,7 @@ class SearchTracker:
                 "best_params": best["params"],
                 "best_layers": best["layers"],
                 "evaluated_total": result.evaluated,
-                "candidates_per_second": result.rate,
+                "candidates_per_second": result.overall_rate,
             }
         )
         artifact = wandb.Artifact(

@@ -11,12 +11,15 @@ from omegaconf import DictConfig
 from e3dnas.cli import (
     CONF_DIR,
     check_group_choices,
+    check_launcher,
     check_overrides,
     fail,
+    given_run_dir,
     route_arch_files,
     start_run,
     user_errors,
 )
+from e3dnas.train.resume import check_resume
 from e3dnas.train.run import TrainingInterrupted, train
 from e3dnas.train.settings import check_config
 
@@ -40,6 +43,9 @@ def main(cfg: DictConfig) -> float | None:
 if __name__ == "__main__":
     # Hydra reads sys.argv itself and has no hook to take a file path for a config-group option.
     sys.argv = route_arch_files(sys.argv)
+    check_launcher(sys.argv[1:])
     check_group_choices(sys.argv[1:], GROUPS)
-    check_overrides("train", sys.argv[1:], check_config)
+    run_dir = given_run_dir(sys.argv[1:])
+    # Before Hydra writes <run dir>/.hydra: a refused resume leaves the run's records as they were.
+    check_overrides("train", sys.argv[1:], lambda cfg: [check_config(cfg), check_resume(cfg, run_dir)])
     main()

@@ -33,8 +33,14 @@ def config_errors(group: str) -> Iterator[None]:
 
 
 def reason(err: Exception) -> str:
-    """One line saying why: a constructor's own error rather than Hydra's wrapper around the call, Hydra's
-    own message (without its advice on stack traces) when the target could not even be found."""
-    called = isinstance(err, InstantiationException) and isinstance(err.__cause__, ValueError | TypeError)
-    text = str(err.__cause__ if called else err).split(", set env var HYDRA_FULL_ERROR")[0].strip()
-    return (text.splitlines() or [type(err).__name__])[0]
+    """One line saying why: the called constructor's own error (of any type: Lightning's
+    MisconfigurationException, a missing optional package …) rather than Hydra's wrapper around the call,
+    Hydra's own message (without its advice on stack traces) when the target could not even be found."""
+    called = (
+        isinstance(err, InstantiationException)
+        and err.__cause__ is not None
+        and str(err).startswith("Error in call to target")
+    )
+    text = str(err.__cause__ if called else err).split(", set env var HYDRA_FULL_ERROR")[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(err.__cause__ if called else err).__name__

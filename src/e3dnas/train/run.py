@@ -14,7 +14,7 @@ from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig, OmegaConf
 
 from e3dnas import cost
-from e3dnas.arch import ArchDocument, arch_from_dict, arch_to_dict, read_arch, save_arch
+from e3dnas.arch import ArchDocument, arch_to_dict, save_arch
 from e3dnas.atomic import atomic_write_text
 from e3dnas.data import VideoDataModule
 from e3dnas.data.config import DatasetConfig
@@ -24,25 +24,11 @@ from e3dnas.train.errors import ConfigError, config_errors
 from e3dnas.train.finetune import init_from
 from e3dnas.train.module import ClipClassifier
 from e3dnas.train.noise import silence_known_noise
-from e3dnas.train.settings import run_settings
+from e3dnas.train.resume import RecordSignature, check_resume, settings_signature
+from e3dnas.train.settings import resolve_arch, run_settings
 from e3dnas.train.tracking import finish_tracking
 
 log = logging.getLogger("e3dnas.train")
-
-
-def resolve_arch(cfg: DictConfig) -> ArchDocument | None:
-    """The architecture from ``arch=<file.yaml>`` (a search result) or ``arch=<released name>``."""
-    if cfg.get("arch_file"):
-        return read_arch(cfg.arch_file)
-    if cfg.get("arch"):
-        return arch_from_dict(
-            OmegaConf.to_container(cfg.arch, resolve=True), source=f"conf/arch ({cfg.arch.name})"
-        )
-    if cfg.model.name == "e3d":
-        raise ConfigError(
-            "model=e3d needs an architecture: arch=<path/to/best.yaml> or arch=e3d_s|e3d_m|e3d_l"
-        )
-    return None
 
 
 class TrainingInterrupted(Exception):
@@ -73,18 +59,6 @@ def check_input_size(doc: ArchDocument, frames: int, resolution: int) -> None:
         )
 
 
-def resume_checkpoint(mode: str, checkpoint_dir: Path) -> str | None:
-    """``auto``: continue from last.ckpt when a previous attempt left one; ``never``; or an explicit path."""
-    if mode == "never":
-        return None
-    if mode == "auto":
-        last = checkpoint_dir / "last.ckpt"
-        return str(last) if last.exists() else None
-    if not Path(mode).exists():
-        raise ConfigError(f"train.resume: checkpoint {mode} does not exist")
-    return mode
-
-
 def build_datamodule(dataset_cfg: DictConfig) -> VideoDataModule:
     """The data module of ``conf/dataset/<name>.yaml``, its settings checked first."""
     settings = read_node(DatasetConfig, dataset_cfg, "dataset")
@@ -97,6 +71,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     ``results.json`` into ``run_dir``."""
     silence_known_noise()
     settings = run_settings(cfg)
+    resume_from = check_resume(cfg, run_dir)  # before anything of the run is written
     datamodule = build_datamodule(cfg.dataset)
     data = datamodule.config
     L.seed_everything(settings.seed, workers=True)
@@ -150,6 +125,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         )
     with config_errors("callbacks"):
         callbacks = build_callbacks(cfg.callbacks, checkpoint_dir, logging=bool(loggers))
+    callbacks.append(RecordSignature(settings_signature(cfg)))
     with config_errors("trainer"):
         trainer = instantiate(
             cfg.trainer,
@@ -159,9 +135,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             enable_progress_bar=any(isinstance(c, ProgressBar) for c in callbacks),
         )
     try:
-        trainer.fit(
-            module, datamodule=datamodule, ckpt_path=resume_checkpoint(settings.train.resume, checkpoint_dir)
-        )
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
     except SystemExit:
         if trainer.interrupted:  # Lightning turns Ctrl-C into a graceful stop and exit(1)
             raise TrainingInterrupted(trainer, checkpoint_dir) from None
@@ -184,8 +158,11 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "init_from": settings.train.init_from,
     }
     if settings.train.test and checkpoint.best_model_path:
+        split = datamodule.test_split
+        if split != "test":
+            log.info("testing on the %s split: layout %s has no labelled test split", split, data.layout)
         (metrics,) = trainer.test(module, datamodule=datamodule, ckpt_path=checkpoint.best_model_path)
-        results |= {key.replace("/", "_"): value for key, value in metrics.items()}
+        results |= {key.replace("/", "_"): value for key, value in metrics.items()} | {"test_split": split}
     # Read after the test pass: the samples it skipped count too.
     results["skipped_samples"] = datamodule.skipped
     if trainer.is_global_zero:

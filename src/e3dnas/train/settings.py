@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig
+from omegaconf import MISSING, DictConfig, OmegaConf
 
+from e3dnas.arch import ArchDocument, arch_from_dict, read_arch
 from e3dnas.data.config import DatasetConfig
 from e3dnas.schema import ConfigValueError, check_fields, integer, is_number, read_node, setting
+from e3dnas.train.errors import ConfigError
 
 
 @dataclass
@@ -53,6 +55,21 @@ def run_settings(cfg: DictConfig) -> RunSettings:
     return read_node(
         RunSettings, {key: cfg[key] for key in ("seed", "arch_file", "train", "loss") if key in cfg}
     )
+
+
+def resolve_arch(cfg: DictConfig) -> ArchDocument | None:
+    """The architecture from ``arch=<file.yaml>`` (a search result) or ``arch=<released name>``."""
+    if cfg.get("arch_file"):
+        return read_arch(cfg.arch_file)
+    if cfg.get("arch"):
+        return arch_from_dict(
+            OmegaConf.to_container(cfg.arch, resolve=True), source=f"conf/arch ({cfg.arch.name})"
+        )
+    if cfg.model.name == "e3d":
+        raise ConfigError(
+            "model=e3d needs an architecture: arch=<path/to/best.yaml> or arch=e3d_s|e3d_m|e3d_l"
+        )
+    return None
 
 
 def check_config(cfg: DictConfig) -> None:

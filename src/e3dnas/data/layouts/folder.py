@@ -62,6 +62,11 @@ class FolderLayout(LayoutFolders):
         """The splits are given as ``train/`` and ``val/`` folders rather than drawn."""
         return any((self.media_dir / SPLIT_FOLDERS[name]).is_dir() for name in ("train", "val"))
 
+    @property
+    def labelled_test(self) -> bool:
+        """A ``test/`` folder of class folders is labelled: the test stage reads it when it is there."""
+        return self.has_split_folders and (self.media_dir / SPLIT_FOLDERS["test"]).is_dir()
+
     @cached_property
     def class_names(self) -> list[str]:
         """``classes`` when given (evaluation pins a checkpoint's), else the sorted class folder names of

@@ -51,6 +51,11 @@ class KineticsLayout(LayoutFolders):
         super().__init__(media_dir, annotation_dir)
         self._folders: dict[Path, set[str]] = {}
 
+    @property
+    def labelled_test(self) -> bool:
+        """test.csv carries labels: the test stage reads it when it is there."""
+        return any((self.annotation_dir / name).is_file() for name in SPLIT_NAMES["test"])
+
     @cached_property
     def class_names(self) -> list[str]:
         path = self._split_file("train")

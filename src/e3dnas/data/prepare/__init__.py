@@ -159,6 +159,8 @@ def prepare(
         split = layout.split(name)
         listed += split.listed
         skipped_records += len(split.skipped)
+        for error in split.skipped:
+            logger.warning("skipped %s: %s: %s", error.path, error.reason, error.detail)
         for record in split.records:
             jobs.append((str(record.path), str(media_out / record.path.relative_to(media_in))))
     jobs = sorted(set(jobs))  # a video listed twice (several splits) is written once
@@ -187,6 +189,17 @@ def prepare(
     }
     atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def summary(manifest: dict[str, Any]) -> str:
+    """What a run of :func:`prepare` did, accounting for every listed record: prepared now, already done
+    (a rerun), broken, or skipped when the split was read (missing from disk or unusable, logged)."""
+    new = manifest["videos"] - manifest["resumed"]
+    return (
+        f"{manifest['records_listed']} records listed: {new} videos prepared now, {manifest['resumed']} "
+        f"already done, {manifest['broken']} broken (listed in {BROKEN}), {manifest['records_skipped']} "
+        f"skipped (missing or unusable, logged); {manifest['frames']} frames"
+    )
 
 
 def _claim(out: Path, settings: PrepareSettings) -> None:

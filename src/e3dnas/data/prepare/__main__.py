@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 
 from e3dnas.cli import CONF_DIR, check_group_choices, fail
 from e3dnas.data.config import DatasetConfig
-from e3dnas.data.prepare import MANIFEST, PrepareSettings, prepare
+from e3dnas.data.prepare import MANIFEST, PrepareSettings, prepare, summary
 from e3dnas.errors import E3DError
 from e3dnas.schema import read_node
 
@@ -37,10 +37,8 @@ def main(cfg: DictConfig) -> None:
     except (E3DError, TypeError, ValueError) as error:
         fail(str(error))
     print(
-        f"prepared {manifest['videos']} videos ({manifest['frames']} frames, short side "
-        f"{settings.short_side}) in {cfg.out}; {manifest['broken']} broken (listed in broken.csv), "
-        f"{manifest['resumed']} already done. Train with dataset.root={cfg.out}"
-        f" ({MANIFEST} tells the loader)."
+        f"{summary(manifest)} at short side {settings.short_side} in {cfg.out}. "
+        f"Train with dataset.root={cfg.out} ({MANIFEST} tells the loader)."
     )
 
 
