@@ -35,7 +35,7 @@ import numpy as np
 from e3dnas import cost, scores
 from e3dnas.arch import ArchBatch, read_arch
 from e3dnas.arch.released import released_arch
-from e3dnas.cli import read_conf
+from e3dnas.configs import read_conf
 from e3dnas.search import Budget, ScorerSpec, SearchSettings, run_search
 from e3dnas.space import SearchSpace
 

@@ -17,7 +17,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from e3dnas.arch import ArchBatch, arch_to_dict
-from e3dnas.cli import CONF_DIR, read_conf
+from e3dnas.configs import CONF_DIR, read_conf
 from e3dnas.export import run as export_run
 from e3dnas.export.errors import ExportError
 from e3dnas.export.fold import fold_batchnorm

@@ -162,7 +162,9 @@ def test_the_wheel_runs_a_search_from_anywhere(tmp_path):
     elsewhere.mkdir()
     no_checkout = {"PYTHONPATH": ""}
     where = run(
-        [str(python), "-c", "import e3dnas.cli as c; print(c.__file__, c.CONF_DIR)"], elsewhere, no_checkout
+        [str(python), "-c", "import e3dnas.configs as c; print(c.__file__, c.CONF_DIR)"],
+        elsewhere,
+        no_checkout,
     )
     assert all(Path(p).is_relative_to(venv) for p in where.stdout.split()), where.stdout + where.stderr
     script = str(venv / "bin" / "e3dnas-search")

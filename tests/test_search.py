@@ -14,7 +14,7 @@ import yaml
 
 from e3dnas import cost, scores
 from e3dnas.arch import load_arch, read_arch
-from e3dnas.cli import read_conf
+from e3dnas.configs import read_conf
 from e3dnas.search import Budget, ScorerSpec, SearchSettings, run_island, run_search
 
 ROOT = Path(__file__).resolve().parents[1]

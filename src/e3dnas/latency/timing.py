@@ -46,7 +46,7 @@ class TimingError(E3DError, ValueError):
     """A device or timing setting is invalid or unavailable; the message names it."""
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: OmegaConf makes a frozen dataclass a read-only config node
 class DeviceSettings:
     """Where and how networks run: a latency table holds for these settings only."""
 
@@ -112,7 +112,7 @@ def device_name(device: str) -> str:
     return platform.processor() or platform.machine()
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: OmegaConf makes a frozen dataclass a read-only config node
 class TimingSettings:
     """How long and how each op or network is timed."""
 

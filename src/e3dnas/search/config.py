@@ -15,7 +15,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from e3dnas.cli import composed_budget, group_options
+from e3dnas.cli import composed_budget
+from e3dnas.hydra_compat import group_options
 from e3dnas.schema import config_errors, read
 from e3dnas.scores import ScorerSpec
 from e3dnas.search.budget import Budget, BudgetError
