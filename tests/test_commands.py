@@ -4,7 +4,7 @@ any config tree is printed and before any run dir is made; ``--help`` names the 
 config groups only.
 
 The refusals run in this process, as the console scripts do (``runpy``), since they end before Hydra starts;
-the runs that get past them start a Python of their own.
+``--help`` and the runs, which Hydra sets up, start a Python of their own.
 """
 
 import json
@@ -124,15 +124,18 @@ def test_a_base_config_is_no_choice(module, choice, available, command, tmp_path
 
 
 @pytest.mark.parametrize("module", GROUPS)
-def test_help_names_the_command_and_its_own_groups(module, command, tmp_path):
-    code, out, err = command(module, "--help")
-    assert code == 0, err
-    assert out.startswith(f"usage: {SCRIPT[module]} (python -m {module}) ")
-    assert "powered by Hydra" not in out
-    listed = out.split("== Config groups (group=option) ==\n")[1].split("\n\n")[0]
+def test_help_names_the_command_and_its_own_groups(module, tmp_path):
+    """In a Python of its own: Hydra's help sets up its logging and run config in the process."""
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"usage: {SCRIPT[module]} (python -m {module}) ")
+    assert "powered by Hydra" not in done.stdout
+    listed = done.stdout.split("== Config groups (group=option) ==\n")[1].split("\n\n")[0]
     assert [line.split(":")[0] for line in listed.splitlines()] == list(GROUPS[module])
     if "dataset" in GROUPS[module]:
-        assert "dataset: demo, k400, sthv1, sthv2\n" in out  # base files are not offered
+        assert "dataset: demo, k400, sthv1, sthv2\n" in done.stdout  # base files are not offered
     assert list(tmp_path.iterdir()) == []
 
 
