@@ -25,7 +25,7 @@ from e3dnas import cost
 from e3dnas.arch import ArchBatch
 from e3dnas.arch.released import released_arch
 from e3dnas.budget import Budget
-from e3dnas.cli import read_conf
+from e3dnas.configs import read_conf
 from e3dnas.proxies.scorer import PROXY_SCORERS
 from e3dnas.scores import ScorerSpec, build_scorer
 

@@ -36,7 +36,7 @@ from e3dnas import cost, scores
 from e3dnas.arch import ArchBatch, read_arch
 from e3dnas.arch.released import released_arch
 from e3dnas.budget import Budget
-from e3dnas.cli import read_conf
+from e3dnas.configs import read_conf
 from e3dnas.search import ScorerSpec, SearchProblem, SearchSettings, run_search
 from e3dnas.space import SearchSpace
 

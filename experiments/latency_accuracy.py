@@ -30,7 +30,7 @@ import numpy as np
 from e3dnas import cost, scores
 from e3dnas.arch.released import released_nets
 from e3dnas.atomic import atomic_write_csv
-from e3dnas.cli import read_conf
+from e3dnas.configs import read_conf
 from e3dnas.figures import plt, save_png
 from e3dnas.latency.predict import LatencyPredictor
 from e3dnas.latency.sample import genes_key, sample_archs

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from e3dnas.arch import Arch
 from e3dnas.budget import Budget
-from e3dnas.cli import read_conf
+from e3dnas.configs import read_conf
 from e3dnas.latency.guard import LoadGuard
 from e3dnas.latency.table import LatencyTable
 from e3dnas.latency.timing import STATISTICS, DeviceSettings, TimingSettings, network_blocks, summarize

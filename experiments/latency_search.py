@@ -28,7 +28,7 @@ from e3dnas.arch import Arch, ArchBatch, save_arch
 from e3dnas.arch.released import released_arch
 from e3dnas.atomic import atomic_write_text
 from e3dnas.budget import Budget
-from e3dnas.cli import read_conf
+from e3dnas.configs import read_conf
 from e3dnas.latency.predict import LatencyPredictor
 from e3dnas.latency.table import load_table
 from e3dnas.search import ScorerSpec, SearchProblem, SearchSettings, run_search

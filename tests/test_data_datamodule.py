@@ -14,7 +14,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from e3dnas.cli import CONF_DIR
+from e3dnas.configs import CONF_DIR
 from e3dnas.data import DataError, VideoDataModule
 from e3dnas.data.config import DatasetConfig
 from e3dnas.schema import ConfigValueError, read_node

@@ -18,7 +18,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from e3dnas.cli import CONF_DIR
+from e3dnas.configs import CONF_DIR
 from e3dnas.data import DataError, VideoDataModule
 from e3dnas.data.config import DatasetConfig, DatasetSettingError
 from e3dnas.data.layouts import open_layout

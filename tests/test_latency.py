@@ -16,7 +16,7 @@ import pytest
 from e3dnas.arch import ArchBatch, read_arch
 from e3dnas.arch.__main__ import main as arch_main
 from e3dnas.budget import Budget, BudgetError
-from e3dnas.cli import read_conf
+from e3dnas.configs import read_conf
 from e3dnas.latency import profiler
 from e3dnas.latency.calibrate import fit_calibration
 from e3dnas.latency.grid import interpolate

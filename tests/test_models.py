@@ -108,7 +108,7 @@ def test_default_model_config_is_the_authors_head_with_zero_init():
 def test_x3d_sizes_share_one_config_and_refuse_a_crop_under_their_stride():
     from hydra import compose, initialize_config_dir
 
-    from e3dnas.cli import CONF_DIR
+    from e3dnas.configs import CONF_DIR
 
     with initialize_config_dir(CONF_DIR, version_base="1.3"):
         sizes = {

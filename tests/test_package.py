@@ -76,7 +76,7 @@ def test_the_run_log_holds_the_config_and_the_result(tmp_path):
     out = search(tmp_path, "+budget=demo", *TINY_SEARCH, f"hydra.run.dir={tmp_path}")
     assert out.returncode == 0, out.stderr
     assert "├── search" in out.stdout  # the config tree
-    log = (tmp_path / "__main__.log").read_text()
+    log = (tmp_path / "search.log").read_text()
     assert "├── search" in log and "iterations: 200" in log
     assert re.search(r"\[e3dnas\.stdout\]\[INFO\] - best stentr .* -> .*best\.yaml", log)
 
@@ -88,7 +88,7 @@ def test_the_training_log_holds_lightning_and_the_results(tmp_path, footage_data
     args = ["arch=e3d_s", "+experiment=demo", f"dataset.root={footage_dataset()}", *quick, *limits]
     out = run([sys.executable, "-m", "e3dnas.train", *args, f"hydra.run.dir={tmp_path}"], tmp_path)
     assert out.returncode == 0, out.stderr
-    log = (tmp_path / "__main__.log").read_text()
+    log = (tmp_path / "train.log").read_text()
     assert "├── optim" in log  # the config tree
     assert "[lightning.pytorch" in log and "`Trainer.fit` stopped: `max_epochs=1` reached" in log
     assert "[e3dnas.train][WARNING] - architecture E3D-S was searched for 13×160² clips" in log
@@ -162,7 +162,9 @@ def test_the_wheel_runs_a_search_from_anywhere(tmp_path):
     elsewhere.mkdir()
     no_checkout = {"PYTHONPATH": ""}
     where = run(
-        [str(python), "-c", "import e3dnas.cli as c; print(c.__file__, c.CONF_DIR)"], elsewhere, no_checkout
+        [str(python), "-c", "import e3dnas.configs as c; print(c.__file__, c.CONF_DIR)"],
+        elsewhere,
+        no_checkout,
     )
     assert all(Path(p).is_relative_to(venv) for p in where.stdout.split()), where.stdout + where.stderr
     script = str(venv / "bin" / "e3dnas-search")

@@ -227,7 +227,7 @@ def test_released_nets_over_the_budget_are_marked_and_their_input_size_named(tmp
     """At the E3D-S budget (13×160², 2 GFLOPs, 83 layers), rescored E3D-M and E3D-L break it and were
     searched at other sizes: the legend says both, their diamonds are hollow, the title names the size."""
     from e3dnas.budget import Budget
-    from e3dnas.cli import read_conf
+    from e3dnas.configs import read_conf
     from e3dnas.scores import ScorerSpec
     from e3dnas.search import SearchProblem, SearchSettings
     from e3dnas.search.run import released_references

@@ -15,7 +15,7 @@ import yaml
 from e3dnas import cost, scores
 from e3dnas.arch import load_arch, read_arch
 from e3dnas.budget import Budget
-from e3dnas.cli import read_conf
+from e3dnas.configs import read_conf
 from e3dnas.search import ScorerSpec, SearchProblem, SearchSettings, run_island, run_search
 
 ROOT = Path(__file__).resolve().parents[1]

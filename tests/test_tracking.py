@@ -18,7 +18,7 @@ import pytest
 import yaml
 from hydra import compose, initialize_config_dir
 
-from e3dnas.cli import CONF_DIR
+from e3dnas.configs import CONF_DIR
 from e3dnas.evaluate.run import evaluate
 from e3dnas.train.run import train
 from wandb_records import WandbRun, wandb_runs

@@ -18,7 +18,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from e3dnas.cli import CONF_DIR
+from e3dnas.configs import CONF_DIR
 from e3dnas.data.demo import build_demo
 from e3dnas.evaluate.run import evaluate
 from e3dnas.train.errors import ConfigError

@@ -11,7 +11,7 @@ import pytest
 from e3dnas import cost, scores
 from e3dnas.arch import load_arch
 from e3dnas.budget import Budget
-from e3dnas.cli import read_conf
+from e3dnas.configs import read_conf
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "experiments" / "validity"))

@@ -39,7 +39,7 @@ from e3dnas import cost, scores
 from e3dnas.arch import Arch, load_arch, save_arch
 from e3dnas.atomic import atomic_write_csv, atomic_write_text
 from e3dnas.budget import Budget
-from e3dnas.cli import read_conf
+from e3dnas.configs import read_conf
 from e3dnas.data.demo import build_demo
 from e3dnas.models import build_model
 from e3dnas.report import tables

@@ -30,7 +30,7 @@ _EXPORTS = {
     "run_search": "e3dnas.search",
     "SearchSpace": "e3dnas.space",
     "build_model": "e3dnas.models",
-    "read_conf": "e3dnas.cli",
+    "read_conf": "e3dnas.configs",
     "E3DError": "e3dnas.errors",
 }
 

@@ -61,12 +61,14 @@ def allowed(schema: type | None, key: str) -> str | None:
 
 
 def check_fields(obj: Any, prefix: str, error: type[E3DError], suffix: str = "") -> None:
-    """Raise ``error`` naming the first field of ``obj`` outside its range (``prefix.key``)."""
+    """Raise ``error`` naming the first field of ``obj`` outside its range (``prefix.key``; ``key`` for
+    top-level settings, ``prefix`` "")."""
     for field in dataclasses.fields(obj):
         check = field.metadata.get("check")
         value = getattr(obj, field.name)
         if check is not None and not check(value):
-            raise error(f"{prefix}.{field.name} must be {field.metadata['allowed']}, got {value!r}{suffix}")
+            key = f"{prefix}.{field.name}" if prefix else field.name
+            raise error(f"{key} must be {field.metadata['allowed']}, got {value!r}{suffix}")
 
 
 def unknown_key(key: str, schema: type) -> str:
@@ -103,7 +105,7 @@ def read(node: DictConfig, key: str) -> Any:
     names = {f.name for f in dataclasses.fields(schema)}
     unknown = [name for name in node if name not in names]
     if unknown:
-        raise ConfigValueError(unknown_key(f"{key}.{unknown[0]}", schema))
+        raise ConfigValueError(unknown_key(f"{key}.{unknown[0]}" if key else unknown[0], schema))
     with config_errors():
         return OmegaConf.to_object(node)
 
@@ -252,3 +254,10 @@ def _option_type(annotation: Any) -> Any:
     if origin is dict and len(args) == 2 and args[0] is str:
         return dict[str, _option_type(args[1])]
     return Any
+
+
+def read_keys(schema: type[T], cfg: DictConfig) -> T:
+    """The top-level keys of ``cfg`` that ``schema`` declares, read as ``schema`` (:func:`read_node`): for a
+    command config whose top level holds the settings of several schemas."""
+    names = [field.name for field in dataclasses.fields(schema)]
+    return read_node(schema, {name: cfg[name] for name in names if name in cfg})

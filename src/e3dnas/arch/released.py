@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 
 from e3dnas.arch.document import ArchDocument, ArchError, read_arch
-from e3dnas.cli import CONF_DIR
+from e3dnas.configs import CONF_DIR
 
 
 @cache

@@ -1,10 +1,10 @@
 """The data settings (``dataset.*``): the one place their defaults live, and their range checks.
 
 conf/dataset/<name>.yaml holds what a dataset changes; the dataclass is registered in Hydra's ConfigStore as
-``dataset/schema`` (so ``defaults: [schema]`` puts every key, typed, into the composed config) and read back
-with :func:`e3dnas.schema.read_node`, which runs the checks below. The package imports this module
-(``e3dnas/__init__.py``): the schema must be registered before anything composes a config. It stays light
-(no torch) for that reason.
+``_base/dataset/schema`` (so ``defaults: [/_base/dataset/schema@_here_]`` puts every key, typed, into the
+composed config, and ``dataset=`` does not offer it as a choice) and read back with
+:func:`e3dnas.schema.read_node`, which runs the checks below. e3dnas.configs imports this module: the schema
+must be registered before anything composes a config. It stays light (no torch) for that reason.
 """
 
 from __future__ import annotations
@@ -121,4 +121,4 @@ def _grouping(pattern: object) -> bool:
         return False
 
 
-ConfigStore.instance().store(group="dataset", name="schema", node=DatasetConfig)
+ConfigStore.instance().store(group="_base/dataset", name="schema", node=DatasetConfig)

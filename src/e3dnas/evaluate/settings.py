@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
-from e3dnas.schema import ConfigValueError, one_of, read_node
+from e3dnas.schema import ConfigValueError, one_of, read_keys
 
 VIEWS = one_of(("multi", "single"))
 
@@ -16,6 +16,7 @@ VIEWS = one_of(("multi", "single"))
 class EvalSettings:
     ckpt: str = MISSING
     views: str = MISSING  # multi: the test protocol (clips × crops); single: the validation view
+    print_config: bool = True
 
     def __post_init__(self) -> None:
         allowed, check = VIEWS
@@ -24,7 +25,7 @@ class EvalSettings:
 
 
 def eval_settings(cfg: DictConfig) -> EvalSettings:
-    return read_node(EvalSettings, {key: cfg[key] for key in ("ckpt", "views") if key in cfg})
+    return read_keys(EvalSettings, cfg)
 
 
 ConfigStore.instance().store(group="schema", name="eval", node=EvalSettings)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-import hydra
 from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
-from e3dnas.cli import CONF_DIR, fail
-from e3dnas.export.errors import ExportError
+from e3dnas.command import hydra_command
 from e3dnas.export.outputs import RECORD
-from e3dnas.export.run import export
-from e3dnas.train.errors import ConfigError
+from e3dnas.export.run import export, export_settings
 
 
 def latency_table(record: dict[str, Any]) -> Table:
@@ -30,12 +28,8 @@ def latency_table(record: dict[str, Any]) -> Table:
     return table
 
 
-@hydra.main(config_path=CONF_DIR, config_name="export", version_base="1.3")
-def main(cfg: DictConfig) -> None:
-    try:
-        path, record = export(cfg)
-    except (ConfigError, ExportError) as err:
-        fail(str(err))
+def run(cfg: DictConfig, run_dir: Path) -> None:
+    path, record = export(cfg)
     print(f"{path} (record: {path.with_name(RECORD)})")
     Console().print(latency_table(record))
     print(
@@ -45,4 +39,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    hydra_command("export", export_settings, run)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch import Tensor, nn
 
 from e3dnas.atomic import atomic_write_bytes, atomic_write_text
@@ -18,24 +18,18 @@ from e3dnas.export.fold import batchnorms, fold_batchnorm
 from e3dnas.export.formats import ExportFormat, Loaded, export_format
 from e3dnas.export.latency import latency, torch_threads
 from e3dnas.export.outputs import RECORD, claim, export_dir, file_sha256
+from e3dnas.export.settings import ExportSettings
+from e3dnas.schema import read_node
 from e3dnas.train.checkpoint import load_checkpoint
-from e3dnas.train.errors import ConfigError
 from e3dnas.train.module import ClipClassifier
 
 
-def check_options(cfg: DictConfig) -> None:
-    """One line naming the key of a value that cannot work, before the checkpoint is even read."""
-    if OmegaConf.is_missing(cfg, "ckpt"):
-        raise ConfigError("ckpt: missing (ckpt=<path/to/checkpoint.ckpt>)")
-    minimum = {"batch_size": 1, "threads": 1, "warmup": 0, "runs": 1, "seed": 0}
-    for key, low in minimum.items():
-        value = cfg[key]
-        if key == "threads" and value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ConfigError(f"{key} must be an integer >= {low}, got {value!r}")
-    if isinstance(cfg.atol, bool) or not isinstance(cfg.atol, int | float) or not cfg.atol >= 0:
-        raise ConfigError(f"atol must be a number >= 0, got {cfg.atol!r}")
+def export_settings(cfg: DictConfig) -> tuple[ExportFormat, ExportSettings]:
+    """The format (its packages installed) and the settings of ``cfg``, each checked before the checkpoint
+    is even read; an E3DError names the key of a value that cannot work."""
+    fmt = export_format(cfg.format)
+    fmt.check_requirements()
+    return fmt, read_node(ExportSettings, cfg)
 
 
 def eager_network(module: ClipClassifier) -> nn.Module:
@@ -91,31 +85,31 @@ def export(cfg: DictConfig) -> tuple[Path, dict[str, Any]]:
     Nothing is written unless the serialised network passes :func:`verify`; the latency is that of the
     file read back from disk, against the eager (unfolded) network on the same clip.
     """
-    fmt = export_format(cfg.format)
-    fmt.check_requirements()
-    check_options(cfg)
-    module = load_checkpoint(cfg.ckpt)
+    fmt, settings = export_settings(cfg)
+    module = load_checkpoint(settings.ckpt)
     network = eager_network(module)
     side = module.hparams.resolution
-    shape = (cfg.batch_size, 3, module.hparams.frames, side, side)
-    ckpt = Path(cfg.ckpt).resolve()
+    shape = (settings.batch_size, 3, module.hparams.frames, side, side)
+    ckpt = Path(settings.ckpt).resolve()
     identity = {"format": fmt.name, "input_shape": list(shape), "ckpt_sha256": file_sha256(ckpt)}
-    folder = export_dir(ckpt, cfg.out_dir, fmt.name, shape)
+    folder = export_dir(ckpt, settings.out_dir, fmt.name, shape)
     claim(folder, identity)
 
-    threads = cfg.threads or torch.get_num_threads()
+    threads = settings.threads or torch.get_num_threads()
     with torch_threads(threads):
         folded = fold_batchnorm(network)
-        clips = torch.randn(shape, generator=torch.Generator().manual_seed(cfg.seed))
+        clips = torch.randn(shape, generator=torch.Generator().manual_seed(settings.seed))
         with torch.no_grad():
             reference = network(clips)
             # eager first, before any runtime of the format has started threads that keep spinning a while
-            eager_ms = latency(partial(network, clips), cfg.warmup, cfg.runs)
+            eager_ms = latency(partial(network, clips), settings.warmup, settings.runs)
         data = fmt.serialize(folded, clips)
-        diff = verify(fmt, fmt.load(data), clips, reference, cfg.atol)
+        diff = verify(fmt, fmt.load(data), clips, reference, settings.atol)
         path = atomic_write_bytes(folder / f"model{fmt.suffix}", data)
         with torch.no_grad():
-            exported_ms = latency(partial(fmt.load(path.read_bytes()).run, clips), cfg.warmup, cfg.runs)
+            exported_ms = latency(
+                partial(fmt.load(path.read_bytes()).run, clips), settings.warmup, settings.runs
+            )
 
     record = {
         **identity,
@@ -124,12 +118,12 @@ def export(cfg: DictConfig) -> tuple[Path, dict[str, Any]]:
         "ckpt": str(ckpt),
         "folded_batchnorms": len(batchnorms(network)),
         "parity_max_abs_diff": diff,
-        "atol": cfg.atol,
+        "atol": settings.atol,
         "latency_ms": exported_ms,
         "eager_latency_ms": eager_ms,
         "threads": threads,
-        "warmup": cfg.warmup,
-        "runs": cfg.runs,
+        "warmup": settings.warmup,
+        "runs": settings.runs,
         "versions": fmt.versions(),
         **deployment(module),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -38,7 +38,7 @@ class TimingError(E3DError, ValueError):
     """A device or timing setting is invalid or unavailable; the message names it."""
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: OmegaConf makes a frozen dataclass a read-only config node
 class DeviceSettings:
     """Where and how networks run: a latency table holds for these settings only."""
 
@@ -97,7 +97,7 @@ class DeviceSettings:
         return asdict(self) | {"device_name": self.backend.name(), "torch": torch.__version__}
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: OmegaConf makes a frozen dataclass a read-only config node
 class TimingSettings:
     """How long and how each op or network is timed."""
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from e3dnas.budget import budget_dir
-from e3dnas.cli import CONF_DIR, check_group_choices, fail, user_errors
-from e3dnas.latency.profiler import ProfileError, ProfileSettings, profile
-from e3dnas.latency.timing import DeviceSettings, TimingError, TimingSettings
-from e3dnas.search.config import budget_and_space
+from e3dnas.command import hydra_command
+from e3dnas.errors import Interrupted
+from e3dnas.latency.profiler import profile
+from e3dnas.profile.config import profile_inputs
 
 TABLE_FILE = "latency.json"
 CACHE_FILE = "cache.json"
@@ -28,25 +26,14 @@ OmegaConf.register_new_resolver("budget_dir", budget_dir, replace=True)
 OmegaConf.register_new_resolver("profile_tag", profile_tag, replace=True)
 
 
-@hydra.main(config_path=CONF_DIR, config_name="profile", version_base="1.3")
-def main(cfg: DictConfig) -> None:
-    from hydra.core.hydra_config import HydraConfig
-
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
-    with user_errors():
-        budget, space = budget_and_space(cfg)
+def run(cfg: DictConfig, run_dir: Path) -> None:
+    budget, space, device, timing, settings, progress = profile_inputs(cfg)
     try:
-        device = DeviceSettings(cfg.device, cfg.threads, cfg.batch, cfg.dtype, cfg.channels_last, cfg.compile)
-        timing = TimingSettings(**OmegaConf.to_container(cfg.timing, resolve=True))
-        settings = ProfileSettings(cfg.grid_ratio, cfg.calibration.networks, cfg.calibration.seed)
-    except (TimingError, ProfileError, TypeError) as err:
-        fail(str(err))
-    try:
-        table = profile(space, budget, device, timing, settings, run_dir / CACHE_FILE, cfg.progress)
-    except ProfileError as err:
-        fail(str(err))
+        table = profile(space, budget, device, timing, settings, run_dir / CACHE_FILE, progress)
     except KeyboardInterrupt:
-        fail(f"interrupted; timings so far are in {run_dir / CACHE_FILE}: the same command continues", 130)
+        raise Interrupted(
+            f"interrupted; timings so far are in {run_dir / CACHE_FILE}: the same command continues"
+        ) from None
     path = table.save(run_dir / TABLE_FILE)
     c = table.calibration
     points = sum(int((e.ms == e.ms).sum()) for e in table.entries.values())
@@ -62,5 +49,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    check_group_choices(sys.argv[1:], ("budget", "space"))
-    main()
+    hydra_command("profile", profile_inputs, run, groups=("budget", "space"))

@@ -16,7 +16,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
 from e3dnas.budget import Budget, BudgetError, composed_budget, is_given
-from e3dnas.cli import group_options
+from e3dnas.hydra_compat import group_options
 from e3dnas.schema import config_errors, read
 from e3dnas.scores import ScorerSpec
 from e3dnas.search.problem import SearchProblem
@@ -70,10 +70,3 @@ def search_problem(cfg: DictConfig) -> SearchProblem:
     budget, space = budget_and_space(cfg)
     scorer, settings = checked_settings(cfg)
     return SearchProblem(space, scorer, budget, settings)
-
-
-def check_config(cfg: DictConfig) -> None:
-    """The checks that need no run: settings, scorer options' types and, when given, the budget."""
-    checked_settings(cfg)
-    if is_given(cfg.get("budget")):
-        budget_and_space(cfg)

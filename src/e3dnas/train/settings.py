@@ -14,7 +14,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from e3dnas.arch import ArchDocument, arch_from_dict, read_arch
 from e3dnas.data.config import DatasetConfig
-from e3dnas.schema import ConfigValueError, check_fields, integer, is_number, read_node, setting
+from e3dnas.schema import ConfigValueError, check_fields, integer, is_number, read_keys, read_node, setting
 from e3dnas.train.errors import ConfigError
 
 
@@ -43,6 +43,7 @@ class RunSettings:
     arch_file: str | None = None
     train: TrainOptions = MISSING
     loss: LossOptions = MISSING
+    print_config: bool = True
 
     def __post_init__(self) -> None:
         allowed, check = SEED
@@ -52,9 +53,7 @@ class RunSettings:
 
 def run_settings(cfg: DictConfig) -> RunSettings:
     """The run settings of a composed training config; ConfigValueError naming the key at fault."""
-    return read_node(
-        RunSettings, {key: cfg[key] for key in ("seed", "arch_file", "train", "loss") if key in cfg}
-    )
+    return read_keys(RunSettings, cfg)
 
 
 def resolve_arch(cfg: DictConfig) -> ArchDocument | None:
