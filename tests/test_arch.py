@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from e3dnas.arch import Arch, ArchError, Stage, Stem, arch_to_dict, dump_arch, load_arch, read_arch, save_arch
@@ -61,7 +61,9 @@ def archs(draw) -> Arch:
 
 @settings(max_examples=200, deadline=None)
 @given(arch=archs(), meta=st.dictionaries(st.sampled_from(["flops", "note"]), st.integers() | st.text()))
+@example(arch=Arch(1, 8, Stem(8, (1, 1), 1), (Stage(8, 8, (1, 1), 1, 1),), 8), meta={"note": "a\x85b\u2028"})
 def test_round_trip_random(tmp_path_factory, arch: Arch, meta: dict):
+    """Any text in meta comes back, the Unicode line breaks YAML folds (NEL, LS, PS) included."""
     path = tmp_path_factory.mktemp("rt") / "a.yaml"
     save_arch(path, arch, name="x", meta=meta)
     doc = read_arch(path)

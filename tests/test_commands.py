@@ -111,10 +111,10 @@ def test_an_added_key_no_schema_knows_is_refused(command, tmp_path):
     [
         ("e3dnas.train", "trainer=base", "(available: cpu, ddp, ddp_slurm, gpu;"),
         ("e3dnas.train", "model=x3d", "(available: e3d, x3d_l, x3d_m, x3d_s, x3d_xs;"),
-        ("e3dnas.train", "dataset=something", "(available: demo, k400, sthv1, sthv2;"),
-        ("e3dnas.train", "dataset=schema", "(available: demo, k400, sthv1, sthv2;"),
+        ("e3dnas.train", "dataset=something", "(available: demo, folder, k400, sthv1, sthv2;"),
+        ("e3dnas.train", "dataset=schema", "(available: demo, folder, k400, sthv1, sthv2;"),
         ("e3dnas.evaluate", "trainer=base", "(available: cpu, ddp, ddp_slurm, gpu;"),
-        ("e3dnas.data.prepare", "dataset=something", "(available: demo, k400, sthv1, sthv2;"),
+        ("e3dnas.data.prepare", "dataset=something", "(available: demo, folder, k400, sthv1, sthv2;"),
     ],
 )
 def test_a_base_config_is_no_choice(module, choice, available, command, tmp_path):
@@ -135,7 +135,7 @@ def test_help_names_the_command_and_its_own_groups(module, tmp_path):
     listed = done.stdout.split("== Config groups (group=option) ==\n")[1].split("\n\n")[0]
     assert [line.split(":")[0] for line in listed.splitlines()] == list(GROUPS[module])
     if "dataset" in GROUPS[module]:
-        assert "dataset: demo, k400, sthv1, sthv2\n" in done.stdout  # base files are not offered
+        assert "dataset: demo, folder, k400, sthv1, sthv2\n" in done.stdout  # base files are not offered
     assert list(tmp_path.iterdir()) == []
 
 

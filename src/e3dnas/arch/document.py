@@ -184,8 +184,16 @@ def _represent_dict(dumper: yaml.SafeDumper, data: dict):
     return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=flow)
 
 
+def _represent_str(dumper: yaml.SafeDumper, data: str):
+    # PyYAML writes the Unicode line breaks (NEL, LS, PS) raw in plain or single-quoted scalars, and the
+    # reader then folds them into spaces: only a double-quoted scalar escapes them, so the text comes back.
+    style = '"' if any(c in data for c in "\x85\u2028\u2029") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
 _ArchDumper.add_representer(list, _represent_list)
 _ArchDumper.add_representer(dict, _represent_dict)
+_ArchDumper.add_representer(str, _represent_str)
 
 
 def dump_arch(arch: Arch, name: str | None = None, meta: Mapping[str, Any] | None = None) -> str:
