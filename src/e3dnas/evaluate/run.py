@@ -92,6 +92,7 @@ def evaluate(cfg: DictConfig, run_dir: Path, overrides: list[str] = ()) -> dict[
         "trained_frames": module.hparams.frames,
         "trained_resolution": module.hparams.resolution,
         "views": settings.views,
+        "protocol": data.test_protocol(multiview=settings.views == "multi"),
         "videos": len(labels),
         **{key.split("/")[-1]: float(value) for key, value in metrics.items() if "top" in key},
         "skipped_samples": datamodule.skipped,

@@ -20,8 +20,16 @@ from e3dnas.schema import ConfigValueError, check_fields, integer, is_number, re
 class TrainOptions:
     resume: str = MISSING  # auto | never | <ckpt path>
     init_from: str | None = None
+    pretrained_on: str | None = None  # a fine-tuning preset's source dataset: init_from is then required
     test: bool = MISSING
     decay_norm_and_bias: bool = MISSING
+
+    def __post_init__(self) -> None:
+        if self.pretrained_on and not self.init_from:
+            raise ConfigValueError(
+                f"train.init_from is required: this recipe fine-tunes a {self.pretrained_on} checkpoint "
+                f"(train.pretrained_on={self.pretrained_on}); give train.init_from=<its best checkpoint>"
+            )
 
 
 @dataclass
