@@ -15,9 +15,9 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from e3dnas.arch import arch_from_dict
 from e3dnas.models import build_model, model_options, model_settings, prepare_model
-from e3dnas.schema import is_number
 from e3dnas.train.errors import ConfigError, config_errors
 from e3dnas.train.optim import ScaledRate, global_batch, param_groups
+from e3dnas.train.settings import rate_options
 
 log = logging.getLogger("e3dnas.train")
 
@@ -55,12 +55,7 @@ class ClipClassifier(L.LightningModule):
         self.save_hyperparameters()
         # Built now so that a wrong _target_ fails before fitting: partials awaiting parameters / optimiser.
         # optim.lr is the rate of optim.reference_batch clips per step (not an optimiser argument).
-        options = dict(optim)
-        self.reference_batch = reference_batch(options.pop("reference_batch", None))
-        if not is_number(options.get("lr")):
-            raise ConfigError(
-                f"optim.lr must be a number (the rate at optim.reference_batch), got {options.get('lr')!r}"
-            )
+        options, self.base_lr, self.reference_batch = rate_options(optim)
         with config_errors("optim"):
             self.optimizer_factory = instantiate(options)
         self.rate: ScaledRate | None = None  # set by configure_optimizers, once the trainer knows its batch
@@ -137,7 +132,7 @@ class ClipClassifier(L.LightningModule):
         """``optim.lr`` scaled linearly from ``optim.reference_batch`` to the clips of one optimiser step."""
         trainer = self.trainer
         batch = global_batch(self.per_device_batch(), trainer.world_size, trainer.accumulate_grad_batches)
-        return ScaledRate(float(self.hparams.optim["lr"]), self.reference_batch, batch)
+        return ScaledRate(self.base_lr, self.reference_batch, batch)
 
     def configure_optimizers(self):
         """The configured optimiser over :func:`param_groups`, at :meth:`scaled_rate` (logged once, recorded
@@ -156,12 +151,3 @@ class ClipClassifier(L.LightningModule):
         per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1))
         scheduler = self.scheduler_factory(optimizer, total_steps=total, steps_per_epoch=per_epoch)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
-
-def reference_batch(value: Any) -> int | None:
-    """``optim.reference_batch``: a positive whole number of clips, or None (the rate is not scaled)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"optim.reference_batch must be a positive integer or null, got {value!r}")
-    return value

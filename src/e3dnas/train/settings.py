@@ -1,4 +1,4 @@
-"""The training run's own settings (``seed``, ``train.*``, ``loss.*``), typed and range-checked.
+"""The training run's own settings (``seed``, ``train.*``, ``loss.*``, ``optim``'s rate), typed and checked.
 
 Their values live in conf/train.yaml; the dataclasses give them types and ranges and are registered in
 Hydra's ConfigStore (``schema/train``). They are not in train.yaml's defaults list: there a bad type would
@@ -7,7 +7,9 @@ stop Hydra's composition with its own page and exit code, where :func:`run_setti
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
@@ -63,9 +65,26 @@ def run_settings(cfg: DictConfig) -> RunSettings:
     )
 
 
+def rate_options(optim: Mapping[str, Any]) -> tuple[dict[str, Any], float, int | None]:
+    """Split the optimiser config into the optimiser's own arguments, the base rate ``lr`` and
+    ``reference_batch`` (not an optimiser argument); ConfigValueError naming the key when one is wrong."""
+    options = dict(optim)
+    reference = options.pop("reference_batch", None)
+    if reference is not None and (
+        isinstance(reference, bool) or not isinstance(reference, int) or reference < 1
+    ):
+        raise ConfigValueError(f"optim.reference_batch must be a positive integer or null, got {reference!r}")
+    if not is_number(options.get("lr")):
+        raise ConfigValueError(
+            f"optim.lr must be a number (the rate at optim.reference_batch), got {options.get('lr')!r}"
+        )
+    return options, float(options["lr"]), reference
+
+
 def check_config(cfg: DictConfig) -> None:
-    """The checks a training makes of its settings before it starts: run and dataset."""
+    """The checks a training makes of its settings before it starts: run, optimiser rate and dataset."""
     run_settings(cfg)
+    rate_options(cfg.optim)
     read_node(DatasetConfig, cfg.dataset, "dataset")
 
 
