@@ -449,15 +449,15 @@ def test_evaluate_writes_one_prediction_per_video_that_reproduces_top1(
     tmp_path, small_checkpoint, footage_dataset
 ):
     root = footage_dataset()
-    cfg = compose_cfg(
-        "eval",
+    overrides = [
         f"ckpt={small_checkpoint}",
         f"dataset.root={root}",
         "dataset.num_workers=0",
         "dataset.persistent_workers=false",
         "dataset.test_clips=2",  # softmax averaged over 2 views per video
-    )
-    metrics = evaluate(cfg, tmp_path)
+    ]
+    # the command line's dataset.* fields go on top of the checkpoint's data config
+    metrics = evaluate(compose_cfg("eval", *overrides), tmp_path, overrides)
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
     # the demo's crops of 56 px from a 64 px short side, not X3D's full-short-side crops
     assert metrics["protocol"] == {
