@@ -86,6 +86,25 @@ def test_gpu_transforms_give_the_same_batches_as_worker_transforms(footage_datas
         torch.testing.assert_close(cpu["clip"], device["clip"], atol=0, rtol=0)
 
 
+def test_full_short_side_test_crops_on_workers_and_on_the_device(footage_dataset):
+    """X3D's protocol (test_resolution = test_scale): 3 test crops as large as the short side, at that size,
+    the same on either path; validation keeps the training resolution."""
+    root = footage_dataset("sthv2")
+    results = {}
+    for on_device in (False, True):
+        dm = make(root, test_scale=40, test_resolution=40, test_crops=3, gpu_transforms=on_device)
+        dm.setup("test")
+        dm.setup("fit")
+        results[on_device] = batches(dm, "test")
+        assert all(b["clip"].shape[1:] == (3, 4, 32, 32) for b in batches(dm, "val"))
+    for cpu, device in zip(results[False], results[True], strict=True):
+        assert cpu["clip"].shape[1:] == (3, 3, 4, 40, 40)  # 1 clip × 3 crops
+        torch.testing.assert_close(cpu["clip"], device["clip"], atol=0, rtol=0)
+    # square footage: a crop as large as the short side is the whole frame, so the three crops coincide
+    first = results[False][0]["clip"][0]
+    assert torch.equal(first[0], first[1]) and torch.equal(first[1], first[2])
+
+
 def test_repeated_clips_share_a_decode_but_not_frames_or_views(footage_dataset):
     dm = make(footage_dataset("sthv2"), repeat_clips=2, frames=8)
     dm.setup("fit")

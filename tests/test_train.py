@@ -202,6 +202,14 @@ def _write_bad_arch(tmp_path: Path) -> Path:
         ),
         (["arch=e3d_s", "seed=abc"], "seed: Value 'abc' of type 'str' could not be converted to Integer"),
         (["arch=e3d_s", "dataset.batch_size=0"], "dataset.batch_size must be an integer >= 1, got 0"),
+        (
+            ["arch=e3d_s", "optim.reference_batch=0"],
+            "optim.reference_batch must be a positive integer or null, got 0",
+        ),
+        (
+            ["+experiment=e3d_s_sthv2_from_k400"],
+            "train.init_from is required: this recipe fine-tunes a k400 checkpoint",
+        ),
         (["arch=e3d_s", "dataset.resolution=0"], "dataset.resolution must be an integer >= 1, got 0"),
         (
             ["arch=e3d_s", "dataset.resolution=8"],
@@ -450,16 +458,24 @@ def test_evaluate_writes_one_prediction_per_video_that_reproduces_top1(
     tmp_path, small_checkpoint, footage_dataset
 ):
     root = footage_dataset()
-    cfg = compose_cfg(
-        "eval",
+    overrides = [
         f"ckpt={small_checkpoint}",
         f"dataset.root={root}",
         "dataset.num_workers=0",
         "dataset.persistent_workers=false",
         "dataset.test_clips=2",  # softmax averaged over 2 views per video
-    )
-    metrics = evaluate(cfg, tmp_path)
+    ]
+    # the command line's dataset.* fields go on top of the checkpoint's data config
+    metrics = evaluate(compose_cfg("eval", *overrides), tmp_path, overrides)
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
+    # the demo's crops of 56 px from a 64 px short side, not X3D's full-short-side crops
+    assert metrics["protocol"] == {
+        "name": "inner_crop",
+        "clips": 2,
+        "crops": 1,
+        "short_side": 64.0,
+        "crop": 56,
+    }
     rows = list(csv.DictReader((tmp_path / "predictions.csv").open()))
     videos = {entry["id"] for entry in json.loads((root / "validation.json").read_text())}
     assert len(rows) == len(videos) == metrics["videos"]

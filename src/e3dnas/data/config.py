@@ -63,6 +63,9 @@ class DatasetConfig:
     train_scale: list[float] | None = None
     # short side of val/test views; null: resolution × 8/7 (256 @ 224)
     test_scale: float | None = setting(*positive_number(optional=True), default=None)
+    # side of the test views the network sees; null: resolution. X3D's protocol sets it to test_scale: its
+    # 3 crops then cover the whole short side (fully convolutional test at a larger input than training)
+    test_resolution: int | None = setting(*optional(*POSITIVE_INT), default=None)
     # temporal test views (segment sampling: offset (k + ½)/K inside each segment)
     test_clips: int = setting(*POSITIVE_INT, default=1)
     # 1 (centre) or 3 (start, centre, end of the long side); views = clips × crops
@@ -104,6 +107,11 @@ class DatasetConfig:
             raise DatasetSettingError(
                 f"dataset.train_scale must be [min, max], both > 0, got {self.train_scale}"
             )
+        if self.test_resolution is not None and self.test_resolution > self.test_short_side:
+            raise DatasetSettingError(
+                f"dataset.test_resolution ({self.test_resolution}) must not exceed the test short side "
+                f"dataset.test_scale ({self.test_short_side:g})"
+            )
         if self.batch_size % self.repeat_clips:
             raise DatasetSettingError(
                 f"dataset.repeat_clips must divide dataset.batch_size ({self.batch_size}), "
@@ -111,6 +119,25 @@ class DatasetConfig:
             )
         if self.classes is not None and len(set(self.classes)) != len(self.classes):
             raise DatasetSettingError(f"dataset.classes lists a class twice: {self.classes}")
+
+    @property
+    def test_short_side(self) -> float:
+        """Short side of the val/test views: ``test_scale``, else ``resolution`` × 8/7."""
+        return float(self.test_scale) if self.test_scale is not None else self.resolution * 8 / 7
+
+    def test_protocol(self, multiview: bool = True) -> dict[str, int | float | str]:
+        """The views an evaluation takes (``multiview``: the test protocol; else the one validation view), as
+        evaluation's metrics.json records them. ``full_short_side``: X3D's, square crops as large as the short
+        side; ``inner_crop``: crops of ``resolution`` from a larger short side."""
+        short = self.test_short_side
+        crop = (self.test_resolution or self.resolution) if multiview else self.resolution
+        return {
+            "name": "full_short_side" if crop >= round(short) else "inner_crop",
+            "clips": self.test_clips if multiview else 1,
+            "crops": self.test_crops if multiview else 1,
+            "short_side": short,
+            "crop": crop,
+        }
 
 
 def _grouping(pattern: object) -> bool:

@@ -75,14 +75,18 @@ class VideoDataModule(L.LightningDataModule):
         self.sampler = make_sampler(c.sampling, c.frames, c.stride)
         self.resolution = resolution = c.resolution
         low, high = c.train_scale if c.train_scale is not None else (resolution * 8 / 7, resolution * 10 / 7)
-        test = float(c.test_scale) if c.test_scale is not None else resolution * 8 / 7
+        test = c.test_short_side
         self.mean, self.std = tuple(c.mean), tuple(c.std)
         common = {"resolution": resolution, "mean": self.mean, "std": self.std}
         self.transforms = {
             "train": ClipTransform(scale=(float(low), float(high)), train=True, **common),
             "val": ClipTransform(scale=(test, test), train=False, **common),
             "test": ClipTransform(
-                scale=(test, test), train=False, crops=c.test_crops, multiview=True, **common
+                scale=(test, test),
+                train=False,
+                crops=c.test_crops,
+                multiview=True,
+                **(common | {"resolution": c.test_resolution or resolution}),
             ),
         }
         self.max_short = {"train": math.ceil(high), "val": math.ceil(test), "test": math.ceil(test)}
@@ -228,7 +232,10 @@ class VideoDataModule(L.LightningDataModule):
         if isinstance(batch, torch.Tensor):
             return batch
         if "views" in batch:
-            batch["clip"] = render(batch["clip"], batch.pop("views"), self.resolution, self.mean, self.std)
+            views = batch.pop("views")
+            multiview = views.dim() == 3  # [B, V, 5]: test views, at their own side (dataset.test_resolution)
+            side = self.transforms["test" if multiview else "val"].resolution
+            batch["clip"] = render(batch["clip"], views, side, self.mean, self.std)
         elif batch["clip"].dtype == torch.uint8:
             batch["clip"] = normalise(batch["clip"], self.mean, self.std)
         return batch

@@ -114,6 +114,7 @@ def evaluate(cfg: DictConfig, run_dir: Path, overrides: list[str] = ()) -> dict[
         "trained_resolution": module.hparams.resolution,
         "views": settings.views,
         "split": datamodule.test_split if settings.views == "multi" else "val",
+        "protocol": data.test_protocol(multiview=settings.views == "multi"),
         "videos": len(labels),
         **{key.split("/")[-1]: float(value) for key, value in metrics.items() if "top" in key},
         "skipped_samples": datamodule.skipped,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,8 +15,11 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from e3dnas.arch import arch_from_dict
 from e3dnas.models import build_model, model_options, model_settings, prepare_model
-from e3dnas.train.errors import config_errors
-from e3dnas.train.optim import param_groups
+from e3dnas.train.errors import ConfigError, config_errors
+from e3dnas.train.optim import ScaledRate, global_batch, param_groups
+from e3dnas.train.settings import rate_options
+
+log = logging.getLogger("e3dnas.train")
 
 
 def accuracy_metrics(num_classes: int, prefix: str) -> MetricCollection:
@@ -50,8 +54,11 @@ class ClipClassifier(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         # Built now so that a wrong _target_ fails before fitting: partials awaiting parameters / optimiser.
+        # optim.lr is the rate of optim.reference_batch clips per step (not an optimiser argument).
+        options, self.base_lr, self.reference_batch = rate_options(optim)
         with config_errors("optim"):
-            self.optimizer_factory = instantiate(optim)
+            self.optimizer_factory = instantiate(options)
+        self.rate: ScaledRate | None = None  # set by configure_optimizers, once the trainer knows its batch
         with config_errors("scheduler"):
             self.scheduler_factory = instantiate(scheduler) if scheduler else None
         arch_value = arch_from_dict(dict(arch), source="checkpoint arch").arch if arch else None
@@ -110,10 +117,34 @@ class ClipClassifier(L.LightningModule):
         probs = self(flat).softmax(-1).view(-1, views, self.hparams.num_classes).mean(1)
         return self._evaluate(probs, batch, self.test_metrics, None)
 
+    def per_device_batch(self) -> int:
+        """Clips per device and step: the data module's batch, else the recorded data config's."""
+        batch = getattr(self.trainer.datamodule, "batch_size", None)
+        if batch is None:
+            batch = (self.hparams.dataset or {}).get("batch_size")
+        if batch is None:
+            raise ConfigError(
+                "optim.reference_batch: the per-device batch size is unknown (no dataset config)"
+            )
+        return int(batch)
+
+    def scaled_rate(self) -> ScaledRate:
+        """``optim.lr`` scaled linearly from ``optim.reference_batch`` to the clips of one optimiser step."""
+        trainer = self.trainer
+        batch = global_batch(self.per_device_batch(), trainer.world_size, trainer.accumulate_grad_batches)
+        return ScaledRate(self.base_lr, self.reference_batch, batch)
+
     def configure_optimizers(self):
-        """The configured optimiser over :func:`param_groups`; the scheduler, if any, is called with the
-        optimiser and the run's length in steps (``total_steps``, ``steps_per_epoch``), stepped per step."""
-        optimizer = self.optimizer_factory(param_groups(self.model, self.hparams.decay_norm_and_bias))
+        """The configured optimiser over :func:`param_groups`, at :meth:`scaled_rate` (logged once, recorded
+        in the loggers' hyperparameters); the scheduler, if any, is called with the optimiser and the run's
+        length in steps (``total_steps``, ``steps_per_epoch``), stepped per step."""
+        self.rate = self.scaled_rate()
+        if self.trainer.is_global_zero:
+            log.info("%s", self.rate.describe())
+        for logger in self.trainer.loggers:
+            logger.log_hyperparams({"lr_scaling": self.rate.as_dict()})
+        groups = param_groups(self.model, self.hparams.decay_norm_and_bias)
+        optimizer = self.optimizer_factory(groups, lr=self.rate.lr)
         if self.scheduler_factory is None:
             return optimizer
         total = int(self.trainer.estimated_stepping_batches)

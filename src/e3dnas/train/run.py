@@ -156,6 +156,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "epochs": trainer.current_epoch,
         "global_step": trainer.global_step,
         "init_from": settings.train.init_from,
+        "lr_scaling": module.rate.as_dict() if module.rate else None,
     }
     if settings.train.test and checkpoint.best_model_path:
         split = datamodule.test_split

@@ -1,4 +1,4 @@
-"""The training run's own settings (``seed``, ``train.*``, ``loss.*``), typed and range-checked.
+"""The training run's own settings (``seed``, ``train.*``, ``loss.*``, ``optim``'s rate), typed and checked.
 
 Their values live in conf/train.yaml; the dataclasses give them types and ranges and are registered in
 Hydra's ConfigStore (``schema/train``). They are not in train.yaml's defaults list: there a bad type would
@@ -7,7 +7,9 @@ stop Hydra's composition with its own page and exit code, where :func:`run_setti
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -22,8 +24,16 @@ from e3dnas.train.errors import ConfigError
 class TrainOptions:
     resume: str = MISSING  # auto | never | <ckpt path>
     init_from: str | None = None
+    pretrained_on: str | None = None  # a fine-tuning preset's source dataset: init_from is then required
     test: bool = MISSING
     decay_norm_and_bias: bool = MISSING
+
+    def __post_init__(self) -> None:
+        if self.pretrained_on and not self.init_from:
+            raise ConfigValueError(
+                f"train.init_from is required: this recipe fine-tunes a {self.pretrained_on} checkpoint "
+                f"(train.pretrained_on={self.pretrained_on}); give train.init_from=<its best checkpoint>"
+            )
 
 
 @dataclass
@@ -71,9 +81,26 @@ def resolve_arch(cfg: DictConfig) -> ArchDocument | None:
     return None
 
 
+def rate_options(optim: Mapping[str, Any]) -> tuple[dict[str, Any], float, int | None]:
+    """Split the optimiser config into the optimiser's own arguments, the base rate ``lr`` and
+    ``reference_batch`` (not an optimiser argument); ConfigValueError naming the key when one is wrong."""
+    options = dict(optim)
+    reference = options.pop("reference_batch", None)
+    if reference is not None and (
+        isinstance(reference, bool) or not isinstance(reference, int) or reference < 1
+    ):
+        raise ConfigValueError(f"optim.reference_batch must be a positive integer or null, got {reference!r}")
+    if not is_number(options.get("lr")):
+        raise ConfigValueError(
+            f"optim.lr must be a number (the rate at optim.reference_batch), got {options.get('lr')!r}"
+        )
+    return options, float(options["lr"]), reference
+
+
 def check_config(cfg: DictConfig) -> None:
-    """The checks a training makes of its settings before it starts: run and dataset."""
+    """The checks a training makes of its settings before it starts: run, optimiser rate and dataset."""
     run_settings(cfg)
+    rate_options(cfg.optim)
     read_node(DatasetConfig, cfg.dataset, "dataset")
 
 
