@@ -33,9 +33,9 @@ from e3dnas.atomic import atomic_write_csv
 from e3dnas.configs import read_conf
 from e3dnas.figures import plt, save_png
 from e3dnas.latency.predict import LatencyPredictor
-from e3dnas.latency.sample import genes_key, sample_archs
 from e3dnas.latency.table import load_table
 from e3dnas.latency.timing import STATISTICS
+from e3dnas.profile.sample import genes_key, sample_archs
 from latency_common import RESULTS, NetworkTimer, budget, log, table_for
 
 

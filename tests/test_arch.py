@@ -140,7 +140,7 @@ def test_unreadable_files(tmp_path: Path):
 
 
 def test_inspector_prints_stages_cost_and_scores(capsys):
-    from e3dnas.arch.__main__ import main
+    from e3dnas.describe import main
 
     assert main([str(CONF / "arch" / "e3d_s.yaml")]) == 0
     out = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
@@ -156,7 +156,7 @@ def test_inspector_prints_stages_cost_and_scores(capsys):
 
 
 def test_inspector_reports_bad_files(tmp_path, capsys):
-    from e3dnas.arch.__main__ import main
+    from e3dnas.describe import main
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("format: 1\n")
@@ -173,7 +173,7 @@ def test_inspector_reports_bad_files(tmp_path, capsys):
     ],
 )
 def test_impossible_input_sizes_are_refused(frames, resolution, message, capsys):
-    from e3dnas.arch.__main__ import main
+    from e3dnas.describe import main
     from e3dnas.errors import E3DError
 
     arch = load_arch(CONF / "arch" / "e3d_s.yaml")

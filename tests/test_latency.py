@@ -14,19 +14,19 @@ import numpy as np
 import pytest
 
 from e3dnas.arch import ArchBatch, read_arch
-from e3dnas.arch.__main__ import main as arch_main
 from e3dnas.budget import Budget, BudgetError
 from e3dnas.configs import read_conf
-from e3dnas.latency import profiler
+from e3dnas.describe import main as arch_main
 from e3dnas.latency.calibrate import fit_calibration
 from e3dnas.latency.grid import interpolate
 from e3dnas.latency.ops import arch_ops
 from e3dnas.latency.plan import plan
 from e3dnas.latency.predict import LatencyPredictor, ops_ms_by_part
-from e3dnas.latency.profiler import ProfileError, ProfileSettings, profile
-from e3dnas.latency.sample import sample_archs
 from e3dnas.latency.table import Calibration, LatencyTable, TableEntry, load_table
 from e3dnas.latency.timing import DeviceSettings, TimingSettings
+from e3dnas.profile import profiler
+from e3dnas.profile.profiler import ProfileError, ProfileSettings, profile
+from e3dnas.profile.sample import sample_archs
 from e3dnas.report.__main__ import main as report_main
 from e3dnas.scores import ScorerSpec
 from e3dnas.search import SearchProblem, SearchSettings

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from e3dnas.cli import CONF_DIR
 from hydra import compose, initialize_config_dir
 
+from e3dnas.configs import CONF_DIR
 from e3dnas.data.config import DatasetConfig
 from e3dnas.data.demo import build_demo
 from e3dnas.schema import ConfigValueError, read_node

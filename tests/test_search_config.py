@@ -13,9 +13,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from e3dnas.arch import ArchBatch, read_arch
-from e3dnas.arch.__main__ import main as arch_main
 from e3dnas.arch.released import arch_document, released_nets
 from e3dnas.configs import CONF_DIR
+from e3dnas.describe import main as arch_main
 from e3dnas.errors import E3DError
 from e3dnas.report.plots import published_top1
 from e3dnas.scores import ScorerError, ScorerSpec, build_scorer

@@ -12,11 +12,11 @@ from e3dnas.configs import CONF_DIR
 @cache
 def released_nets() -> dict[str, ArchDocument]:
     """Every released network (``e3d_s`` → its document, published figures in ``meta.published``),
-    smallest first: the one reader of conf/arch/."""
-    from e3dnas.cost import cost
-
+    smallest input first (S, M, L): the one reader of conf/arch/."""
     docs = {path.stem: read_arch(path) for path in (Path(CONF_DIR) / "arch").glob("*.yaml")}
-    return dict(sorted(docs.items(), key=lambda item: cost(item[1].arch).authors_flops))
+    return dict(
+        sorted(docs.items(), key=lambda item: (item[1].arch.frames * item[1].arch.resolution ** 2, item[0]))
+    )
 
 
 def released_arch(name: str) -> ArchDocument:

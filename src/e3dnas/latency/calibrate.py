@@ -25,7 +25,7 @@ from e3dnas.latency.table import Calibration
 def fit_calibration(
     ops_ms: np.ndarray, blocks: np.ndarray, measured_ms: np.ndarray, genes: list[str]
 ) -> Calibration:
-    """The fit over the networks (``genes``: each one's gene row, :func:`~e3dnas.latency.sample.genes_key`),
+    """The fit over the networks (``genes``: each one's gene row, :func:`~e3dnas.profile.sample.genes_key`),
     which are kept in the result."""
     features = np.stack([ops_ms, blocks], axis=1) / measured_ms[:, None]
     (scale, per_block), _ = nnls(features, np.ones_like(measured_ms))

@@ -9,8 +9,8 @@ from omegaconf import DictConfig, OmegaConf
 from e3dnas.budget import budget_dir
 from e3dnas.command import hydra_command
 from e3dnas.errors import Interrupted
-from e3dnas.latency.profiler import profile
 from e3dnas.profile.config import profile_inputs
+from e3dnas.profile.profiler import profile
 
 TABLE_FILE = "latency.json"
 CACHE_FILE = "cache.json"

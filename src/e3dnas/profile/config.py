@@ -12,8 +12,8 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
 from e3dnas.budget import Budget
-from e3dnas.latency.profiler import ProfileSettings
 from e3dnas.latency.timing import DeviceSettings, TimingSettings
+from e3dnas.profile.profiler import ProfileSettings
 from e3dnas.schema import read_keys
 from e3dnas.search.config import budget_and_space
 from e3dnas.space import SearchSpace

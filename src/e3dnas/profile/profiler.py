@@ -31,9 +31,9 @@ from e3dnas.latency.guard import LoadGuard
 from e3dnas.latency.modules import op_module
 from e3dnas.latency.plan import PlannedEntry, plan
 from e3dnas.latency.predict import LatencyPredictor
-from e3dnas.latency.sample import genes_key, sample_archs
 from e3dnas.latency.table import LatencyTable, TableEntry, skeleton_to_dict
 from e3dnas.latency.timing import DeviceSettings, TimingSettings, network_ms, time_ms
+from e3dnas.profile.sample import genes_key, sample_archs
 from e3dnas.space import SearchSpace
 
 #: Networks sampled to choose the calibration networks from.
