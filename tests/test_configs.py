@@ -35,7 +35,9 @@ COMMANDS: dict[str, tuple[Callable[[DictConfig], object], tuple[str, ...], tuple
 #: so ``e3dnas.profile +budget=<one>`` is refused (in one line); one profiles the plain budget instead
 SEARCH_PRESETS = ("e3d_s_authors", "e3d_m_authors", "e3d_l_authors")
 #: groups a training line adds (+group=option): the recipes and what they are made of
-TRAINING_ADDITIONS = ("experiment", "preset/size", "preset/recipe")
+TRAINING_ADDITIONS = ("experiment", "preset/size", "preset/recipe", "preset/finetune")
+#: what a fine-tuning recipe needs besides (its check refuses it without the checkpoint to start from)
+FINE_TUNING = ("train.init_from=k400.ckpt",)
 
 
 def cases() -> list[tuple[str, list[str]]]:
@@ -51,7 +53,8 @@ def cases() -> list[tuple[str, list[str]]]:
                 found.append((name, [*overrides, f"{group}={option}"]))
     for group in TRAINING_ADDITIONS:
         for option in group_options(group, []):
-            found.append(("train", [*COMMANDS["train"][2], f"+{group}={option}"]))
+            tuned = FINE_TUNING if "finetune" in group or option.endswith("_from_k400") else ()
+            found.append(("train", [*COMMANDS["train"][2], *tuned, f"+{group}={option}"]))
     return found
 
 
