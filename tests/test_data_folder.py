@@ -286,7 +286,7 @@ def test_prepare_train_and_evaluate_a_folder_from_the_command_line(arid6, tmp_pa
         "e3dnas.data.prepare", "dataset=folder", f"dataset.root={clips}", f"out={copy}", "workers=2"
     )
     assert prepared.returncode == 0, prepared.stderr[-2000:]
-    assert "prepared 30 videos" in prepared.stdout
+    assert "30 videos prepared now" in prepared.stdout
     split = [f"dataset.root={copy}", f"dataset.group_pattern='{SUBJECT}'", "dataset.val_fraction=0.3"]
     run_dir = tmp_path / "train"
     trained = cli("e3dnas.train", *TINY_TRAINING, *split, "dataset.num_workers=1", f"hydra.run.dir={run_dir}")

@@ -43,7 +43,9 @@ def compose_cfg(name: str, *overrides: str):
 
 
 #: The data config the checkpoint records (what export.json passes on for deployment).
-DATA = {"mean": [0.45, 0.45, 0.45], "std": [0.225, 0.225, 0.225], "sampling": "segment", "stride": 1}
+#: What export.json's ``input`` records of the training data config.
+INPUT = {"mean": [0.45] * 3, "std": [0.225] * 3, "sampling": "segment", "stride": 1}
+DATA = {**INPUT, "batch_size": 2}
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +140,7 @@ def test_export_folds_batchnorm_loads_back_and_matches_eager(tmp_path, checkpoin
         "frames": FRAMES,
         "resolution": SIDE,
         "test_scale": None,
-        **DATA,
+        **INPUT,
     }
     assert record["ckpt"] == str(checkpoint.resolve()) and len(record["ckpt_sha256"]) == 64
     norms = [m for m in load_checkpoint(checkpoint).modules() if isinstance(m, nn.BatchNorm3d)]
