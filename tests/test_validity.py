@@ -1,6 +1,11 @@
-"""The validity study's pieces: sampling spans the visited scores, statistics, grouping, resumed trainings."""
+"""The validity study's pieces: sampling, statistics, ledgers that make it resumable, arid6's split, the
+proxies' job, the report, and (slow) a whole small study run twice on real clips."""
 
+import csv
+import dataclasses
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -9,16 +14,24 @@ import numpy as np
 import pytest
 
 from e3dnas import cost, scores
-from e3dnas.arch import load_arch
+from e3dnas.arch import load_arch, save_arch
 from e3dnas.budget import Budget
 from e3dnas.configs import read_conf
+from e3dnas.data.layouts.folder import FolderLayout
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "experiments" / "validity"))
+STUDY = ROOT / "experiments" / "validity"
+sys.path.insert(0, str(STUDY))
 
 import analyse  # noqa: E402
+import jobs  # noqa: E402
+import ledger  # noqa: E402
+import report  # noqa: E402
 import run  # noqa: E402
 import sample  # noqa: E402
+import tasks  # noqa: E402
+
+CORRELATION_COLUMNS = ["sample", "scorer", "tau", "tau_lo", "tau_hi", "rho", "rho_lo", "rho_hi", "n_archs"]
 
 
 @pytest.fixture(scope="module")
@@ -60,40 +73,255 @@ def test_stratified_sample_takes_one_per_stratum(visited):
 def test_correlation_of_monotone_and_reversed_data():
     x = np.arange(15.0)
     same = analyse.correlation(x, x**2, resamples=300, seed=0)
-    assert same["kendall"] == pytest.approx(1.0) and same["spearman"] == pytest.approx(1.0)
+    assert same["tau"] == pytest.approx(1.0) and same["rho"] == pytest.approx(1.0)
     reversed_ = analyse.correlation(x, -x, resamples=300, seed=0)
-    assert reversed_["kendall"] == pytest.approx(-1.0)
-    assert reversed_["kendall_high"] <= -0.99
+    assert reversed_["tau"] == pytest.approx(-1.0)
+    assert reversed_["tau_hi"] <= -0.99
     noisy = analyse.correlation(x, x + np.resize([0.0, 9.0, -9.0], 15), resamples=300, seed=0)
-    assert noisy["kendall_low"] < noisy["kendall"] < noisy["kendall_high"] <= 1.0
+    assert noisy["tau_lo"] < noisy["tau"] < noisy["tau_hi"] <= 1.0
 
 
-def test_grouping_by_first_temporal_stage():
-    rows = [
-        {"first_temporal_stage": stage, "val_top1_mean": acc, "score_stentr": s}
-        for stage, acc, s in [(0, 0.8, 10), (0, 0.6, 5), (0, 0.7, 7), (0, 0.9, 12), (0, 0.5, 1), (2, 0.2, 9)]
+def fake_table(n: int = 12) -> list[dict]:
+    """Architectures whose accuracy rises with ``stentr``, falls with ``params``; ``zen`` is missing for
+    the first two."""
+    rows = []
+    for i in range(n):
+        row = {"arch": f"a{i}", "sample": "range" if i % 2 else "near_budget", "val_top1_mean": i / n}
+        row |= {f"score_{s}": float((i * 7) % n) for s in analyse.SCORERS}
+        row |= {
+            "score_stentr": float(i),
+            "score_params": float(-i),
+            "score_zen": float(i) if i > 1 else np.nan,
+        }
+        rows.append(row | {"val_top1_range": 0.01})
+    return rows
+
+
+def test_correlation_rows_have_the_promised_columns_per_sample_and_scorer():
+    rows = analyse.correlation_rows(fake_table(), resamples=200)
+    assert all(list(row) == CORRELATION_COLUMNS for row in rows)
+    by = {(r["sample"], r["scorer"]): r for r in rows}
+    assert {s for s, _ in by} == {"all", "range", "near_budget"}
+    assert by["all", "stentr"]["tau"] == pytest.approx(1.0) and by["all", "stentr"]["n_archs"] == 12
+    assert by["all", "params"]["rho"] == pytest.approx(-1.0)
+    assert by["range", "stentr"]["n_archs"] == 6
+    assert by["all", "zen"]["n_archs"] == 10  # measured on the architectures that have its score
+    assert ("near_budget", "zen") not in by or by["near_budget", "zen"]["n_archs"] == 5
+
+
+def test_top_k_overlap_and_top_pick():
+    rows = {(r["sample"], r["scorer"]): r for r in analyse.top_k_rows(fake_table(), k=5)}
+    assert rows["all", "stentr"]["overlap"] == 5
+    assert rows["all", "stentr"]["top_pick_val_top1"] == rows["all", "stentr"]["best_val_top1"]
+    assert rows["all", "params"]["overlap"] == 0
+    assert rows["all", "params"]["top_pick_val_top1"] == 0.0
+    assert ("range", "stentr") not in rows  # 6 architectures cannot hold two disjoint top 5s
+
+
+def test_ledger_keeps_rows_across_instances_and_refuses_other_columns(tmp_path):
+    path = tmp_path / "t" / "trainings.csv"
+    first = ledger.Ledger(path, ["arch", "seed", "val_top1"], ["arch", "seed"])
+    first.add({"arch": "b", "seed": 1, "val_top1": 0.5, "extra": "dropped"})
+    first.add({"arch": "a", "seed": 0, "val_top1": 0.25})
+    again = ledger.Ledger(path, ["arch", "seed", "val_top1"], ["arch", "seed"])
+    assert again.has("a", 0) and again.has("b", 1) and not again.has("a", 1)
+    assert [r["arch"] for r in again.rows] == ["a", "b"]
+    with pytest.raises(SystemExit, match=r"trainings\.csv: columns"):
+        ledger.Ledger(path, ["arch", "seed", "score"], ["arch"])
+
+
+def test_jobs_run_in_parallel_and_a_failure_is_reported_not_collected(tmp_path, capsys):
+    collected = []
+    jobs = [
+        ledger.Job(
+            f"job {i}", [sys.executable, "-c", code], lambda s, i=i: collected.append((i, s)), tmp_path
+        )
+        for i, code in enumerate(
+            ["import os; print(os.environ['OMP_NUM_THREADS'])", "raise SystemExit(3)", ""]
+        )
     ]
-    table = analyse.by_first_temporal_stage(rows)
-    assert [r["first stage with kt > 1"] for r in table] == ["0", "2"]
-    assert table[0]["archs"] == 5 and table[0]["mean val top-1 (%)"] == pytest.approx(70.0)
-    assert table[0]["τ(STEntr, top-1) within"] == pytest.approx(1.0)
-    assert table[1]["τ(STEntr, top-1) within"] == "n < 5"
-    assert table[1]["STEntr range"] == "9.0–9.0"
+    assert ledger.run_jobs(jobs, slots=2, threads=1) == 1
+    assert sorted(i for i, _ in collected) == [0, 2]
+    jobs[1].partial = True  # a sweep: what its finished trainings left is collected all the same
+    assert ledger.run_jobs(jobs[1:2], slots=1, threads=1) == 1
+    assert sorted(i for i, _ in collected) == [0, 1, 2]
+    assert all(seconds > 0 for _, seconds in collected)
+    assert "FAILED job 1 (exit 3)" in capsys.readouterr().out
 
 
-def test_first_temporal_stage_of_released_network():
-    arch = load_arch(ROOT / "conf" / "arch" / "e3d_s.yaml")
-    expected = next(i for i, stage in enumerate(arch.stages) if stage.kernel[0] > 1)
-    assert run.first_temporal_stage(arch) == expected
+@pytest.fixture
+def study(tmp_path, monkeypatch):
+    """Two study architectures, ledgers in tmp_path, tasks whose data folders are not built."""
+    monkeypatch.setattr(tasks.Task, "videos", lambda self, work, arid6: work / self.name / "videos")
+    monkeypatch.setattr(tasks.Task, "prepared", lambda self, work, arid6: work / self.name / "prepared")
+    archs = {
+        "range-00": ROOT / "conf" / "arch" / "e3d_s.yaml",
+        "near_budget-00": ROOT / "conf/arch/e3d_m.yaml",
+    }
+    ledgers = (
+        ledger.Ledger(tmp_path / "trainings.csv", run.TRAINING_COLUMNS, ("arch", "seed")),
+        ledger.Ledger(tmp_path / "proxy_scores.csv", run.PROXY_COLUMNS, ("arch", "scorer")),
+    )
+    settings = jobs.Settings(work=tmp_path / "work", arid6=tmp_path, device="cpu", commit="c0ffee")
+    return archs, ledgers, settings
 
 
-def test_finished_training_is_not_redone(tmp_path, monkeypatch):
-    run_dir = tmp_path / "runs" / "00-seed0"
-    run_dir.mkdir(parents=True)
-    (run_dir / "results.json").write_text(json.dumps({"final_val_top1": 0.42}))
+def test_a_study_redoes_nothing_its_ledgers_hold(study):
+    archs, (trainings, proxies), settings = study
+    every = run.study_jobs("arid6", archs, 2, (trainings, proxies), settings)
+    assert len(every) == len(run.PROXIES) + 4
+    assert every[len(run.PROXIES)].label == "arid6 train near_budget-00 seed 0"  # samples alternate
+    for arch in archs:
+        for seed in range(2):
+            if (arch, seed) != ("range-00", 1):
+                row = {"arch": arch, "seed": seed, "val_top1": 0.5, "seconds": 1}
+                trainings.add(row | {"device": "cpu", "commit": "c0ffee"})
+        for proxy in run.PROXIES:
+            row = {"arch": arch, "scorer": proxy, "score": 1.0, "seconds": 0.1}
+            proxies.add(row | {"device": "cpu", "commit": "c0ffee"})
+    left = run.study_jobs("arid6", archs, 2, (trainings, proxies), settings)
+    assert [job.label for job in left] == ["arid6 train range-00 seed 1"]
+    command = left[0].command
+    assert f"arch={archs['range-00']}" in command and "seed=1" in command
+    assert "trainer.max_epochs=12" in command and "dataset.flip=plain" in command
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("a finished training was started again")
 
-    monkeypatch.setattr(subprocess, "run", refuse)
-    assert run.train_run(run_dir, tmp_path / "data", 5, 0, "arch=x.yaml") == {"final_val_top1": 0.42}
+def test_a_slurm_study_sweeps_the_missing_architectures_once_per_seed(study):
+    archs, ledgers, settings = study
+    slurm = dataclasses.replace(settings, launcher="slurm", epochs=3)
+    sweeps = [job for job in run.study_jobs("camera", archs, 2, ledgers, slurm) if "sweep" in job.label]
+    assert len(sweeps) == 2
+    command = sweeps[1].command
+    assert command[3:5] == ["-m", "hydra/launcher=slurm"] and "seed=1" in command
+    assert f"arch={archs['near_budget-00']},{archs['range-00']}" in command
+    assert "trainer.max_epochs=3" in command and "dataset.flip=label_pairs" in command
+
+
+def test_arid6_split_is_the_folder_datasets_own_and_idempotent(arid6, tmp_path):
+    out = tasks.split_arid6(arid6, tmp_path / "videos")
+    layout = FolderLayout(
+        arid6, arid6, val_fraction=tasks.ARID6_VAL_FRACTION, split_seed=tasks.ARID6_SPLIT_SEED
+    )
+    for split in ("train", "val"):
+        linked = sorted(str(p.relative_to(out / split)) for p in (out / split).glob("*/*.mp4"))
+        assert linked == sorted(r.video_id for r in layout.split(split).records)
+    val, train = list(out.glob("val/*/*.mp4")), list(out.glob("train/*/*.mp4"))
+    assert len(val) + len(train) == 150 and len(val) == 6 * 8
+    assert not {p.name for p in val} & {p.name for p in train}
+    assert tasks.split_arid6(arid6, out) == out and len(list(out.glob("*/*/*.mp4"))) == 150
+
+
+def test_proxy_job_scores_study_architectures_on_real_clips(arid6, tmp_path):
+    archs = [ROOT / "conf" / "arch" / "e3d_s.yaml", ROOT / "conf" / "arch" / "e3d_m.yaml"]
+    small = []
+    for path in archs:  # the released nets at the demo budget's input: seconds, not minutes
+        arch = load_arch(path).with_input(8, 56)
+        small.append(save_arch(tmp_path / path.name, arch, name=path.stem))
+    out = tmp_path / "naswot.json"
+    command = [sys.executable, str(STUDY / "proxy_scores.py"), "naswot", *map(str, small), "--out", str(out)]
+    subprocess.run([*command, "--data-root", str(arid6)], check=True, cwd=ROOT)
+    scored = json.loads(out.read_text())
+    assert set(scored) == {"e3d_s", "e3d_m"}
+    assert all(np.isfinite(v["score"]) and v["seconds"] > 0 for v in scored.values())
+
+
+def write_rows(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_results_md_is_written_from_the_numbers(tmp_path):
+    results = tmp_path / "results"
+    write_rows(results / "arid6" / "correlations.csv", analyse.correlation_rows(fake_table(), resamples=200))
+    write_rows(results / "arid6" / "topk.csv", analyse.top_k_rows(fake_table(), k=5))
+    write_rows(
+        results / "arid6" / "winners.csv",
+        [
+            {
+                "contender": "search-stentr",
+                "conv_gflops": 0.0998,
+                "params": 870144,
+                "val_top1_mean": 0.8,
+                "val_top1_std": 0.05,
+            }
+        ],
+    )
+    write_rows(
+        results / "arid6" / "trainings.csv",
+        [{"arch": "a0", "seed": 0, "val_top1": 0.5, "seconds": 30.0, "device": "cpu", "commit": "c"}],
+    )
+    budget = {"frames": 8, "resolution": 56, "flops": 1e8, "layers": 35}
+    study = {
+        "commit": "c0ffee",
+        "machine": "CPU",
+        "jobs": 2,
+        "threads_per_job": 1,
+        "seeds": 2,
+        "budget": budget,
+    }
+    (results / "study.json").write_text(json.dumps(study))
+    (tmp_path / "reading.md").write_text("## Reading\nhand-written")
+    text = report.write_results(results, ["arid6"], analyse.SCORERS).read_text()
+    assert "| stentr | +1.00 [+1.00, +1.00] (12) |" in text
+    assert "| params | -1.00 [-1.00, -1.00] (12) |" in text
+    assert "| search-stentr | 0.0998 | 870144 | 80.0 ± 5.0 |" in text
+    assert "| arid6 | training | 30.0 | 1 |" in text
+    assert "![arid6](results/arid6/scatter.png)" in text and text.endswith("hand-written")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["local", "slurm"])
+def test_a_small_study_on_real_clips_runs_then_resumes_with_nothing_to_redo(
+    arid6, tmp_path, launcher, request
+):
+    """6 architectures × 1 seed × 1 epoch on arid6, trained locally or as Slurm sweeps: ledgers, tables,
+    figure and results.md; the second run finds every training and proxy score in the ledgers. Started with
+    SIGINT at its default, as a user's command is."""
+    if launcher == "slurm":
+        request.getfixturevalue("slurm_cluster")  # a running Slurm; SLURM_CONF points at it
+    results = tmp_path / "results"
+    command = [sys.executable, str(STUDY / "run.py"), "--tasks", "arid6", "--archs", "3", "--seeds", "1"]
+    command += ["--epochs", "1", "--no-winners", "--resamples", "200", "--results", str(results)]
+    command += ["--work", str(tmp_path / "work"), "--arid6", str(arid6), "--launcher", launcher]
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # for the Slurm jobs
+    env = {**os.environ, "WANDB_MODE": "disabled", "PATH": path}
+
+    def study() -> str:
+        default_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+        done = subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, text=True, preexec_fn=default_sigint, timeout=900
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return done.stdout
+
+    jobs = "6 jobs" if launcher == "slurm" else "11 jobs"  # 5 proxies + 6 trainings or 1 sweep
+    assert f"{jobs} to run" in study()
+    trainings = (results / "arid6" / "trainings.csv").read_text()
+    assert len(trainings.splitlines()) == 1 + 6
+    with (results / "arid6" / "correlations.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert {r["scorer"] for r in rows if r["sample"] == "all"} == set(analyse.SCORERS)
+    assert all(r["n_archs"] == "6" for r in rows if r["sample"] == "all")
+    assert len(list((results / "archs").glob("*.yaml"))) == 6
+    assert (results / "arid6" / "scatter.png").stat().st_size > 10_000
+    assert "0 jobs to run" in study()
+    assert (results / "arid6" / "trainings.csv").read_text() == trainings
+    assert "| stentr |" in (tmp_path / "results.md").read_text()
+
+
+def test_a_training_resumed_after_its_last_epoch_reads_its_logged_validation(tmp_path):
+    (tmp_path / "csv").mkdir()
+    (tmp_path / "results.json").write_text(json.dumps({"final_val_top1": None, "val_top1": 0.9}))
+    (tmp_path / "csv" / "metrics.csv").write_text(
+        "epoch,train/loss,val/top1\n0,1.2,\n0,,0.5\n1,0.8,\n1,,0.75\n"
+    )
+    assert jobs.last_val_top1(tmp_path) == 0.75
+    (tmp_path / "results.json").write_text(json.dumps({"final_val_top1": 0.625}))
+    assert jobs.last_val_top1(tmp_path) == 0.625
+    (tmp_path / "results.json").write_text(json.dumps({"final_val_top1": None}))
+    (tmp_path / "csv" / "metrics.csv").write_text("epoch,train/loss,val/top1\n0,1.2,\n")
+    with pytest.raises(SystemExit, match="no validation top-1"):
+        jobs.last_val_top1(tmp_path)

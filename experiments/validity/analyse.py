@@ -1,4 +1,9 @@
-"""Rank correlation of each training-free score with trained accuracy, with bootstrap intervals."""
+"""Rank agreement of each training-free scorer with trained accuracy: τ, ρ with bootstrap intervals, top-k.
+
+Input everywhere is the per-architecture table of run.py (``score_<scorer>`` columns, ``sample``,
+``val_top1_mean`` and ``val_top1_range``). A scorer with a missing score (NaN) for some architectures is
+measured on the others, and ``n_archs`` says on how many.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,13 @@ import numpy as np
 from scipy import stats
 
 from e3dnas.figures import plt, save_png
+
+#: Every scorer the study measures, in the order of its tables.
+SCORERS = ("stentr", "entropy", "params", "flops", "naswot", "synflow", "snip", "grad_norm", "zen", "random")
+#: The samples of the tables: each of run.py's two, and both together.
+SAMPLES = ("range", "near_budget", "all")
+#: Below this many architectures a rank correlation is not reported.
+MIN_ARCHS = 5
 
 
 def _kendall(x, y):
@@ -21,7 +33,7 @@ def _spearman(x, y):
 def correlation(x: np.ndarray, y: np.ndarray, resamples: int, seed: int) -> dict[str, float]:
     """Kendall τ and Spearman ρ, each with a 95 % percentile-bootstrap interval over architectures."""
     out = {}
-    for name, statistic in (("kendall", _kendall), ("spearman", _spearman)):
+    for name, statistic in (("tau", _kendall), ("rho", _spearman)):
         ci = stats.bootstrap(
             (x, y),
             statistic,
@@ -32,47 +44,83 @@ def correlation(x: np.ndarray, y: np.ndarray, resamples: int, seed: int) -> dict
             random_state=seed,
         ).confidence_interval
         out[name] = float(statistic(x, y))
-        out[f"{name}_low"], out[f"{name}_high"] = float(ci.low), float(ci.high)
+        out[f"{name}_lo"], out[f"{name}_hi"] = float(ci.low), float(ci.high)
     return out
 
 
-def by_first_temporal_stage(rows: list[dict]) -> list[dict]:
-    """Accuracy grouped by the first stage with a temporal kernel > 1, and STEntr's τ inside each group.
-
-    Why: on the camera-motion task the nets that mix time only late train worse at any STEntr; this table
-    separates that effect from the score's ranking within nets that mix time from the start.
-    """
-    groups: dict[str, list[dict]] = {}
-    for row in rows:
-        groups.setdefault(str(row["first_temporal_stage"]), []).append(row)
-    out = []
-    for stage, members in sorted(groups.items()):
-        accuracy = np.array([r["val_top1_mean"] for r in members])
-        stentr = np.array([r["score_stentr"] for r in members])
-        tau = float(_kendall(stentr, accuracy)) if len(members) >= 5 else "n < 5"
-        out.append(
-            {
-                "first stage with kt > 1": stage,
-                "archs": len(members),
-                "mean val top-1 (%)": float(100 * accuracy.mean()),
-                "STEntr range": f"{stentr.min():.1f}–{stentr.max():.1f}",
-                "τ(STEntr, top-1) within": tau,
-            }
-        )
-    return out
+def sample_rows(table: list[dict], sample: str) -> list[dict]:
+    return table if sample == "all" else [row for row in table if row["sample"] == sample]
 
 
-def scatter(
-    scores: dict[str, np.ndarray], accuracy: np.ndarray, spread: np.ndarray, table, path: Path
-) -> Path:
-    """One panel per scorer: mean val top-1 over seeds (bars: min–max) against the score."""
-    fig, axes = plt.subplots(1, len(scores), figsize=(3.6 * len(scores), 3.4), sharey=True)
-    for ax, (name, x) in zip(axes, scores.items(), strict=True):
-        ax.errorbar(x, 100 * accuracy, yerr=100 * spread, fmt="o", ms=4, capsize=2, alpha=0.8)
-        row = table[name]
-        ax.set_title(f"{name}\nτ={row['kendall']:.2f}, ρ={row['spearman']:.2f}", fontsize=9)
-        ax.set_xlabel("score")
+def scored(rows: list[dict], scorer: str) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, mean accuracies) of the rows that have this scorer's score."""
+    x = np.array([row[f"score_{scorer}"] for row in rows], dtype=float)
+    y = np.array([row["val_top1_mean"] for row in rows], dtype=float)
+    keep = np.isfinite(x)
+    return x[keep], y[keep]
+
+
+def correlation_rows(table: list[dict], resamples: int) -> list[dict]:
+    """correlations.csv: ``sample,scorer,tau,tau_lo,tau_hi,rho,rho_lo,rho_hi,n_archs``."""
+    rows = []
+    for sample in SAMPLES:
+        for scorer in SCORERS:
+            x, y = scored(sample_rows(table, sample), scorer)
+            if len(x) >= MIN_ARCHS:
+                rows.append(
+                    {"sample": sample, "scorer": scorer}
+                    | correlation(x, y, resamples, seed=0)
+                    | {"n_archs": len(x)}
+                )
+    return rows
+
+
+def top_k_rows(table: list[dict], k: int) -> list[dict]:
+    """Does a scorer's top ``k`` hold the truly best networks?  Per sample and scorer: how many of the
+    ``k`` most accurate are among its ``k`` highest scores, and the accuracy of its single top pick."""
+    rows = []
+    for sample in SAMPLES:
+        for scorer in SCORERS:
+            x, y = scored(sample_rows(table, sample), scorer)
+            if len(x) < 2 * k:
+                continue
+            by_score = set(np.argsort(-x, kind="stable")[:k])
+            by_accuracy = set(np.argsort(-y, kind="stable")[:k])
+            rows.append(
+                {
+                    "sample": sample,
+                    "scorer": scorer,
+                    "k": k,
+                    "overlap": len(by_score & by_accuracy),
+                    "top_pick_val_top1": float(y[np.argmax(x)]),
+                    "best_val_top1": float(y.max()),
+                    "n_archs": len(x),
+                }
+            )
+    return rows
+
+
+def scatter(table: list[dict], correlations: list[dict], path: Path, title: str) -> Path:
+    """One panel per scorer: mean val top-1 over seeds (bars: min–max) against the score, by sample."""
+    tau = {(r["sample"], r["scorer"]): r for r in correlations}
+    columns = 5
+    fig, axes = plt.subplots(
+        -(-len(SCORERS) // columns), columns, figsize=(3.2 * columns, 6.4), sharey=True, squeeze=False
+    )
+    for ax, scorer in zip(axes.flat, SCORERS, strict=True):
+        for sample, marker in (("range", "o"), ("near_budget", "s")):
+            rows = sample_rows(table, sample)
+            x = np.array([row[f"score_{scorer}"] for row in rows], dtype=float)
+            y = 100 * np.array([row["val_top1_mean"] for row in rows])
+            spread = 50 * np.array([row["val_top1_range"] for row in rows])
+            ax.errorbar(x, y, yerr=spread, fmt=marker, ms=3.5, capsize=2, alpha=0.75, label=sample)
+        pooled = tau.get(("all", scorer))
+        label = f"τ={pooled['tau']:+.2f} [{pooled['tau_lo']:+.2f}, {pooled['tau_hi']:+.2f}]" if pooled else ""
+        ax.set_title(f"{scorer}\n{label}", fontsize=9)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("val top-1 (%)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("val top-1 (%)")
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle(f"{title} (τ over all; bars: seed min–max)", fontsize=10)
     fig.tight_layout()
     return save_png(fig, path)

@@ -1,19 +1,22 @@
-"""Does the score predict accuracy?  ``make validity`` or ``python experiments/validity/run.py``
+"""Does the score pick better networks?  ``make validity`` or ``python experiments/validity/run.py``
 
-Stages (each resumable: a training whose results.json exists is not redone, a killed one continues from
-its last checkpoint):
+For each task (camera motion on real footage; arid6's real human actions, tasks.py):
 
-1. calibrate: train the searched demo network on camera-motion sets of several pan speeds and keep the
-   speed whose accuracy is furthest from both chance and saturation (closest to ``--target``);
-2. sample ``--archs`` architectures twice from what a search at the demo budget visits: evenly spaced over
-   its whole STEntr range, and from equal-count STEntr strata (the near-budget region where it chooses);
-3. train each with one recipe and ``--seeds`` seeds; per sample, correlate every scorer with mean val
-   top-1 (Kendall τ, Spearman ρ, 95 % bootstrap intervals), one scatter panel per scorer;
-4. E3D vs hand design: the searched network against an X3D scaled to the same conv FLOPs, ``--compare-seeds``
-   seeds each, same recipe.
+1. ``--archs`` architectures twice from what a search at the demo budget visits: evenly spaced over its
+   whole STEntr range (``range``), and one per equal-count STEntr stratum, where the search spends its time
+   and makes its choices (``near_budget``). Saved once in results/archs/ and reused by every later run.
+2. every scorer on each: the analytic ones (stentr, entropy, flops, params, random) and the zero-cost
+   proxies (naswot, synflow, snip, grad_norm, zen; the data-dependent ones on the task's training clips);
+3. each trained ``--seeds`` times with one fixed recipe (jobs.py); per sample, Kendall τ and Spearman ρ of
+   every scorer with mean val top-1, 95 % bootstrap intervals, top-5 overlap and a scatter figure;
+4. the decision (winners.py): the winners of searches under the same budget by STEntr, #params, the
+   task's best other proxy and random search, and an X3D scaled to the same conv FLOPs, each trained
+   ``--winner-seeds`` times.
 
-Results (CSV, PNG, architecture YAMLs, results.md) go to experiments/validity/results/; runs and data to
-outputs/validity/ (not committed).
+Every training and proxy score is a row of a ledger committed beside the results (results/<task>/*.csv):
+it is never redone, here or on another machine, so the study may be stopped and continued at any time.
+``--analyse-only`` rewrites the tables, figures and results.md from the ledgers. Runs and prepared data go
+to outputs/validity/ (not committed).
 """
 
 from __future__ import annotations
@@ -21,325 +24,212 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from analyse import by_first_temporal_stage, correlation, scatter
+import torch
+from analyse import SCORERS, correlation_rows, scatter, top_k_rows
+from jobs import Settings, proxy_job, sweep_job, training_job
+from ledger import Job, Ledger, log, run_jobs
+from report import write_results
 from sample import spanning, stratified, visited_architectures
+from tasks import ARID6, TASKS
+from winners import decide
 
 from e3dnas import cost, scores
-from e3dnas.arch import Arch, load_arch, save_arch
+from e3dnas.arch import load_arch, save_arch
 from e3dnas.atomic import atomic_write_csv, atomic_write_text
 from e3dnas.budget import Budget
 from e3dnas.configs import read_conf
-from e3dnas.data.demo import build_demo
-from e3dnas.models import build_model
-from e3dnas.report import tables
 
 ROOT = Path(__file__).resolve().parents[2]
-RESULTS = Path(__file__).resolve().parent / "results"
-WORK = ROOT / "outputs" / "validity"
-SCORERS = ("stentr", "entropy", "flops", "params", "random")
+HERE = Path(__file__).resolve().parent
+ANALYTIC = ("stentr", "entropy", "flops", "params", "random")
+PROXIES = ("naswot", "synflow", "snip", "grad_norm", "zen")
+SAMPLES = ("range", "near_budget")
+TRAINING_COLUMNS = ("arch", "seed", "val_top1", "seconds", "device", "commit")
+PROXY_COLUMNS = ("arch", "scorer", "score", "seconds", "device", "commit")
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+def commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
 
 
-def train_run(run_dir: Path, data: Path, epochs: int, seed: int, *model_args: str) -> dict:
-    """One training with the study's fixed recipe; returns its results.json (reused when it exists)."""
-    results = run_dir / "results.json"
-    if not results.exists():
-        command = [
-            sys.executable,
-            "-m",
-            "e3dnas.train",
-            *model_args,
-            "+experiment=demo",
-            f"dataset.root={data}",
-            f"trainer.max_epochs={epochs}",
-            f"seed={seed}",
-            "logger=csv",
-            "callbacks.progress_bar=none",
-            "train.test=false",
-            f"hydra.run.dir={run_dir}",
+def machine(device: str) -> str:
+    if device == "cuda":
+        return f"{torch.cuda.get_device_name(0)}, torch {torch.__version__}"
+    return f"CPU {platform.machine()} ({os.cpu_count()} cores), torch {torch.__version__}"
+
+
+def study_archs(budget: Budget, count: int, results: Path) -> dict[str, Path]:
+    """The study's architectures by id (``range-00`` …), sampled once and then read from results/archs/."""
+    folder = results / "archs"
+    paths = {f"{s}-{i:02d}": folder / f"{s}-{i:02d}.yaml" for s in SAMPLES for i in range(count)}
+    if all(path.exists() for path in paths.values()):
+        return paths
+    log("sampling the study's architectures from a 100k-candidate search at the demo budget")
+    space = budget.space(read_conf("space", "e3d"))
+    visited = visited_architectures(space, budget, iterations=100_000, seed=0)
+    stentr = scores.spatio_temporal_entropy(visited)
+    drawn = {"range": spanning(visited, stentr, count), "near_budget": stratified(visited, stentr, count, 0)}
+    for sample, archs in drawn.items():
+        for i, arch in enumerate(archs):
+            save_arch(paths[f"{sample}-{i:02d}"], arch, name=f"validity-{sample}-{i:02d}")
+    atomic_write_text(folder / "visited.json", json.dumps({"visited": len(visited)}))
+    return paths
+
+
+def study_jobs(task_name: str, archs: dict[str, Path], seeds: int, ledgers, settings: Settings) -> list[Job]:
+    """What is missing from a task's ledgers: proxy scores first (quick), then trainings, alternating the
+    samples so that a study stopped half-way has both in equal measure."""
+    task, (trainings, proxies) = TASKS[task_name], ledgers
+    videos, data = task.videos(settings.work, settings.arid6), task.prepared(settings.work, settings.arid6)
+    jobs = []
+    for proxy in PROXIES:
+        missing = {a: p for a, p in archs.items() if not proxies.has(a, proxy)}
+        if missing:
+            jobs.append(proxy_job(task, videos, proxy, missing, proxies, settings))
+    order = sorted(archs, key=lambda a: (a.rsplit("-", 1)[1], a))  # range-00, near_budget-00, range-01 …
+    for seed in range(seeds) if settings.launcher == "slurm" else []:
+        pending = {a: archs[a] for a in order if not trainings.has(a, seed)}
+        if pending:
+            jobs.append(sweep_job(task, data, seed, pending, trainings, settings))
+    if settings.launcher == "local":
+        jobs += [
+            training_job(task, data, arch, seed, [f"arch={archs[arch]}"], trainings, settings)
+            for arch in order
+            for seed in range(seeds)
+            if not trainings.has(arch, seed)
         ]
-        log(f"train {run_dir.relative_to(WORK)}")
-        env = {**os.environ, "WANDB_MODE": "disabled"}
-        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise SystemExit(f"training failed in {run_dir}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return json.loads(results.read_text())
+    return jobs
 
 
-def searched_network(budget: Budget) -> Path:
-    """The default search at the demo budget (the network the demo trains)."""
-    out = WORK / "search"
-    if not (out / "best.yaml").exists():
-        log("search at the demo budget")
-        command = [
-            sys.executable,
-            "-m",
-            "e3dnas.search",
-            "+budget=demo",
-            "wandb.enabled=false",
-            "progress=false",
-        ]
-        subprocess.run([*command, f"hydra.run.dir={out}"], cwd=ROOT, check=True, capture_output=True)
-    return out / "best.yaml"
-
-
-def calibrate(best: Path, steps: list[float], target: float, epochs: int) -> tuple[float, list[dict]]:
+def score_table(archs: dict[str, Path], trainings: Ledger, proxies: Ledger, seeds: int) -> list[dict]:
+    """One row per architecture trained with every seed: its sample, cost, scores and accuracies."""
+    accuracy: dict[str, dict[int, float]] = {}
+    for row in trainings.rows:
+        accuracy.setdefault(row["arch"], {})[int(row["seed"])] = float(row["val_top1"])
+    proxy = {(row["arch"], row["scorer"]): float(row["score"]) for row in proxies.rows}
     rows = []
-    for step in steps:
-        data = build_demo(WORK / f"data-step{step:g}", step=step)
-        result = train_run(WORK / "calibrate" / f"step{step:g}", data, epochs, 0, f"arch={best}")
-        rows.append({"step_px": step, "final_val_top1": result["final_val_top1"]})
-        log(f"calibration: {step:g} px/frame -> val top-1 {result['final_val_top1']:.3f}")
-    chosen = min(rows, key=lambda r: abs(r["final_val_top1"] - target))
-    return chosen["step_px"], rows
-
-
-def conv_flops_and_params(model: torch.nn.Module, frames: int, resolution: int) -> tuple[float, int]:
-    """fvcore's conv MACs (the search's FLOPs convention) and all trainable parameters of a model."""
-    from fvcore.nn import FlopCountAnalysis
-
-    counter = FlopCountAnalysis(model.eval(), torch.zeros(1, 3, frames, resolution, resolution))
-    counter.unsupported_ops_warnings(False)
-    counter.uncalled_modules_warnings(False)
-    return float(counter.by_operator()["conv"]), sum(p.numel() for p in model.parameters())
-
-
-def x3d_matching(flops: float, frames: int, resolution: int) -> float:
-    """Width factor of an XS-depth X3D whose conv FLOPs at the demo input are closest to ``flops``."""
-
-    def gap(width: float) -> float:
-        model = build_model("x3d_xs", num_classes=5, frames=frames, resolution=resolution, width_factor=width)
-        return abs(conv_flops_and_params(model, frames, resolution)[0] - flops)
-
-    return min((round(float(w), 2) for w in np.arange(0.5, 2.51, 0.05)), key=gap)
-
-
-def write_csv(path: Path, rows: list[dict]) -> None:
-    atomic_write_csv(path, list(rows[0]), [list(row.values()) for row in rows])
-
-
-def first_temporal_stage(arch: Arch) -> int | str:
-    """Index of the first stage whose kernel mixes frames (kt > 1); "none" when no stage does."""
-    return next((i for i, stage in enumerate(arch.stages) if stage.kernel[0] > 1), "none")
-
-
-def study_sample(
-    label: str, archs: list[Arch], data: Path, args: argparse.Namespace
-) -> tuple[dict[str, dict], list[dict]]:
-    """Train each architecture of one sample with every seed; correlate each scorer with mean accuracy.
-
-    Returns the correlation table and the per-architecture rows (trainings.csv).
-    """
-    out = RESULTS / label
-    rows = []
-    for i, arch in enumerate(archs):
-        path = save_arch(out / "archs" / f"{i:02d}.yaml", arch, name=f"validity-{label}-{i:02d}")
-        accuracy = [
-            train_run(WORK / "runs" / label / f"{i:02d}-seed{seed}", data, args.epochs, seed, f"arch={path}")
-            for seed in range(args.seeds)
-        ]
-        accuracy = [result["final_val_top1"] for result in accuracy]
+    for arch_id, path in archs.items():
+        per_seed = [accuracy.get(arch_id, {}).get(seed) for seed in range(seeds)]
+        if None in per_seed:
+            continue
+        arch = load_arch(path)
         c = cost.cost(arch)
-        row = {"arch": f"{i:02d}", "flops": c.flops, "params": c.params, "layers": c.layers}
-        row["first_temporal_stage"] = first_temporal_stage(arch)
-        row |= {f"score_{name}": scores.score_arch(arch, name) for name in SCORERS}
-        row |= {f"val_top1_seed{s}": a for s, a in enumerate(accuracy)}
-        row |= {"val_top1_mean": statistics.mean(accuracy), "val_top1_range": max(accuracy) - min(accuracy)}
+        row = {"arch": arch_id, "sample": arch_id.rsplit("-", 1)[0], "flops": c.flops, "params": c.params}
+        row |= {f"score_{name}": scores.score_arch(arch, name) for name in ANALYTIC}
+        row |= {f"score_{name}": proxy.get((arch_id, name), float("nan")) for name in PROXIES}
+        row |= {f"val_top1_seed{s}": a for s, a in enumerate(per_seed)}
+        row |= {"val_top1_mean": statistics.mean(per_seed), "val_top1_range": max(per_seed) - min(per_seed)}
         rows.append(row)
-    write_csv(out / "trainings.csv", rows)
-    accuracy = np.array([r["val_top1_mean"] for r in rows])
-    spread = np.array([r["val_top1_range"] / 2 for r in rows])
-    by_scorer = {name: np.array([r[f"score_{name}"] for r in rows]) for name in SCORERS}
-    table = {name: correlation(x, accuracy, args.resamples, seed=0) for name, x in by_scorer.items()}
-    write_csv(out / "correlations.csv", [{"scorer": n} | v for n, v in table.items()])
-    scatter(by_scorer, accuracy, spread, table, out / "scatter.png")
-    return table, rows
-
-
-def markdown_table(rows: list[dict], columns: dict[str, str]) -> str:
-    """``columns``: row key (also the header) → format spec for float cells."""
-
-    def cell(value: object, spec: str) -> str:
-        return format(value, spec) if isinstance(value, float) else str(value)
-
-    cells = [[cell(row[key], spec) for key, spec in columns.items()] for row in rows]
-    return tables.markdown_table(list(columns), cells)
-
-
-#: What each architecture sample is, for results.md.
-SAMPLES = {
-    "range": "the children nearest to {archs} evenly spaced STEntr values from the lowest to the highest "
-    "visited: the whole range the search passes through",
-    "near_budget": "one child from each of {archs} equal-count STEntr strata: since the search spends most "
-    "of its time near the budget, this is where it makes its choices",
-}
-
-
-def correlation_rows(table: dict[str, dict]) -> list[dict]:
-    rows = []
-    for name, row in table.items():
-        tau = f"{row['kendall']:+.2f} [{row['kendall_low']:+.2f}, {row['kendall_high']:+.2f}]"
-        rho = f"{row['spearman']:+.2f} [{row['spearman_low']:+.2f}, {row['spearman_high']:+.2f}]"
-        rows.append({"scorer": name, "τ [95% CI]": tau, "ρ [95% CI]": rho})
     return rows
 
 
-def write_results(meta: dict, calibration: list[dict], tables: dict, comparison: list[dict]) -> Path:
-    """results.md: generated tables and plots, the commands, then the hand-written reading (reading.md)."""
-    for row in comparison:
-        row["val top-1 (%)"] = f"{100 * row['val_top1_mean']:.1f} ± {100 * row['val_top1_std']:.1f}"
-    budget = meta["budget"]
-    text = [
-        "# Does the score predict accuracy?",
-        "",
-        f"Device: {meta['device']}. Budget `demo` ({budget['frames']}×{budget['resolution']}², "
-        f"{budget['flops'] / 1e9:g} GFLOPs, {budget['layers']} layers). "
-        f"Recipe: `+experiment=demo` (AdamW, {meta['epochs']} epochs); metric: last-epoch val top-1.",
-        "",
-        "    make validity        # = python experiments/validity/run.py (resumable; ~90 min on 2 cores)",
-        "",
-        "## Calibration of the demo task",
-        "",
-        "Camera-motion classes at several pan speeds, the searched network, one seed; the study uses the "
-        f"speed whose accuracy is closest to {meta['target']:.0%} (neither chance, 20 %, nor saturated): "
-        f"**{meta['step_px']:g} px/frame**.",
-        "",
-        markdown_table(calibration, {"step_px": "g", "final_val_top1": ".3f"}),
-        "",
-        f"## Rank correlation: {meta['archs']} architectures × {meta['seeds']} seeds, two samples",
-        "",
-        f"Both samples come from the {meta['visited']:,} distinct admitted children of a 100k-candidate "
-        "search at the demo budget. Accuracy: mean over seeds (bars in the plots: min–max). "
-        "Intervals: 95 % percentile bootstrap over architectures.",
-    ]
-    for label, (table, rows) in tables.items():
-        text += [
-            "",
-            f"### `{label}`: {SAMPLES[label].format(archs=meta['archs'])}",
-            "",
-            markdown_table(correlation_rows(table), {"scorer": "", "τ [95% CI]": "", "ρ [95% CI]": ""}),
-            "",
-            f"![score vs accuracy, {label}](results/{label}/scatter.png)",
-            "",
-            "By the first stage whose kernel mixes frames (stage indices from 0; the stem never does here):",
-            "",
-            markdown_table(
-                by_first_temporal_stage(rows),
-                {
-                    "first stage with kt > 1": "",
-                    "archs": "",
-                    "mean val top-1 (%)": ".1f",
-                    "STEntr range": "",
-                    "τ(STEntr, top-1) within": "+.2f",
-                },
-            ),
-            "",
-            f"Per architecture: [trainings.csv](results/{label}/trainings.csv), "
-            f"architecture files in results/{label}/archs/.",
-        ]
-    reading = Path(__file__).resolve().parent / "reading.md"
-    text += [
-        "",
-        "## E3D vs hand design at the same FLOPs",
-        "",
-        markdown_table(comparison, {"model": "", "conv_gflops": ".4f", "params": "", "val top-1 (%)": ""}),
-        "",
-        "X3D: pytorchvideo `create_x3d` at XS depth, width factor chosen so its conv FLOPs at the demo input "
-        "match the searched E3D's; same recipe, same seeds.",
-        "",
-        reading.read_text() if reading.exists() else "",
-    ]
-    return atomic_write_text(Path(__file__).resolve().parent / "results.md", "\n".join(text))
+def write_csv(path: Path, rows: list[dict]) -> None:
+    if rows:
+        atomic_write_csv(path, list(rows[0]), [list(row.values()) for row in rows])
+
+
+def best_proxy(correlations: list[dict]) -> str | None:
+    """The proxy (neither STEntr nor a cost) with the highest τ over all architectures of a task."""
+    pooled = [r for r in correlations if r["sample"] == "all" and r["scorer"] in PROXIES]
+    return max(pooled, key=lambda r: r["tau"])["scorer"] if pooled else None
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=["arid6", "camera"])
+    parser.add_argument("--archs", type=int, default=24, help="per sample (two samples)")
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--winner-seeds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, help="every task's epochs (default: each task's own)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--launcher", choices=("local", "slurm"), default="local", help="where trainings run")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="local jobs at once")
+    parser.add_argument("--arid6", type=Path, default=ARID6, help="the arid6 clips (env E3DNAS_ARID6)")
+    parser.add_argument("--results", type=Path, default=HERE / "results", help="tables, figures, ledgers")
+    parser.add_argument("--work", type=Path, default=ROOT / "outputs" / "validity", help="runs and data")
+    parser.add_argument("--resamples", type=int, default=5000, help="bootstrap resamples")
+    parser.add_argument("--analyse-only", action="store_true", help="tables and figures from the ledgers")
+    parser.add_argument("--no-winners", action="store_true", help="stop after the correlation trainings")
+    return parser.parse_args()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--archs", type=int, default=24)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--compare-seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--steps", type=float, nargs="+", default=[0.5, 1.0, 2.0])
-    parser.add_argument("--target", type=float, default=0.65, help="calibration: wanted val top-1")
-    parser.add_argument("--resamples", type=int, default=5000)
-    args = parser.parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    args = parse_args()
+    started = time.perf_counter()
+    settings = Settings(
+        work=args.work,
+        arid6=args.arid6,
+        device=args.device,
+        commit=commit(),
+        epochs=args.epochs,
+        launcher=args.launcher,
+        slots=args.jobs,
+        threads=max(1, (os.cpu_count() or 1) // args.jobs) if args.device == "cpu" else 1,
+    )
     budget = Budget.from_config(read_conf("budget", "demo"))
-    best = searched_network(budget)
-
-    step, calibration = calibrate(best, args.steps, args.target, args.epochs)
-    write_csv(RESULTS / "calibration.csv", calibration)
-    data = build_demo(WORK / f"data-step{step:g}", step=step)
-    log(f"study data: camera motion at {step:g} px/frame ({data})")
-
-    space = budget.space(read_conf("space", "e3d"))
-    visited = visited_architectures(space, budget, iterations=100_000, seed=0)
-    strentr = scores.spatio_temporal_entropy(visited)
-    samples = {
-        "range": spanning(visited, strentr, args.archs),
-        "near_budget": stratified(visited, strentr, args.archs, seed=0),
-    }
-    tables = {label: study_sample(label, archs, data, args) for label, archs in samples.items()}
-
-    comparison = []
-    x3d_width = x3d_matching(cost.cost(load_arch(best)).flops, budget.frames, budget.resolution)
-    contenders = {
-        "E3D (searched)": ("e3d", [f"arch={best}"], {"arch": load_arch(best)}),
-        f"X3D (width {x3d_width:g})": (
-            f"x3d-w{x3d_width:g}",
-            ["model=x3d_xs", f"model.width_factor={x3d_width}"],
-            {"width_factor": x3d_width},
-        ),
-    }
-    for label, (slug, model_args, build_args) in contenders.items():
-        name = "e3d" if slug == "e3d" else "x3d_xs"
-        model = build_model(
-            name, num_classes=5, frames=budget.frames, resolution=budget.resolution, **build_args
+    archs = study_archs(budget, args.archs, args.results)
+    ledgers = {
+        name: (
+            Ledger(args.results / name / "trainings.csv", TRAINING_COLUMNS, ("arch", "seed")),
+            Ledger(args.results / name / "proxy_scores.csv", PROXY_COLUMNS, ("arch", "scorer")),
         )
-        flops, params = conv_flops_and_params(model, budget.frames, budget.resolution)
-        top1 = [
-            train_run(WORK / "compare" / f"{slug}-seed{s}", data, args.epochs, s, *model_args)[
-                "final_val_top1"
-            ]
-            for s in range(args.compare_seeds)
+        for name in args.tasks
+    }
+    if not args.analyse_only:
+        jobs = [
+            job for name in args.tasks for job in study_jobs(name, archs, args.seeds, ledgers[name], settings)
         ]
-        comparison.append(
-            {
-                "model": label,
-                "conv_gflops": flops / 1e9,
-                "params": params,
-                "val_top1_mean": statistics.mean(top1),
-                "val_top1_std": statistics.stdev(top1),
-                **{f"seed{s}": t for s, t in enumerate(top1)},
-            }
-        )
-    write_csv(RESULTS / "comparison.csv", comparison)
-    meta = {
-        "step_px": step,
-        "epochs": args.epochs,
+        log(f"{len(jobs)} jobs to run, {settings.slots} at a time with {settings.threads} thread(s) each")
+        failures = run_jobs(jobs, settings.slots, settings.threads)
+        if failures:
+            raise SystemExit(f"{failures} jobs failed (their output is above); rerun to retry them")
+    summary = {}
+    for name in args.tasks:
+        task, (trainings, proxies), out = TASKS[name], ledgers[name], args.results / name
+        table = score_table(archs, trainings, proxies, args.seeds)
+        correlations = correlation_rows(table, args.resamples)
+        write_csv(out / "table.csv", table)
+        write_csv(out / "correlations.csv", correlations)
+        write_csv(out / "topk.csv", top_k_rows(table, k=5))
+        if table:
+            scatter(table, correlations, out / "scatter.png", title=f"{name}: {len(table)} architectures")
+        proxy = best_proxy(correlations)
+        if len(table) == len(archs) and proxy and not (args.no_winners or args.analyse_only):
+            videos, data = (
+                task.videos(settings.work, settings.arid6),
+                task.prepared(settings.work, settings.arid6),
+            )
+            rows = decide(task, data, videos, proxy, budget, trainings, out, args.winner_seeds, settings)
+            write_csv(out / "winners.csv", rows)
+        summary[name] = {"archs": len(table), "best_proxy": proxy, "epochs": args.epochs or task.epochs}
+    study = {
+        "commit": settings.commit,
+        "machine": machine(args.device),
+        "jobs": settings.slots,
+        "threads_per_job": settings.threads,
+        "launcher": settings.launcher,
         "seeds": args.seeds,
-        "archs": args.archs,
-        "target": args.target,
-        "visited": len(visited),
+        "winner_seeds": args.winner_seeds,
         "budget": budget.as_dict(),
-        "device": "CPU (2 cores)",
+        "tasks": summary,
     }
-    atomic_write_text(RESULTS / "study.json", json.dumps(meta, indent=2))
-    write_results(meta, calibration, tables, comparison)
-    log(f"done: {RESULTS}")
+    previous = args.results / "study.json"
+    if not args.analyse_only:
+        study["last_invocation_s"] = round(time.perf_counter() - started)
+    elif previous.exists():
+        study["last_invocation_s"] = json.loads(previous.read_text()).get("last_invocation_s")
+    atomic_write_text(args.results / "study.json", json.dumps(study, indent=2))
+    log(f"done: {write_results(args.results, args.tasks, SCORERS)}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,120 @@
+"""results.md: the study's tables and figures, generated from results/, then the hand-written reading."""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from pathlib import Path
+
+from e3dnas.atomic import atomic_write_text
+from e3dnas.report.tables import markdown_table
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def interval(row: dict[str, str], name: str) -> str:
+    return f"{float(row[name]):+.2f} [{float(row[name + '_lo']):+.2f}, {float(row[name + '_hi']):+.2f}]"
+
+
+def tau_table(tasks: list[str], results: Path, scorers: tuple[str, ...], sample: str) -> str:
+    """τ [95 % CI] per scorer (rows) and task (columns) for one sample."""
+    by_task = {
+        task: {r["scorer"]: r for r in read_csv(results / task / "correlations.csv") if r["sample"] == sample}
+        for task in tasks
+    }
+    header = ["scorer", *(f"{task} τ [95% CI] (n)" for task in tasks)]
+    cells = []
+    for scorer in scorers:
+        row = [scorer]
+        for task in tasks:
+            found = by_task[task].get(scorer)
+            row.append(f"{interval(found, 'tau')} ({found['n_archs']})" if found else "–")
+        cells.append(row)
+    return markdown_table(header, cells)
+
+
+def cost_table(tasks: list[str], results: Path) -> str:
+    """Median seconds per architecture of each proxy, and per training, from the ledgers."""
+    cells = []
+    for task in tasks:
+        proxies: dict[str, list[float]] = {}
+        for row in read_csv(results / task / "proxy_scores.csv"):
+            proxies.setdefault(row["scorer"], []).append(float(row["seconds"]))
+        trainings = [float(r["seconds"]) for r in read_csv(results / task / "trainings.csv")]
+        for name, seconds in proxies.items():
+            cells.append([task, name, f"{statistics.median(seconds):.2f}", str(len(seconds))])
+        if trainings:
+            cells.append([task, "training", f"{statistics.median(trainings):.1f}", str(len(trainings))])
+    return markdown_table(["task", "what", "median s per arch", "measured"], cells)
+
+
+def winners_table(task: str, results: Path) -> str | None:
+    rows = read_csv(results / task / "winners.csv")
+    if not rows:
+        return None
+    cells = [
+        [
+            r["contender"],
+            f"{float(r['conv_gflops']):.4f}",
+            r["params"],
+            f"{100 * float(r['val_top1_mean']):.1f} ± {100 * float(r['val_top1_std']):.1f}",
+        ]
+        for r in rows
+    ]
+    return markdown_table(["contender", "conv GFLOPs", "params", "val top-1 (%), mean ± sd"], cells)
+
+
+def top_k_table(task: str, results: Path) -> str:
+    rows = [r for r in read_csv(results / task / "topk.csv") if r["sample"] == "all"]
+    cells = [
+        [r["scorer"], f"{r['overlap']} / {r['k']}", f"{100 * float(r['top_pick_val_top1']):.1f}"]
+        for r in rows
+    ]
+    best = f"{100 * float(rows[0]['best_val_top1']):.1f}" if rows else "–"
+    header = ["scorer", "top-5 ∩ best 5", f"its top pick's val top-1 (%; best {best})"]
+    return markdown_table(header, cells)
+
+
+def write_results(results: Path, tasks: list[str], scorers: tuple[str, ...]) -> Path:
+    """results.md beside the ``results`` folder, its links relative to it; reading.md is appended."""
+    here, link = results.parent, results.name
+    study = json.loads((results / "study.json").read_text())
+    budget = study["budget"]
+    text = [
+        "# Does the score pick better networks?",
+        "",
+        f"Commit `{study['commit']}`; machine: {study['machine']}; {study['jobs']} trainings at a time, "
+        f"{study['threads_per_job']} thread(s) each. Budget `demo` "
+        f"({budget['frames']}×{budget['resolution']}², {budget['flops'] / 1e9:g} GFLOPs conv MACs, "
+        f"{budget['layers']} layers). One recipe: the demo's (AdamW, clipping 1.0) at 8×56², "
+        f"{study['seeds']} seeds per architecture; metric: last-epoch val top-1, mean over seeds.",
+        "",
+        "    make validity        # = python experiments/validity/run.py (resumable across sessions)",
+        "",
+        "## Kendall τ of each scorer with trained accuracy",
+        "",
+        "95 % percentile-bootstrap intervals over architectures; n: architectures trained with every seed.",
+    ]
+    for sample, what in (
+        ("all", "both samples together"),
+        ("range", "evenly spaced over the whole STEntr range a search visits"),
+        ("near_budget", "one per equal-count STEntr stratum: where the search makes its choices"),
+    ):
+        text += ["", f"### `{sample}`: {what}", "", tau_table(tasks, results, scorers, sample)]
+    for task in tasks:
+        text += ["", f"## {task}", "", f"![{task}]({link}/{task}/scatter.png)", ""]
+        text += ["Top 5 over all architectures:", "", top_k_table(task, results)]
+        table = winners_table(task, results)
+        if table:
+            text += ["", "Search winners under the same budget, and X3D at the same conv FLOPs:", "", table]
+        text += ["", f"Every number: results/{task}/ (table.csv, correlations.csv, topk.csv, the ledgers)."]
+    text += ["", "## Cost", "", cost_table(tasks, results)]
+    reading = here / "reading.md"
+    text += ["", reading.read_text() if reading.exists() else ""]
+    return atomic_write_text(here / "results.md", "\n".join(text))

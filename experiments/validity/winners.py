@@ -1,0 +1,122 @@
+"""The decision that matters: train the winner of a search by each scorer, and X3D at the same FLOPs.
+
+Searches by the analytic scorers (STEntr, #params, random) run at the demo budget's defaults; a search by a
+proxy builds every candidate, so it visits ``PROXY_SEARCH`` candidates instead. X3D is pytorchvideo's
+``create_x3d`` at XS depth with the width factor whose conv FLOPs at the demo input are nearest STEntr's
+winner's.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import numpy as np
+import torch
+from jobs import Settings, search_job, training_job
+from ledger import Ledger, run_jobs
+from proxy_scores import takes_data
+from tasks import Task
+
+from e3dnas import cost
+from e3dnas.arch import load_arch, save_arch
+from e3dnas.budget import Budget
+from e3dnas.models import build_model
+
+#: Candidates of a proxy-driven search (its seconds per candidate are in results.md's cost table).
+PROXY_SEARCH = ("search.iterations=256", "search.population=32", "search.batch=16")
+#: The analytic contenders; the task's best other proxy is added to them.
+SEARCHED = ("stentr", "params", "random")
+
+
+def conv_flops_and_params(model: torch.nn.Module, frames: int, resolution: int) -> tuple[float, int]:
+    """fvcore's conv MACs (the demo budget's FLOPs convention) and all trainable parameters of a model."""
+    from fvcore.nn import FlopCountAnalysis
+
+    counter = FlopCountAnalysis(model.eval(), torch.zeros(1, 3, frames, resolution, resolution))
+    counter.unsupported_ops_warnings(False)
+    counter.uncalled_modules_warnings(False)
+    return float(counter.by_operator()["conv"]), sum(p.numel() for p in model.parameters())
+
+
+def x3d_width(flops: float, budget: Budget, classes: int) -> float:
+    """Width factor of an XS-depth X3D whose conv FLOPs at the budget's input are closest to ``flops``."""
+
+    def gap(width: float) -> float:
+        model = build_model(
+            "x3d_xs",
+            num_classes=classes,
+            frames=budget.frames,
+            resolution=budget.resolution,
+            width_factor=width,
+        )
+        return abs(conv_flops_and_params(model, budget.frames, budget.resolution)[0] - flops)
+
+    return min((round(float(w), 2) for w in np.arange(0.5, 2.51, 0.05)), key=gap)
+
+
+def search_winners(task: Task, videos: Path, proxy: str, settings: Settings) -> dict[str, Path]:
+    """best.yaml of a search by each analytic contender and by ``proxy`` (searched once, then reused)."""
+    runs = {scorer: settings.work / "search" / scorer for scorer in SEARCHED}
+    runs[proxy] = settings.work / task.name / "search" / proxy
+    data = [f"scorer.data_root={videos / 'train'}"] if takes_data(proxy) else []
+    device = [f"scorer.device={settings.device}"]
+    jobs = [
+        search_job(scorer, run, [*PROXY_SEARCH, *data, *device] if scorer == proxy else [])
+        for scorer, run in runs.items()
+        if not (run / "best.yaml").exists()
+    ]
+    if run_jobs(jobs, settings.slots, threads=settings.threads):
+        raise SystemExit("a search failed (its output is above); rerun to retry it")
+    return {scorer: run / "best.yaml" for scorer, run in runs.items()}
+
+
+def decide(
+    task: Task,
+    data: Path,
+    videos: Path,
+    proxy: str,
+    budget: Budget,
+    ledger: Ledger,
+    results: Path,
+    seeds: int,
+    settings: Settings,
+) -> list[dict]:
+    """Train every contender ``seeds`` times (ledgered); one winners.csv row per contender."""
+    classes = len([p for p in (videos / "train").iterdir() if p.is_dir()])
+    size = {"frames": budget.frames, "resolution": budget.resolution, "num_classes": classes}
+    contenders: dict[str, tuple[list[str], torch.nn.Module]] = {}
+    best = search_winners(task, videos, proxy, settings)
+    for scorer, found in best.items():
+        arch = load_arch(found)
+        path = save_arch(
+            results / "winners" / f"search-{scorer}.yaml", arch, name=f"validity-search-{scorer}"
+        )
+        contenders[f"search-{scorer}"] = ([f"arch={path}"], build_model("e3d", arch=arch, **size))
+    width = x3d_width(cost.cost(load_arch(best["stentr"])).flops, budget, classes)
+    x3d = build_model("x3d_xs", width_factor=width, **size)
+    contenders[f"x3d-w{width:g}"] = (["model=x3d_xs", f"model.width_factor={width}"], x3d)
+    jobs = [
+        training_job(task, data, label, seed, model, ledger, settings)
+        for label, (model, _) in contenders.items()
+        for seed in range(seeds)
+        if not ledger.has(label, seed)
+    ]
+    if run_jobs(jobs, settings.slots, settings.threads):
+        raise SystemExit("a contender's training failed (its output is above); rerun to retry it")
+    accuracy = {(row["arch"], int(row["seed"])): float(row["val_top1"]) for row in ledger.rows}
+    rows = []
+    for label, (_, model) in contenders.items():
+        flops, params = conv_flops_and_params(model, budget.frames, budget.resolution)
+        top1 = [accuracy[label, seed] for seed in range(seeds)]
+        rows.append(
+            {
+                "contender": label,
+                "conv_gflops": flops / 1e9,
+                "params": params,
+                "val_top1_mean": statistics.mean(top1),
+                "val_top1_std": statistics.stdev(top1) if seeds > 1 else 0.0,
+                **{f"val_top1_seed{s}": a for s, a in enumerate(top1)},
+            }
+        )
+    return rows
