@@ -109,6 +109,15 @@ def test_correlation_rows_have_the_promised_columns_per_sample_and_scorer():
     assert ("near_budget", "zen") not in by or by["near_budget", "zen"]["n_archs"] == 5
 
 
+def test_differences_against_params_are_paired():
+    rows = {(r["sample"], r["scorer"]): r for r in analyse.difference_rows(fake_table(), resamples=200)}
+    assert ("all", "params") not in rows
+    stentr = rows["all", "stentr"]
+    assert stentr["dtau"] == pytest.approx(2.0) and stentr["dtau_lo"] == pytest.approx(2.0)
+    assert stentr["baseline"] == "params" and stentr["n_archs"] == 12
+    assert rows["all", "zen"]["n_archs"] == 10
+
+
 def test_top_k_overlap_and_top_pick():
     rows = {(r["sample"], r["scorer"]): r for r in analyse.top_k_rows(fake_table(), k=5)}
     assert rows["all", "stentr"]["overlap"] == 5
@@ -237,6 +246,7 @@ def test_results_md_is_written_from_the_numbers(tmp_path):
     results = tmp_path / "results"
     write_rows(results / "arid6" / "correlations.csv", analyse.correlation_rows(fake_table(), resamples=200))
     write_rows(results / "arid6" / "topk.csv", analyse.top_k_rows(fake_table(), k=5))
+    write_rows(results / "arid6" / "differences.csv", analyse.difference_rows(fake_table(), resamples=200))
     write_rows(
         results / "arid6" / "winners.csv",
         [
@@ -261,14 +271,17 @@ def test_results_md_is_written_from_the_numbers(tmp_path):
         "threads_per_job": 1,
         "seeds": 2,
         "budget": budget,
+        "tasks": {"arid6": {"epochs": 12}},
     }
     (results / "study.json").write_text(json.dumps(study))
     (tmp_path / "reading.md").write_text("## Reading\nhand-written")
     text = report.write_results(results, ["arid6"], analyse.SCORERS).read_text()
     assert "| stentr | +1.00 [+1.00, +1.00] (12) |" in text
     assert "| params | -1.00 [-1.00, -1.00] (12) |" in text
+    assert "| stentr | +2.00 [+2.00, +2.00] |" in text  # Δτ against params
     assert "| search-stentr | 0.0998 | 870144 | 80.0 ± 5.0 |" in text
-    assert "| arid6 | training | 30.0 | 1 |" in text
+    assert "| arid6 | training | 30.00 | 1 | 0.01 |" in text
+    assert "* **arid6** (12 epochs): 6 real human actions" in text
     assert "![arid6](results/arid6/scatter.png)" in text and text.endswith("hand-written")
 
 

@@ -75,6 +75,52 @@ def correlation_rows(table: list[dict], resamples: int) -> list[dict]:
     return rows
 
 
+def difference_rows(table: list[dict], resamples: int, baseline: str = "params") -> list[dict]:
+    """Does a scorer beat ``baseline``?  τ(scorer) − τ(baseline) per sample, with a 95 % percentile interval
+    from one bootstrap that resamples the architectures of both together (the two τ share their networks,
+    so their separate intervals overlapping says little)."""
+    rows = []
+    for sample in SAMPLES:
+        subset = sample_rows(table, sample)
+        for scorer in SCORERS:
+            if scorer == baseline:
+                continue
+            keep = [
+                r for r in subset if np.isfinite(r[f"score_{scorer}"]) and np.isfinite(r[f"score_{baseline}"])
+            ]
+            if len(keep) < MIN_ARCHS:
+                continue
+            x, b, y = (
+                np.array([r[k] for r in keep], dtype=float)
+                for k in (f"score_{scorer}", f"score_{baseline}", "val_top1_mean")
+            )
+
+            def gap(x, b, y):
+                return _kendall(x, y) - _kendall(b, y)
+
+            ci = stats.bootstrap(
+                (x, b, y),
+                gap,
+                paired=True,
+                vectorized=False,
+                n_resamples=resamples,
+                method="percentile",
+                random_state=0,
+            ).confidence_interval
+            rows.append(
+                {
+                    "sample": sample,
+                    "scorer": scorer,
+                    "baseline": baseline,
+                    "dtau": float(gap(x, b, y)),
+                    "dtau_lo": float(ci.low),
+                    "dtau_hi": float(ci.high),
+                    "n_archs": len(keep),
+                }
+            )
+    return rows
+
+
 def top_k_rows(table: list[dict], k: int) -> list[dict]:
     """Does a scorer's top ``k`` hold the truly best networks?  Per sample and scorer: how many of the
     ``k`` most accurate are among its ``k`` highest scores, and the accuracy of its single top pick."""
@@ -114,6 +160,10 @@ def scatter(table: list[dict], correlations: list[dict], path: Path, title: str)
             y = 100 * np.array([row["val_top1_mean"] for row in rows])
             spread = 50 * np.array([row["val_top1_range"] for row in rows])
             ax.errorbar(x, y, yerr=spread, fmt=marker, ms=3.5, capsize=2, alpha=0.75, label=sample)
+        scores = np.array([row[f"score_{scorer}"] for row in table], dtype=float)
+        scores = scores[np.isfinite(scores)]
+        if len(scores) and scores.min() > 0 and scores.max() > 1e3 * scores.min():
+            ax.set_xscale("log")  # synflow spans orders of magnitude; ranks are unchanged
         pooled = tau.get(("all", scorer))
         label = f"τ={pooled['tau']:+.2f} [{pooled['tau_lo']:+.2f}, {pooled['tau_hi']:+.2f}]" if pooled else ""
         ax.set_title(f"{scorer}\n{label}", fontsize=9)

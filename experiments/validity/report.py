@@ -7,6 +7,8 @@ import json
 import statistics
 from pathlib import Path
 
+from tasks import TASKS
+
 from e3dnas.atomic import atomic_write_text
 from e3dnas.report.tables import markdown_table
 
@@ -20,6 +22,12 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 def interval(row: dict[str, str], name: str) -> str:
     return f"{float(row[name]):+.2f} [{float(row[name + '_lo']):+.2f}, {float(row[name + '_hi']):+.2f}]"
+
+
+def visited_line(results: Path) -> str:
+    visited = results / "archs" / "visited.json"
+    count = f"{json.loads(visited.read_text())['visited']:,} " if visited.exists() else ""
+    return f"two samples of the {count}distinct admitted children of a 100k-candidate search at the budget."
 
 
 def tau_table(tasks: list[str], results: Path, scorers: tuple[str, ...], sample: str) -> str:
@@ -39,19 +47,34 @@ def tau_table(tasks: list[str], results: Path, scorers: tuple[str, ...], sample:
     return markdown_table(header, cells)
 
 
+def difference_table(tasks: list[str], results: Path, sample: str) -> str:
+    """Δτ against the baseline (#params) [95 % CI] per scorer (rows) and task (columns) for one sample."""
+    by_task = {
+        task: {r["scorer"]: r for r in read_csv(results / task / "differences.csv") if r["sample"] == sample}
+        for task in tasks
+    }
+    scorers = list(dict.fromkeys(scorer for rows in by_task.values() for scorer in rows))
+    cells = [
+        [scorer, *(interval(by_task[t][scorer], "dtau") if scorer in by_task[t] else "–" for t in tasks)]
+        for scorer in scorers
+    ]
+    return markdown_table(["scorer", *(f"{task} Δτ vs params [95% CI]" for task in tasks)], cells)
+
+
 def cost_table(tasks: list[str], results: Path) -> str:
-    """Median seconds per architecture of each proxy, and per training, from the ledgers."""
+    """Seconds per architecture of each proxy and per training (median), and their sums, from the ledgers."""
     cells = []
     for task in tasks:
-        proxies: dict[str, list[float]] = {}
+        measured: dict[str, list[float]] = {}
         for row in read_csv(results / task / "proxy_scores.csv"):
-            proxies.setdefault(row["scorer"], []).append(float(row["seconds"]))
+            measured.setdefault(row["scorer"], []).append(float(row["seconds"]))
         trainings = [float(r["seconds"]) for r in read_csv(results / task / "trainings.csv")]
-        for name, seconds in proxies.items():
-            cells.append([task, name, f"{statistics.median(seconds):.2f}", str(len(seconds))])
         if trainings:
-            cells.append([task, "training", f"{statistics.median(trainings):.1f}", str(len(trainings))])
-    return markdown_table(["task", "what", "median s per arch", "measured"], cells)
+            measured["training"] = trainings
+        for name, seconds in measured.items():
+            median, hours = statistics.median(seconds), sum(seconds) / 3600
+            cells.append([task, name, f"{median:.2f}", str(len(seconds)), f"{hours:.2f}"])
+    return markdown_table(["task", "what", "median s per arch", "measured", "job hours"], cells)
 
 
 def winners_table(task: str, results: Path) -> str | None:
@@ -97,9 +120,17 @@ def write_results(results: Path, tasks: list[str], scorers: tuple[str, ...]) -> 
         "",
         "    make validity        # = python experiments/validity/run.py (resumable across sessions)",
         "",
+        "## Tasks",
+        "",
+        *(
+            f"* **{task}** ({study['tasks'][task]['epochs']} epochs): {TASKS[task].summary}."
+            for task in tasks
+        ),
+        "",
         "## Kendall τ of each scorer with trained accuracy",
         "",
-        "95 % percentile-bootstrap intervals over architectures; n: architectures trained with every seed.",
+        f"The networks: {visited_line(results)} 95 % percentile-bootstrap intervals over architectures; n: "
+        "architectures trained with every seed.",
     ]
     for sample, what in (
         ("all", "both samples together"),
@@ -107,6 +138,15 @@ def write_results(results: Path, tasks: list[str], scorers: tuple[str, ...]) -> 
         ("near_budget", "one per equal-count STEntr stratum: where the search makes its choices"),
     ):
         text += ["", f"### `{sample}`: {what}", "", tau_table(tasks, results, scorers, sample)]
+    text += [
+        "",
+        "## Does a scorer beat #params?",
+        "",
+        "τ(scorer) − τ(params) with a 95 % interval from one paired bootstrap over architectures: an "
+        "interval above zero means the scorer ranks these networks better than their parameter count does.",
+    ]
+    for sample in ("all", "near_budget"):
+        text += ["", f"`{sample}`:", "", difference_table(tasks, results, sample)]
     for task in tasks:
         text += ["", f"## {task}", "", f"![{task}]({link}/{task}/scatter.png)", ""]
         text += ["Top 5 over all architectures:", "", top_k_table(task, results)]

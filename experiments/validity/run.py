@@ -34,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
-from analyse import SCORERS, correlation_rows, scatter, top_k_rows
+from analyse import SCORERS, correlation_rows, difference_rows, scatter, top_k_rows
 from jobs import Settings, proxy_job, sweep_job, training_job
 from ledger import Job, Ledger, log, run_jobs
 from report import write_results
@@ -200,6 +200,7 @@ def main() -> None:
         correlations = correlation_rows(table, args.resamples)
         write_csv(out / "table.csv", table)
         write_csv(out / "correlations.csv", correlations)
+        write_csv(out / "differences.csv", difference_rows(table, args.resamples))
         write_csv(out / "topk.csv", top_k_rows(table, k=5))
         if table:
             scatter(table, correlations, out / "scatter.png", title=f"{name}: {len(table)} architectures")
