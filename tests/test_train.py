@@ -612,6 +612,15 @@ def test_resumed_training_keeps_the_earlier_epochs_metrics(tmp_path, demo_root):
     assert validated == [("0", "0"), ("1", "1")]
 
 
+def test_a_finished_training_rerun_in_its_dir_reports_its_last_validation(tmp_path, demo_root):
+    """Resumed after its last epoch, a run validates nothing; its results.json still has the final top-1."""
+    run_dir = tmp_path / "run"
+    first = train(one_batch_cfg(demo_root, "trainer.max_epochs=1"), run_dir)
+    assert first["final_val_top1"] is not None
+    again = train(one_batch_cfg(demo_root, "trainer.max_epochs=1"), run_dir)
+    assert again["final_val_top1"] == first["final_val_top1"] and again["global_step"] == first["global_step"]
+
+
 def _snapshot(run_dir: Path) -> dict[str, bytes]:
     return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
 

@@ -30,6 +30,7 @@ log = logging.getLogger("e3dnas.train")
 
 #: Where a checkpoint holds its run's signature.
 SIGNATURE_KEY = "e3dnas_settings_signature"
+LAST_VALIDATION_KEY = "e3dnas_last_validation"
 
 #: Dataset fields that say where the data is and how it is fed, not which clips the network sees.
 UNSIGNED_DATASET = (
@@ -141,3 +142,26 @@ class RecordSignature(Callback):
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
         checkpoint[SIGNATURE_KEY] = self.signature
+
+
+class RecordLastValidation(Callback):
+    """Keeps the last validation's metrics in every checkpoint and brings them back on resume.
+
+    Why: Lightning restores neither the logged metrics nor the checkpoint callback's current score, so a
+    run resumed after its last epoch (rerun in its finished dir) validates nothing and would report no
+    final accuracy.
+    """
+
+    def __init__(self) -> None:
+        self.metrics: dict[str, float] = {}
+
+    def on_validation_end(self, trainer, pl_module) -> None:  # metrics final, checkpoints not yet saved
+        if not trainer.sanity_checking:
+            logged = trainer.callback_metrics
+            self.metrics = {k: float(v) for k, v in logged.items() if k.startswith("val/")}
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
+        checkpoint[LAST_VALIDATION_KEY] = self.metrics
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
+        self.metrics = dict(checkpoint.get(LAST_VALIDATION_KEY, {}))

@@ -24,7 +24,7 @@ from e3dnas.train.errors import ConfigError, config_errors
 from e3dnas.train.finetune import init_from
 from e3dnas.train.module import ClipClassifier
 from e3dnas.train.noise import silence_known_noise
-from e3dnas.train.resume import RecordSignature, check_resume, settings_signature
+from e3dnas.train.resume import RecordLastValidation, RecordSignature, check_resume, settings_signature
 from e3dnas.train.settings import resolve_arch, run_settings
 from e3dnas.train.tracking import finish_tracking
 
@@ -125,7 +125,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         )
     with config_errors("callbacks"):
         callbacks = build_callbacks(cfg.callbacks, checkpoint_dir, logging=bool(loggers))
-    callbacks.append(RecordSignature(settings_signature(cfg)))
+    last_validation = RecordLastValidation()
+    callbacks += [RecordSignature(settings_signature(cfg)), last_validation]
     with config_errors("trainer"):
         trainer = instantiate(
             cfg.trainer,
@@ -148,9 +149,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "best_checkpoint": checkpoint.best_model_path,
         "last_checkpoint": checkpoint.last_model_path,
         "val_top1": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
-        "final_val_top1": float(trainer.callback_metrics["val/top1"])
-        if "val/top1" in trainer.callback_metrics
-        else None,
+        "final_val_top1": last_validation.metrics.get("val/top1"),
         "frames": data.frames,
         "resolution": data.resolution,
         "epochs": trainer.current_epoch,
