@@ -90,7 +90,9 @@ def winners_table(task: str, results: Path) -> str | None:
         ]
         for r in rows
     ]
-    return markdown_table(["contender", "conv GFLOPs", "params", "val top-1 (%), mean ± sd"], cells)
+    return markdown_table(
+        ["contender", "conv GFLOPs", "params (head included)", "val top-1 (%), mean ± sd"], cells
+    )
 
 
 def top_k_table(task: str, results: Path) -> str:

@@ -75,7 +75,8 @@ TASKS = {
         flip="plain",
         summary="6 real human actions in the dark (arid6, 150 clips); a random split of each class "
         f"({ARID6_VAL_FRACTION:.0%} val, seed {ARID6_SPLIT_SEED}) with subjects on both sides, so it "
-        "measures how well a network learns real motion from few clips, not how it generalises to new people",
+        "measures how well a network learns these actions from few clips (appearance as much as motion), "
+        "not how it generalises to new people",
     ),
 }
 
