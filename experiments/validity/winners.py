@@ -55,20 +55,27 @@ def x3d_width(flops: float, budget: Budget, classes: int) -> float:
     return min((round(float(w), 2) for w in np.arange(0.5, 2.51, 0.05)), key=gap)
 
 
-def search_winners(task: Task, videos: Path, proxy: str, settings: Settings) -> dict[str, Path]:
-    """best.yaml of a search by each analytic contender and by ``proxy`` (searched once, then reused)."""
+def search_winners(
+    task: Task, videos: Path, proxy: str, results: Path, settings: Settings
+) -> dict[str, Path]:
+    """Each contender's winner, ``results/winners/search-<scorer>.yaml``: searched once, then read from there
+    (committed with the ledgers, so a later run trains exactly the networks the ledger's rows are of)."""
+    saved = {scorer: results / "winners" / f"search-{scorer}.yaml" for scorer in (*SEARCHED, proxy)}
     runs = {scorer: settings.work / "search" / scorer for scorer in SEARCHED}
     runs[proxy] = settings.work / task.name / "search" / proxy
     data = [f"scorer.data_root={videos / 'train'}"] if takes_data(proxy) else []
     device = [f"scorer.device={settings.device}"]
+    missing = [scorer for scorer, path in saved.items() if not path.exists()]
     jobs = [
-        search_job(scorer, run, [*PROXY_SEARCH, *data, *device] if scorer == proxy else [])
-        for scorer, run in runs.items()
-        if not (run / "best.yaml").exists()
+        search_job(scorer, runs[scorer], [*PROXY_SEARCH, *data, *device] if scorer == proxy else [])
+        for scorer in missing
+        if not (runs[scorer] / "best.yaml").exists()
     ]
     if run_jobs(jobs, settings.slots, threads=settings.threads):
         raise SystemExit("a search failed (its output is above); rerun to retry it")
-    return {scorer: run / "best.yaml" for scorer, run in runs.items()}
+    for scorer in missing:
+        save_arch(saved[scorer], load_arch(runs[scorer] / "best.yaml"), name=f"validity-search-{scorer}")
+    return saved
 
 
 def decide(
@@ -86,12 +93,9 @@ def decide(
     classes = len([p for p in (videos / "train").iterdir() if p.is_dir()])
     size = {"frames": budget.frames, "resolution": budget.resolution, "num_classes": classes}
     contenders: dict[str, tuple[list[str], torch.nn.Module]] = {}
-    best = search_winners(task, videos, proxy, settings)
-    for scorer, found in best.items():
-        arch = load_arch(found)
-        path = save_arch(
-            results / "winners" / f"search-{scorer}.yaml", arch, name=f"validity-search-{scorer}"
-        )
+    best = search_winners(task, videos, proxy, results, settings)
+    for scorer, path in best.items():
+        arch = load_arch(path)
         contenders[f"search-{scorer}"] = ([f"arch={path}"], build_model("e3d", arch=arch, **size))
     width = x3d_width(cost.cost(load_arch(best["stentr"])).flops, budget, classes)
     x3d = build_model("x3d_xs", width_factor=width, **size)
