@@ -158,11 +158,13 @@ def test_jobs_run_in_parallel_and_a_failure_is_reported_not_collected(tmp_path, 
     assert "FAILED job 1 (exit 3)" in capsys.readouterr().out
 
 
+def unbuilt(task: str, settings) -> tuple[Path, Path]:
+    return settings.work / task / "videos", settings.work / task / "prepared"
+
+
 @pytest.fixture
 def study(tmp_path, monkeypatch):
-    """Two study architectures, ledgers in tmp_path, tasks whose data folders are not built."""
-    monkeypatch.setattr(tasks.Task, "videos", lambda self, work, arid6: work / self.name / "videos")
-    monkeypatch.setattr(tasks.Task, "prepared", lambda self, work, arid6: work / self.name / "prepared")
+    """Two study architectures, ledgers in tmp_path, data folders that are not built."""
     archs = {
         "range-00": ROOT / "conf" / "arch" / "e3d_s.yaml",
         "near_budget-00": ROOT / "conf/arch/e3d_m.yaml",
@@ -171,13 +173,13 @@ def study(tmp_path, monkeypatch):
         ledger.Ledger(tmp_path / "trainings.csv", run.TRAINING_COLUMNS, ("arch", "seed")),
         ledger.Ledger(tmp_path / "proxy_scores.csv", run.PROXY_COLUMNS, ("arch", "scorer")),
     )
-    settings = jobs.Settings(work=tmp_path / "work", arid6=tmp_path, device="cpu", commit="c0ffee")
+    settings = jobs.Settings(work=tmp_path / "work", device="cpu", commit="c0ffee")
     return archs, ledgers, settings
 
 
 def test_a_study_redoes_nothing_its_ledgers_hold(study):
     archs, (trainings, proxies), settings = study
-    every = run.study_jobs("arid6", archs, 2, (trainings, proxies), settings)
+    every = run.study_jobs("arid6", unbuilt("arid6", settings), archs, 2, (trainings, proxies), settings)
     assert len(every) == len(run.PROXIES) + 4
     assert every[len(run.PROXIES)].label == "arid6 train near_budget-00 seed 0"  # samples alternate
     for arch in archs:
@@ -188,7 +190,7 @@ def test_a_study_redoes_nothing_its_ledgers_hold(study):
         for proxy in run.PROXIES:
             row = {"arch": arch, "scorer": proxy, "score": 1.0, "seconds": 0.1}
             proxies.add(row | {"device": "cpu", "commit": "c0ffee"})
-    left = run.study_jobs("arid6", archs, 2, (trainings, proxies), settings)
+    left = run.study_jobs("arid6", unbuilt("arid6", settings), archs, 2, (trainings, proxies), settings)
     assert [job.label for job in left] == ["arid6 train range-00 seed 1"]
     command = left[0].command
     assert f"arch={archs['range-00']}" in command and "seed=1" in command
@@ -198,7 +200,11 @@ def test_a_study_redoes_nothing_its_ledgers_hold(study):
 def test_a_slurm_study_sweeps_the_missing_architectures_once_per_seed(study):
     archs, ledgers, settings = study
     slurm = dataclasses.replace(settings, launcher="slurm", epochs=3)
-    sweeps = [job for job in run.study_jobs("camera", archs, 2, ledgers, slurm) if "sweep" in job.label]
+    sweeps = [
+        job
+        for job in run.study_jobs("camera", unbuilt("camera", settings), archs, 2, ledgers, slurm)
+        if "sweep" in job.label
+    ]
     assert len(sweeps) == 2
     command = sweeps[1].command
     assert command[3:5] == ["-m", "hydra/launcher=slurm"] and "seed=1" in command
@@ -275,7 +281,7 @@ def test_results_md_is_written_from_the_numbers(tmp_path):
     }
     (results / "study.json").write_text(json.dumps(study))
     (tmp_path / "reading.md").write_text("## Reading\nhand-written")
-    text = report.write_results(results, ["arid6"], analyse.SCORERS).read_text()
+    text = report.write_results(results, ["arid6"]).read_text()
     assert "| stentr | +1.00 [+1.00, +1.00] (12) |" in text
     assert "| params | -1.00 [-1.00, -1.00] (12) |" in text
     assert "| stentr | +2.00 [+2.00, +2.00] |" in text  # Δτ against params
@@ -325,16 +331,10 @@ def test_a_small_study_on_real_clips_runs_then_resumes_with_nothing_to_redo(
     assert "| stentr |" in (tmp_path / "results.md").read_text()
 
 
-def test_a_training_resumed_after_its_last_epoch_reads_its_logged_validation(tmp_path):
-    (tmp_path / "csv").mkdir()
-    (tmp_path / "results.json").write_text(json.dumps({"final_val_top1": None, "val_top1": 0.9}))
-    (tmp_path / "csv" / "metrics.csv").write_text(
-        "epoch,train/loss,val/top1\n0,1.2,\n0,,0.5\n1,0.8,\n1,,0.75\n"
-    )
-    assert jobs.last_val_top1(tmp_path) == 0.75
-    (tmp_path / "results.json").write_text(json.dumps({"final_val_top1": 0.625}))
+def test_a_training_row_takes_the_last_validation_and_refuses_a_run_without_one(tmp_path):
+    """(A run resumed after its last epoch keeps its final top-1: tests/test_train.py covers that.)"""
+    (tmp_path / "results.json").write_text(json.dumps({"final_val_top1": 0.625, "val_top1": 0.9}))
     assert jobs.last_val_top1(tmp_path) == 0.625
     (tmp_path / "results.json").write_text(json.dumps({"final_val_top1": None}))
-    (tmp_path / "csv" / "metrics.csv").write_text("epoch,train/loss,val/top1\n0,1.2,\n")
-    with pytest.raises(SystemExit, match="no validation top-1"):
+    with pytest.raises(SystemExit, match="no final_val_top1"):
         jobs.last_val_top1(tmp_path)

@@ -7,7 +7,6 @@ sweep has finished.
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 import time
@@ -44,7 +43,6 @@ class Settings:
     """What every job of one study invocation shares."""
 
     work: Path  # runs and data (not committed)
-    arid6: Path  # the arid6 clips
     device: str  # cpu | cuda
     commit: str  # the project's commit, recorded in every ledger row
     epochs: int | None = None  # None: each task's own
@@ -68,16 +66,11 @@ def training_overrides(task: Task, data: Path, settings: Settings) -> list[str]:
 
 
 def last_val_top1(run_dir: Path) -> float:
-    """The run's last validation top-1: results.json's, else the last one its metrics.csv logged (a run
-    resumed after its last epoch validates nothing, and its results.json has none)."""
+    """The run's last validation top-1 (results.json's ``final_val_top1``)."""
     final = json.loads((run_dir / "results.json").read_text())["final_val_top1"]
-    if final is not None:
-        return final
-    with (run_dir / "csv" / "metrics.csv").open(newline="") as f:
-        logged = [row["val/top1"] for row in csv.DictReader(f) if row.get("val/top1")]
-    if not logged:
-        raise SystemExit(f"{run_dir}: no validation top-1 in results.json or csv/metrics.csv")
-    return float(logged[-1])
+    if final is None:
+        raise SystemExit(f"{run_dir}: results.json has no final_val_top1 (the run never validated)")
+    return final
 
 
 def training_row(label: str, seed: int, run_dir: Path, seconds: float, settings: Settings) -> dict:

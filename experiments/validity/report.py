@@ -30,35 +30,24 @@ def visited_line(results: Path) -> str:
     return f"two samples of the {count}distinct admitted children of a 100k-candidate search at the budget."
 
 
-def tau_table(tasks: list[str], results: Path, scorers: tuple[str, ...], sample: str) -> str:
-    """τ [95 % CI] per scorer (rows) and task (columns) for one sample."""
+def by_scorer_and_task(
+    tasks: list[str], results: Path, file: str, sample: str, statistic: str, label: str, count: bool
+) -> str:
+    """``statistic`` [95 % CI] (and ``(n_archs)`` with ``count``) of one sample of ``results/<task>/<file>``:
+    a row per scorer the files hold, a column per task headed ``<task> <label>``."""
     by_task = {
-        task: {r["scorer"]: r for r in read_csv(results / task / "correlations.csv") if r["sample"] == sample}
+        task: {r["scorer"]: r for r in read_csv(results / task / file) if r["sample"] == sample}
         for task in tasks
     }
-    header = ["scorer", *(f"{task} τ [95% CI] (n)" for task in tasks)]
-    cells = []
-    for scorer in scorers:
-        row = [scorer]
-        for task in tasks:
-            found = by_task[task].get(scorer)
-            row.append(f"{interval(found, 'tau')} ({found['n_archs']})" if found else "–")
-        cells.append(row)
-    return markdown_table(header, cells)
 
+    def cell(row: dict[str, str] | None) -> str:
+        if row is None:
+            return "–"
+        return interval(row, statistic) + (f" ({row['n_archs']})" if count else "")
 
-def difference_table(tasks: list[str], results: Path, sample: str) -> str:
-    """Δτ against the baseline (#params) [95 % CI] per scorer (rows) and task (columns) for one sample."""
-    by_task = {
-        task: {r["scorer"]: r for r in read_csv(results / task / "differences.csv") if r["sample"] == sample}
-        for task in tasks
-    }
-    scorers = list(dict.fromkeys(scorer for rows in by_task.values() for scorer in rows))
-    cells = [
-        [scorer, *(interval(by_task[t][scorer], "dtau") if scorer in by_task[t] else "–" for t in tasks)]
-        for scorer in scorers
-    ]
-    return markdown_table(["scorer", *(f"{task} Δτ vs params [95% CI]" for task in tasks)], cells)
+    scorers = list(dict.fromkeys(scorer for found in by_task.values() for scorer in found))
+    cells = [[scorer, *(cell(by_task[t].get(scorer)) for t in tasks)] for scorer in scorers]
+    return markdown_table(["scorer", *(f"{task} {label}" for task in tasks)], cells)
 
 
 def cost_table(tasks: list[str], results: Path) -> str:
@@ -106,7 +95,7 @@ def top_k_table(task: str, results: Path) -> str:
     return markdown_table(header, cells)
 
 
-def write_results(results: Path, tasks: list[str], scorers: tuple[str, ...]) -> Path:
+def write_results(results: Path, tasks: list[str]) -> Path:
     """results.md beside the ``results`` folder, its links relative to it; reading.md is appended."""
     here, link = results.parent, results.name
     study = json.loads((results / "study.json").read_text())
@@ -139,7 +128,14 @@ def write_results(results: Path, tasks: list[str], scorers: tuple[str, ...]) -> 
         ("range", "evenly spaced over the whole STEntr range a search visits"),
         ("near_budget", "one per equal-count STEntr stratum: where the search makes its choices"),
     ):
-        text += ["", f"### `{sample}`: {what}", "", tau_table(tasks, results, scorers, sample)]
+        text += [
+            "",
+            f"### `{sample}`: {what}",
+            "",
+            by_scorer_and_task(
+                tasks, results, "correlations.csv", sample, "tau", "τ [95% CI] (n)", count=True
+            ),
+        ]
     text += [
         "",
         "## Does a scorer beat #params?",
@@ -148,7 +144,14 @@ def write_results(results: Path, tasks: list[str], scorers: tuple[str, ...]) -> 
         "interval above zero means the scorer ranks these networks better than their parameter count does.",
     ]
     for sample in ("all", "near_budget"):
-        text += ["", f"`{sample}`:", "", difference_table(tasks, results, sample)]
+        text += [
+            "",
+            f"`{sample}`:",
+            "",
+            by_scorer_and_task(
+                tasks, results, "differences.csv", sample, "dtau", "Δτ vs params [95% CI]", count=False
+            ),
+        ]
     for task in tasks:
         text += ["", f"## {task}", "", f"![{task}]({link}/{task}/scatter.png)", ""]
         text += ["Top 5 over all architectures:", "", top_k_table(task, results)]

@@ -34,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
-from analyse import SCORERS, correlation_rows, difference_rows, scatter, top_k_rows
+from analyse import correlation_rows, difference_rows, scatter, top_k_rows
 from jobs import Settings, proxy_job, sweep_job, training_job
 from ledger import Job, Ledger, log, run_jobs
 from report import write_results
@@ -86,22 +86,29 @@ def study_archs(budget: Budget, count: int, results: Path) -> dict[str, Path]:
     return paths
 
 
-def study_jobs(task_name: str, archs: dict[str, Path], seeds: int, ledgers, settings: Settings) -> list[Job]:
+def study_jobs(
+    task_name: str,
+    task_data: tuple[Path, Path],
+    archs: dict[str, Path],
+    seeds: int,
+    ledgers,
+    settings: Settings,
+) -> list[Job]:
     """What is missing from a task's ledgers: proxy scores first (quick), then trainings, alternating the
-    samples so that a study stopped half-way has both in equal measure."""
-    task, (trainings, proxies) = TASKS[task_name], ledgers
-    videos, data = task.videos(settings.work, settings.arid6), task.prepared(settings.work, settings.arid6)
+    samples so that a study stopped half-way has both in equal measure. ``task_data``: (videos, prepared)."""
+    task, (trainings, proxies), (videos, data) = TASKS[task_name], ledgers, task_data
     jobs = []
     for proxy in PROXIES:
         missing = {a: p for a, p in archs.items() if not proxies.has(a, proxy)}
         if missing:
             jobs.append(proxy_job(task, videos, proxy, missing, proxies, settings))
     order = sorted(archs, key=lambda a: (a.rsplit("-", 1)[1], a))  # range-00, near_budget-00, range-01 …
-    for seed in range(seeds) if settings.launcher == "slurm" else []:
-        pending = {a: archs[a] for a in order if not trainings.has(a, seed)}
-        if pending:
-            jobs.append(sweep_job(task, data, seed, pending, trainings, settings))
-    if settings.launcher == "local":
+    if settings.launcher == "slurm":
+        for seed in range(seeds):
+            pending = {a: archs[a] for a in order if not trainings.has(a, seed)}
+            if pending:
+                jobs.append(sweep_job(task, data, seed, pending, trainings, settings))
+    else:
         jobs += [
             training_job(task, data, arch, seed, [f"arch={archs[arch]}"], trainings, settings)
             for arch in order
@@ -168,7 +175,6 @@ def main() -> None:
     started = time.perf_counter()
     settings = Settings(
         work=args.work,
-        arid6=args.arid6,
         device=args.device,
         commit=commit(),
         epochs=args.epochs,
@@ -185,9 +191,14 @@ def main() -> None:
         )
         for name in args.tasks
     }
+    task_data = (
+        {} if args.analyse_only else {name: TASKS[name].data(args.work, args.arid6) for name in args.tasks}
+    )
     if not args.analyse_only:
         jobs = [
-            job for name in args.tasks for job in study_jobs(name, archs, args.seeds, ledgers[name], settings)
+            job
+            for name in args.tasks
+            for job in study_jobs(name, task_data[name], archs, args.seeds, ledgers[name], settings)
         ]
         log(f"{len(jobs)} jobs to run, {settings.slots} at a time with {settings.threads} thread(s) each")
         failures = run_jobs(jobs, settings.slots, settings.threads)
@@ -206,10 +217,7 @@ def main() -> None:
             scatter(table, correlations, out / "scatter.png", title=f"{name}: {len(table)} architectures")
         proxy = best_proxy(correlations)
         if len(table) == len(archs) and proxy and not (args.no_winners or args.analyse_only):
-            videos, data = (
-                task.videos(settings.work, settings.arid6),
-                task.prepared(settings.work, settings.arid6),
-            )
+            videos, data = task_data[name]
             rows = decide(task, data, videos, proxy, budget, trainings, out, args.winner_seeds, settings)
             write_csv(out / "winners.csv", rows)
         summary[name] = {"archs": len(table), "best_proxy": proxy, "epochs": args.epochs or task.epochs}
@@ -230,7 +238,7 @@ def main() -> None:
     elif previous.exists():
         study["last_invocation_s"] = json.loads(previous.read_text()).get("last_invocation_s")
     atomic_write_text(args.results / "study.json", json.dumps(study, indent=2))
-    log(f"done: {write_results(args.results, args.tasks, SCORERS)}")
+    log(f"done: {write_results(args.results, args.tasks)}")
 
 
 if __name__ == "__main__":

@@ -37,27 +37,26 @@ class Task:
     flip: str  # dataset.flip: "label_pairs" where classes name left/right
     summary: str  # one sentence for results.md
 
-    def videos(self, work: Path, arid6: Path) -> Path:
-        """The task's videos as ``<root>/{train,val}/<class>/<video>``, built under ``work`` if needed."""
+    def data(self, work: Path, arid6: Path) -> tuple[Path, Path]:
+        """(videos, prepared): the task's videos as ``<root>/{train,val}/<class>/<video>`` and the JPEG copy
+        the trainings read, both built under ``work`` once (later calls find them done)."""
         if self.name == "camera":
-            return build_demo(work / "camera" / "videos", step=CAMERA_STEP, layout="folder")
-        return split_arid6(arid6, work / "arid6" / "videos")
-
-    def prepared(self, work: Path, arid6: Path) -> Path:
-        """The JPEG copy the trainings read (made once; prepare skips what is already done)."""
+            videos = build_demo(work / "camera" / "videos", step=CAMERA_STEP, layout="folder")
+        else:
+            videos = split_arid6(arid6, work / "arid6" / "videos")
         out = work / self.name / "prepared"
         command = [
             sys.executable,
             "-m",
             "e3dnas.data.prepare",
             "dataset=folder",
-            f"dataset.root={self.videos(work, arid6)}",
+            f"dataset.root={videos}",
             f"out={out}",
             f"short_side={SHORT_SIDE}",
             "print_config=false",
         ]
         subprocess.run(command, check=True, capture_output=True, text=True)
-        return out
+        return videos, out
 
 
 TASKS = {

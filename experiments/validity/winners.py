@@ -22,21 +22,12 @@ from e3dnas import cost
 from e3dnas.arch import load_arch, save_arch
 from e3dnas.budget import Budget
 from e3dnas.models import build_model
+from e3dnas.train.tracking import conv_flops
 
 #: Candidates of a proxy-driven search (its seconds per candidate are in results.md's cost table).
 PROXY_SEARCH = ("search.iterations=256", "search.population=32", "search.batch=16")
 #: The analytic contenders; the task's best other proxy is added to them.
 SEARCHED = ("stentr", "params", "random")
-
-
-def conv_flops_and_params(model: torch.nn.Module, frames: int, resolution: int) -> tuple[float, int]:
-    """fvcore's conv MACs (the demo budget's FLOPs convention) and all trainable parameters of a model."""
-    from fvcore.nn import FlopCountAnalysis
-
-    counter = FlopCountAnalysis(model.eval(), torch.zeros(1, 3, frames, resolution, resolution))
-    counter.unsupported_ops_warnings(False)
-    counter.uncalled_modules_warnings(False)
-    return float(counter.by_operator()["conv"]), sum(p.numel() for p in model.parameters())
 
 
 def x3d_width(flops: float, budget: Budget, classes: int) -> float:
@@ -50,7 +41,7 @@ def x3d_width(flops: float, budget: Budget, classes: int) -> float:
             resolution=budget.resolution,
             width_factor=width,
         )
-        return abs(conv_flops_and_params(model, budget.frames, budget.resolution)[0] - flops)
+        return abs(conv_flops(model, budget.frames, budget.resolution)[0] - flops)
 
     return min((round(float(w), 2) for w in np.arange(0.5, 2.51, 0.05)), key=gap)
 
@@ -111,7 +102,8 @@ def decide(
     accuracy = {(row["arch"], int(row["seed"])): float(row["val_top1"]) for row in ledger.rows}
     rows = []
     for label, (_, model) in contenders.items():
-        flops, params = conv_flops_and_params(model, budget.frames, budget.resolution)
+        flops = conv_flops(model, budget.frames, budget.resolution)[0]
+        params = sum(p.numel() for p in model.parameters())
         top1 = [accuracy[label, seed] for seed in range(seeds)]
         rows.append(
             {
