@@ -24,10 +24,11 @@ from e3dnas.export import run as export_run
 from e3dnas.export.errors import ExportError
 from e3dnas.export.fold import fold_batchnorm
 from e3dnas.export.outputs import RECORD, claim
-from e3dnas.export.run import export
+from e3dnas.export.run import export as export_job
+from e3dnas.export.run import export_settings
+from e3dnas.schema import ConfigValueError
 from e3dnas.search import ScorerSpec, SearchProblem, SearchSettings, run_search
 from e3dnas.train.checkpoint import load_checkpoint
-from e3dnas.train.errors import ConfigError
 from e3dnas.train.module import ClipClassifier
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +36,11 @@ FRAMES, SIDE = 4, 32
 QUICK = ["warmup=1", "runs=3"]
 
 pytestmark = pytest.mark.filterwarnings(r"ignore:`torch\.jit\.\w+` is deprecated:FutureWarning")
+
+
+def export(cfg):
+    """Read and run an export as its command does."""
+    return export_job(export_settings(cfg))
 
 
 def compose_cfg(name: str, *overrides: str):
@@ -259,7 +265,7 @@ def test_bad_options_fail_with_one_line(overrides, message):
 def test_a_file_that_is_not_a_checkpoint_fails_with_one_line(tmp_path):
     garbage = tmp_path / "garbage.ckpt"
     garbage.write_bytes(bytes(range(256)) * 8)
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(ConfigValueError) as caught:
         export(compose_cfg("export", f"ckpt={garbage}"))
     assert str(caught.value) == f"ckpt: {garbage} is not an e3dnas training checkpoint (UnpicklingError)"
 

@@ -20,8 +20,8 @@ from e3dnas.errors import E3DError
 from e3dnas.report.plots import published_top1
 from e3dnas.scores import ScorerError, ScorerSpec, build_scorer
 from e3dnas.search import SearchProblem, SearchSettings, SettingsError, run_search
-from e3dnas.search.config import search_problem
-from e3dnas.search.evolution import run_signature
+from e3dnas.search.checkpoint import run_signature
+from e3dnas.search.config import read_search, search_problem
 from e3dnas.search.run import run
 from e3dnas.space import SpaceError
 
@@ -209,7 +209,7 @@ def test_config_files_of_ones_own_add_a_scorer_and_a_space(user_package, tmp_pat
         "progress=false",
         f"hydra.searchpath=[file://{user_package}]",
     )
-    run(cfg, tmp_path / "run", [])
+    run(read_search(cfg), tmp_path / "run", [])
     best = read_arch(tmp_path / "run" / "best.yaml")
     assert best.name == "demo-widest-seed0"
     assert best.meta["scores"]["widest"] == best.arch.stages[-1].width ** 2

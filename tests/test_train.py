@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 from e3dnas.configs import CONF_DIR
 from e3dnas.data.demo import build_demo
 from e3dnas.evaluate.run import evaluate
-from e3dnas.train.errors import ConfigError
+from e3dnas.schema import ConfigValueError
 from e3dnas.train.finetune import init_from
 from e3dnas.train.module import ClipClassifier
 from e3dnas.train.run import train
@@ -133,7 +133,7 @@ def test_evaluate_reproduces_the_trainers_val_accuracy(tmp_path, demo_root):
     bare = compose_cfg("eval", f"ckpt={trained['best_checkpoint']}", "views=single", "dataset.root=/nowhere")
     recorded = evaluate(bare, tmp_path / "eval2", ["views=single", "dataset.num_workers=0"])
     assert recorded["root"] == str(demo_root) and recorded["top1"] == evaluated["top1"]
-    with pytest.raises(ConfigError, match="input 8×16² is too small"):
+    with pytest.raises(ConfigValueError, match="input 8×16² is too small"):
         evaluate(bare, tmp_path / "eval3", ["dataset.resolution=16"])
     videos = len(json.loads((demo_root / "validation.json").read_text()))
     assert evaluated["videos"] == videos
@@ -399,7 +399,7 @@ def test_init_from_copies_every_weight_of_a_matching_checkpoint(small_checkpoint
     assert saved.keys() == module.state_dict().keys()
     assert all(torch.equal(value, saved[name]) for name, value in module.state_dict().items())
     assert not any("re-initialised" in record.getMessage() for record in caplog.records)
-    with pytest.raises(ConfigError, match=r"train.init_from: no checkpoint at /nonexistent.ckpt"):
+    with pytest.raises(ConfigValueError, match=r"train.init_from: no checkpoint at /nonexistent.ckpt"):
         init_from(module, "/nonexistent.ckpt")
 
 
@@ -648,7 +648,7 @@ def test_resume_with_changed_settings_is_refused_naming_them(tmp_path, demo_root
     run_dir = tmp_path / "run"
     train(one_batch_cfg(demo_root, "trainer.max_epochs=1"), run_dir)
     changed = ["optim.lr=0.5", "dataset.frames=4", "trainer.max_epochs=2"]
-    with pytest.raises(ConfigError) as refused:
+    with pytest.raises(ConfigValueError) as refused:
         train(one_batch_cfg(demo_root, *changed), run_dir)
     message = str(refused.value)
     assert "dataset.frames (checkpoint 8, now 4); optim.lr (checkpoint 0.003, now 0.5)" in message
@@ -672,9 +672,9 @@ def test_resume_with_changed_settings_is_refused_naming_them(tmp_path, demo_root
 def test_lightnings_own_configuration_errors_keep_their_reason(override, message):
     from hydra.utils import instantiate
 
-    from e3dnas.train.errors import config_errors
+    from e3dnas.schema import config_errors
 
     cfg = compose_cfg("train", "+experiment=demo", override)
-    with pytest.raises(ConfigError) as refused, config_errors("trainer"):
+    with pytest.raises(ConfigValueError) as refused, config_errors("trainer"):
         instantiate(cfg.trainer)
     assert str(refused.value).startswith(message) and "\n" not in str(refused.value)

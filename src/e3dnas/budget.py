@@ -11,10 +11,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -41,8 +39,9 @@ class BudgetError(E3DError, ValueError):
 class Budget:
     """One budget (conf/budget/<name>.yaml); each field's allowed values are beside it.
 
-    A value: built once per search (:func:`composed_budget`) and never changed after, so that the search,
-    its checkpoints and its files all see the same one.
+    A value: built once per search (by its config reader, which also decides whether the command line
+    changed it: :meth:`fingerprinted`) and never changed after, so that the search, its checkpoints and its
+    files all see the same one.
     """
 
     name: str
@@ -143,6 +142,20 @@ class Budget:
             ok &= latency <= self.latency_ms
         return ok
 
+    def breaches(
+        self, flops: float, params: float, layers: int, latency_ms: float | None = None
+    ) -> list[str]:
+        """Each limit one network breaks, in words (``0.566 > 0.100 GFLOPs (authors)``): the one place a
+        broken limit is written. A limit the budget does not set (``params``, ``latency_ms``) is never
+        broken; an unknown latency (None or NaN) breaks nothing."""
+        limits = [
+            (flops, self.flops, f"{flops / 1e9:.3f} > {self.flops / 1e9:.3f} GFLOPs ({self.counter})"),
+            (layers, self.layers, f"{layers} > {self.layers} layers"),
+            (params, self.params, f"{params / 1e6:.2f} > {(self.params or 0) / 1e6:.2f} M params"),
+            (latency_ms, self.latency_ms, f"{latency_ms or 0:.1f} > {self.latency_ms or 0:g} ms predicted"),
+        ]
+        return [text for value, limit, text in limits if None not in (value, limit) and value > limit]
+
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
@@ -153,54 +166,3 @@ def is_given(node: DictConfig | None) -> bool:
     from omegaconf import OmegaConf
 
     return node is not None and not OmegaConf.is_missing(node, "name")
-
-
-def composed_budget(node: DictConfig) -> Budget:
-    """The budget of the composed config, fingerprinted when the command line overrode any of its fields
-    (``+budget=e3d_s budget.flops=1e9`` must not pass for ``e3d_s``).
-
-    A command composes its budget up to three times (the override check, the run dir's name, the run):
-    each gets the one Budget built for those fields, and its latency table is read once.
-    """
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import OmegaConf
-
-    plain = OmegaConf.to_container(node, resolve=True)
-    table = plain.get("latency_table")
-    # The table's size and time: a table profiled again under the same path is read again.
-    stat = os.stat(table) if isinstance(table, str) and os.path.isfile(table) else None
-    budget = _built_budget(
-        json.dumps(plain, sort_keys=True), None if stat is None else (stat.st_size, stat.st_mtime_ns)
-    )
-    hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
-    overrides = list(hydra_cfg.overrides.task) if hydra_cfg else []
-    changed = [o for o in overrides if o.lstrip("+~").startswith("budget.")]
-    if changed and _preset_fields(hydra_cfg.job.config_name, overrides, changed) != plain:
-        return budget.fingerprinted()
-    return budget
-
-
-def _preset_fields(config_name: str, overrides: list[str], changed: list[str]) -> dict | None:
-    """The budget's fields as composed without the ``budget.*`` overrides: a field overridden with the
-    preset's own value changes nothing, so the budget keeps its name. None where Hydra cannot compose."""
-    from hydra import compose
-    from hydra.core.global_hydra import GlobalHydra
-    from omegaconf import OmegaConf
-
-    if not GlobalHydra.instance().is_initialized():
-        return None
-    preset = compose(config_name, overrides=[o for o in overrides if o not in changed]).get("budget")
-    return None if preset is None else OmegaConf.to_container(preset, resolve=True)
-
-
-@lru_cache(maxsize=64)
-def _built_budget(fields_json: str, _table_version: tuple[int, int] | None) -> Budget:
-    return Budget.from_config(json.loads(fields_json))
-
-
-def budget_dir(node: DictConfig | None) -> str:
-    """``${budget_dir:...}`` in run-dir patterns: a folder named like the budget's outputs."""
-    try:
-        return composed_budget(node).name if is_given(node) else "no-budget"
-    except BudgetError:
-        return "invalid-budget"  # the run stops with the budget's own message

@@ -1,8 +1,11 @@
-"""One way for every Hydra command to start, check its config and fail: :func:`hydra_command`.
+"""One way for every Hydra command to start, read its config and fail: :func:`hydra_command`.
 
-Before Hydra runs, and so before any config tree is printed or any run dir is made, each job of the command
-line is composed and handed to the command's ``check``: a config-group option that does not exist, a value
-of the wrong type or out of range, an unknown or a missing key is one line (``error: …``) and exit code 2.
+A command reads each composed config once into its job (``read(cfg, overrides) -> Job``: a frozen value
+holding everything the command needs, each file and config node read once) and hands that job to its
+resume check and its run. Before Hydra runs, and so before any config tree is printed or any run dir is
+made, each job of the command line is composed and read: a config-group option that does not exist, a
+value of the wrong type or out of range, an unknown or a missing key is one line (``error: …``) and exit
+code 2. The run then gets the job read there (read again only where Hydra composed another config).
 Inside the run an :class:`E3DError` is one line too, with its exit code (2, or 130 for an interrupted run
 that says how to continue); any other exception is a bug and keeps its traceback.
 """
@@ -18,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -27,12 +30,15 @@ from e3dnas.console import start_run
 from e3dnas.errors import E3DError
 from e3dnas.hydra_compat import config_loader, hydra_args, loader_options, sweep_jobs
 
-#: What a command checks of each composed job config before Hydra starts (raises an E3DError).
-Check = Callable[[DictConfig], object]
-#: A command's run: the composed config and the run dir Hydra made; returns the sweep's objective, if any.
-Run = Callable[[DictConfig, Path], object]
+#: A command's job: everything one run needs, read from its config (a frozen dataclass).
+Job = Any
+#: A command's reader: one job's composed config and the command line's overrides of it (which say what
+#: the user set) -> its job; raises an E3DError for what cannot work.
+Read = Callable[[DictConfig, Sequence[str]], Job]
+#: A command's run: the job and the run dir Hydra made; returns the sweep's objective, if any.
+Run = Callable[[Job, Path], object]
 #: What a command checks of an earlier run's records in the run dir it is given, before Hydra writes there.
-ResumeCheck = Callable[[DictConfig, Path], object]
+ResumeCheck = Callable[[Job, Path], object]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -112,13 +118,20 @@ def check_launcher(args: argparse.Namespace) -> None:
         fail(f"hydra/launcher=slurm: the Slurm controller does not answer (sinfo: {said[-1]})")
 
 
-def check_jobs(
-    config_name: str, args: argparse.Namespace, check: Check, resume: ResumeCheck | None = None
-) -> None:
-    """Exit 2 with one line when a job of the command line cannot be composed (a value of the wrong type,
-    an unknown key, a group left unchosen) or fails ``check``, for each job of a sweep, before any runs;
-    with ``resume`` and a given run dir, also when that dir's earlier run cannot be continued with these
-    settings: Hydra has written nothing there yet, so a refused resume leaves the run's records as they were.
+def job_key(cfg: DictConfig) -> str:
+    """What a job was read from: its config as composed, unresolved (Hydra's run composes the same for the
+    same overrides, which it writes in another form: ``x=False`` for ``x=false``)."""
+    return OmegaConf.to_yaml(cfg)
+
+
+def read_jobs(
+    config_name: str, args: argparse.Namespace, read: Read, resume: ResumeCheck | None = None
+) -> dict[str, Job]:
+    """Each job of the command line read, by :func:`job_key`; exit 2 with one line when one cannot be
+    composed (a value of the wrong type, an unknown key, a group left unchosen) or read, for each job of a
+    sweep, before any runs. With ``resume`` and a given run dir, also when that dir's earlier run cannot be
+    continued with these settings: Hydra has written nothing there yet, so a refused resume leaves the
+    run's records as they were.
 
     The configs are composed on the search path the run will use (``--config-dir``, ``hydra.searchpath``);
     Hydra's other settings are its own.
@@ -133,21 +146,23 @@ def check_jobs(
     if args.config_dir is not None and not any(o.startswith("hydra.searchpath=") for o in overrides):
         overrides.append(f"hydra.searchpath=[file://{os.path.abspath(args.config_dir)}]")
     run_dir = given_run_dir(args)
+    jobs = {}
     try:
-        jobs = sweep_jobs(overrides)
         with initialize_config_dir(config_dir=args.config_path or CONF_DIR, version_base="1.3"):
-            for job in jobs:
-                cfg = compose(config_name, overrides=job)
+            for job_overrides in sweep_jobs(overrides):
+                cfg = compose(config_name, overrides=job_overrides)
+                task = [o for o in job_overrides if not o.startswith("hydra")]
                 with user_errors():
-                    check(cfg)
+                    job = jobs[job_key(cfg)] = read(cfg, task)
                     if resume is not None and run_dir is not None:
-                        resume(cfg, run_dir)
+                        resume(job, run_dir)
     except OmegaConfBaseException as err:
         fail(describe(err))
     except HydraException as err:
         if isinstance(err.__cause__, OmegaConfBaseException):
             fail(describe(err.__cause__))
         fail(hydra_message(err))
+    return jobs
 
 
 def hydra_message(err: Exception) -> str:
@@ -167,14 +182,14 @@ def groups_help(args: argparse.Namespace, groups: Sequence[str]) -> str:
 
 def hydra_command(
     config_name: str,
-    check: Check,
+    read: Read,
     run: Run,
     groups: Sequence[str] = (),
     resume: ResumeCheck | None = None,
 ) -> None:
     """Run the Hydra command of ``conf/<config_name>.yaml`` on this command line.
 
-    ``check`` reads each composed job config as the command's schema and raises an :class:`E3DError` for
+    ``read`` turns each composed job config into the command's job and raises an :class:`E3DError` for
     what cannot work; ``run`` then runs one job, after the run's console is teed to its log and the config
     tree shown (``print_config``). ``groups`` are the config groups the command offers: an option they do
     not have is refused up front, and ``--help`` lists them (conf/hydra/help/e3dnas.yaml). ``resume``
@@ -186,16 +201,22 @@ def hydra_command(
 
     args = hydra_args(sys.argv[1:])
     OmegaConf.register_new_resolver("command_groups", partial(groups_help, args, groups), replace=True)
+    jobs: dict[str, Job] = {}
     if not (args.help or args.hydra_help or args.shell_completion):
         check_launcher(args)
         check_group_choices(args, groups)
         if not (args.cfg or args.info):
-            check_jobs(config_name, args, check, resume)
+            jobs = read_jobs(config_name, args, read, resume)
 
     @hydra.main(config_path=CONF_DIR, config_name=config_name, version_base="1.3")
     def main(cfg: DictConfig) -> object:
         start_run(cfg)
+        hydra_cfg = HydraConfig.get()
+        overrides = list(hydra_cfg.overrides.task)
+        key = job_key(cfg)
         with user_errors():
-            return run(cfg, Path(HydraConfig.get().runtime.output_dir))
+            # The job read before Hydra started, unless Hydra composed another config (a launcher's job).
+            job = jobs.pop(key) if key in jobs else read(cfg, overrides)
+            return run(job, Path(hydra_cfg.runtime.output_dir))
 
     main()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import sys
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
@@ -22,7 +23,8 @@ Check = Callable[[Any], bool]
 
 
 class ConfigValueError(E3DError, ValueError):
-    """A config key is unknown, missing or of the wrong type; the message names the key."""
+    """A config cannot work (a key unknown, missing or of the wrong type, a value a constructor refuses):
+    the one config error of every command; the message names the key or group."""
 
 
 def setting(allowed: str, check: Check, default: Any = dataclasses.MISSING) -> Any:
@@ -90,12 +92,51 @@ def describe(err: OmegaConfBaseException) -> str:
 
 
 @contextmanager
-def config_errors() -> Iterator[None]:
-    """Turn an OmegaConf error (bad type, unknown or missing key) into :class:`ConfigValueError`."""
+def config_errors(group: str | None = None) -> Iterator[None]:
+    """Turn an OmegaConf error (bad type, unknown or missing key) into :class:`ConfigValueError`; with
+    ``group``, a constructor's rejection of its arguments too, as one line naming the group (for
+    ``hydra.utils.instantiate``, the constructor's own error, not Hydra's page around it).
+
+    Only around reading and construction: an error raised while a run runs keeps its traceback.
+    """
     try:
         yield
     except OmegaConfBaseException as err:
         raise ConfigValueError(describe(err)) from None
+    except E3DError:
+        raise
+    except Exception as err:
+        if group is None or not isinstance(err, _rejections()):
+            raise
+        if isinstance(err.__cause__, E3DError):  # raised by a constructor that instantiate called
+            raise err.__cause__ from None
+        raise ConfigValueError(f"{group}: {reason(err)}") from err
+
+
+def _rejections() -> tuple[type[Exception], ...]:
+    """The errors by which a constructor refuses its arguments; Lightning's only once Lightning is loaded
+    (nothing else can raise it), so that this module does not load it."""
+    from hydra.errors import InstantiationException
+
+    lightning = sys.modules.get("lightning.fabric.utilities.exceptions")
+    extra = (lightning.MisconfigurationException,) if lightning is not None else ()
+    return (ValueError, TypeError, KeyError, InstantiationException, *extra)
+
+
+def reason(err: Exception) -> str:
+    """One line saying why: the called constructor's own error (of any type: Lightning's
+    MisconfigurationException, a missing optional package …) rather than Hydra's wrapper around the call,
+    Hydra's own message (without its advice on stack traces) when the target could not even be found."""
+    from hydra.errors import InstantiationException
+
+    called = (
+        isinstance(err, InstantiationException)
+        and err.__cause__ is not None
+        and str(err).startswith("Error in call to target")
+    )
+    text = str(err.__cause__ if called else err).split(", set env var HYDRA_FULL_ERROR")[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(err.__cause__ if called else err).__name__
 
 
 def read(node: DictConfig, key: str) -> Any:

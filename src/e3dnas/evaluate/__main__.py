@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from omegaconf import DictConfig
-
 from e3dnas.command import hydra_command
-from e3dnas.evaluate.run import evaluate
-from e3dnas.evaluate.settings import eval_settings
+from e3dnas.evaluate.run import run_evaluation
+from e3dnas.evaluate.settings import EvalJob, eval_settings
 
 
-def run(cfg: DictConfig, run_dir: Path) -> float:
-    from hydra.core.hydra_config import HydraConfig
-
-    results = evaluate(cfg, run_dir, list(HydraConfig.get().overrides.task))
+def run(job: EvalJob, run_dir: Path) -> float:
+    results = run_evaluation(job, run_dir)
     top = {k: v for k, v in results.items() if k.startswith("top")}
     print(
         f"{results['videos']} videos, {results['views']} view: "
@@ -23,5 +19,10 @@ def run(cfg: DictConfig, run_dir: Path) -> float:
     return results["top1"]
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """``e3dnas-evaluate``."""
     hydra_command("eval", eval_settings, run, groups=("dataset", "trainer", "logger"))
+
+
+if __name__ == "__main__":
+    main()

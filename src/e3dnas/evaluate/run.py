@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +13,15 @@ from omegaconf import DictConfig, OmegaConf
 
 from e3dnas.arch import arch_from_dict
 from e3dnas.atomic import atomic_write_text
+from e3dnas.data.config import DatasetConfig
 from e3dnas.data.layouts import layout_class
 from e3dnas.data.layouts.folder import FolderLayout
 from e3dnas.evaluate.collect import PredictionCollector
 from e3dnas.evaluate.reports import plot_confusion, write_per_class_csv, write_predictions_csv
-from e3dnas.evaluate.settings import eval_settings
+from e3dnas.evaluate.settings import EvalJob, eval_settings
 from e3dnas.evaluate.tracking import log_evaluation
+from e3dnas.schema import ConfigValueError, config_errors, read_node
 from e3dnas.train.checkpoint import load_checkpoint
-from e3dnas.train.errors import ConfigError, config_errors
 from e3dnas.train.module import ClipClassifier
 from e3dnas.train.noise import silence_known_noise
 from e3dnas.train.run import build_datamodule
@@ -63,24 +65,30 @@ def check_input_size(module: ClipClassifier, frames: int, resolution: int) -> No
     if arch is not None:
         problem = arch_from_dict(dict(arch)).arch.with_input(frames, resolution).skeleton.input_problem()
         if problem:
-            raise ConfigError(f"dataset: {problem}")
+            raise ConfigValueError(f"dataset: {problem}")
     trained = (module.hparams.frames, module.hparams.resolution)
     if trained != (frames, resolution):
         log.warning("checkpoint trained on %d×%d² clips, evaluated on %d×%d²", *trained, frames, resolution)
 
 
-def evaluate(cfg: DictConfig, run_dir: Path, overrides: list[str] = ()) -> dict[str, Any]:
-    """Evaluate ``cfg.ckpt``; ``overrides`` are the command line's (they say which data fields were set)."""
+def evaluate(cfg: DictConfig, run_dir: Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """:func:`run_evaluation` of a composed config; ``overrides`` are the command line's (they say which
+    data fields were set). The Python form of ``python -m e3dnas.evaluate``."""
+    return run_evaluation(eval_settings(cfg, overrides), run_dir)
+
+
+def run_evaluation(job: EvalJob, run_dir: Path) -> dict[str, Any]:
+    """Evaluate the job's checkpoint into ``run_dir``."""
     silence_known_noise()
-    settings = eval_settings(cfg)
+    settings, cfg, overrides = job.settings, job.cfg, list(job.overrides)
     module = load_checkpoint(settings.ckpt)
-    data_cfg = dataset_config(cfg, module, list(overrides))
-    datamodule = build_datamodule(checkpoint_folder(data_cfg, module, list(overrides)))
+    data_cfg = checkpoint_folder(dataset_config(cfg, module, overrides), module, overrides)
+    datamodule = build_datamodule(read_node(DatasetConfig, data_cfg, "dataset"))
     data = datamodule.config
     check_input_size(module, data.frames, data.resolution)
     trained_for = module.hparams.num_classes
     if datamodule.num_classes != trained_for:
-        raise ConfigError(
+        raise ConfigValueError(
             f"ckpt {settings.ckpt} was trained for {trained_for} classes, but dataset {data.name} "
             f"at {data.root} has {datamodule.num_classes}"
         )

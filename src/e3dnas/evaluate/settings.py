@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hydra.core.config_store import ConfigStore
@@ -24,8 +25,20 @@ class EvalSettings:
             raise ConfigValueError(f"views must be {allowed}, got {self.views!r}")
 
 
-def eval_settings(cfg: DictConfig) -> EvalSettings:
-    return read_keys(EvalSettings, cfg)
+@dataclass(frozen=True)
+class EvalJob:
+    """An evaluation as its config asks for it: its settings, read once, the composed config (data,
+    trainer and logger, built in the run against the checkpoint) and the command line's overrides (which
+    say which data fields the user set)."""
+
+    settings: EvalSettings
+    cfg: DictConfig
+    overrides: tuple[str, ...]
+
+
+def eval_settings(cfg: DictConfig, overrides: Sequence[str] = ()) -> EvalJob:
+    """The evaluation job of a composed config (:mod:`e3dnas.command`)."""
+    return EvalJob(read_keys(EvalSettings, cfg), cfg, tuple(overrides))
 
 
 ConfigStore.instance().store(group="schema", name="eval", node=EvalSettings)

@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
 from e3dnas.command import hydra_command
 from e3dnas.export.outputs import RECORD
-from e3dnas.export.run import export, export_settings
+from e3dnas.export.run import ExportJob, export, export_settings
 
 
 def latency_table(record: dict[str, Any]) -> Table:
@@ -28,8 +27,8 @@ def latency_table(record: dict[str, Any]) -> Table:
     return table
 
 
-def run(cfg: DictConfig, run_dir: Path) -> None:
-    path, record = export(cfg)
+def run(job: ExportJob, run_dir: Path) -> None:
+    path, record = export(job)
     print(f"{path} (record: {path.with_name(RECORD)})")
     Console().print(latency_table(record))
     print(
@@ -38,5 +37,10 @@ def run(cfg: DictConfig, run_dir: Path) -> None:
     )
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """``e3dnas-export``."""
     hydra_command("export", export_settings, run)
+
+
+if __name__ == "__main__":
+    main()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from omegaconf import DictConfig
@@ -24,12 +25,19 @@ from e3dnas.train.checkpoint import load_checkpoint
 from e3dnas.train.module import ClipClassifier
 
 
-def export_settings(cfg: DictConfig) -> tuple[ExportFormat, ExportSettings]:
-    """The format (its packages installed) and the settings of ``cfg``, each checked before the checkpoint
-    is even read; an E3DError names the key of a value that cannot work."""
+class ExportJob(NamedTuple):
+    """The format (its packages installed) and the settings of an export."""
+
+    format: ExportFormat
+    settings: ExportSettings
+
+
+def export_settings(cfg: DictConfig, overrides: Sequence[str] = ()) -> ExportJob:
+    """The export job of a composed config (:mod:`e3dnas.command`), each part checked before the
+    checkpoint is even read; an E3DError names the key of a value that cannot work."""
     fmt = export_format(cfg.format)
     fmt.check_requirements()
-    return fmt, read_node(ExportSettings, cfg)
+    return ExportJob(fmt, read_node(ExportSettings, cfg))
 
 
 def eager_network(module: ClipClassifier) -> nn.Module:
@@ -79,13 +87,13 @@ def deployment(module: ClipClassifier) -> dict[str, Any]:
     }
 
 
-def export(cfg: DictConfig) -> tuple[Path, dict[str, Any]]:
-    """Export ``cfg.ckpt`` in ``cfg.format``; returns the file and its record (written as ``export.json``).
+def export(job: ExportJob) -> tuple[Path, dict[str, Any]]:
+    """Export the job's checkpoint in its format; returns the file and its record (``export.json``).
 
     Nothing is written unless the serialised network passes :func:`verify`; the latency is that of the
     file read back from disk, against the eager (unfolded) network on the same clip.
     """
-    fmt, settings = export_settings(cfg)
+    fmt, settings = job
     module = load_checkpoint(settings.ckpt)
     network = eager_network(module)
     side = module.hparams.resolution

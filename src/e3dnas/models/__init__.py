@@ -44,7 +44,7 @@ MODEL_KEYS = tuple(f.name for f in fields(ModelSettings))
 
 
 def model_settings(cfg: Mapping[str, Any]) -> ModelSettings:
-    """The common keys of model config ``cfg``, type-checked; ConfigError naming the key."""
+    """The common keys of model config ``cfg``, type-checked; ConfigValueError naming the key."""
     return read_node(ModelSettings, {key: cfg[key] for key in MODEL_KEYS if key in cfg}, "model")
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
-from e3dnas.budget import budget_dir
 from e3dnas.command import hydra_command
 from e3dnas.errors import Interrupted
-from e3dnas.profile.config import profile_inputs
+from e3dnas.profile.config import ProfileInputs, profile_inputs
 from e3dnas.profile.profiler import profile
+from e3dnas.search.config import budget_dir
 
 TABLE_FILE = "latency.json"
 CACHE_FILE = "cache.json"
@@ -26,8 +26,8 @@ OmegaConf.register_new_resolver("budget_dir", budget_dir, replace=True)
 OmegaConf.register_new_resolver("profile_tag", profile_tag, replace=True)
 
 
-def run(cfg: DictConfig, run_dir: Path) -> None:
-    budget, space, device, timing, settings, progress = profile_inputs(cfg)
+def run(job: ProfileInputs, run_dir: Path) -> None:
+    budget, space, device, timing, settings, progress = job
     try:
         table = profile(space, budget, device, timing, settings, run_dir / CACHE_FILE, progress)
     except KeyboardInterrupt:
@@ -48,5 +48,10 @@ def run(cfg: DictConfig, run_dir: Path) -> None:
         )
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """``e3dnas-profile``."""
     hydra_command("profile", profile_inputs, run, groups=("budget", "space"))
+
+
+if __name__ == "__main__":
+    main()

@@ -5,6 +5,7 @@ conf/profile.yaml). The device keys at the top level are :class:`DeviceSettings`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -45,9 +46,10 @@ class ProfileInputs(NamedTuple):
     progress: bool
 
 
-def profile_inputs(cfg: DictConfig) -> ProfileInputs:
-    """The composed config read as its schemas; an E3DError names the key of a value that cannot work."""
-    budget, space = budget_and_space(cfg)
+def profile_inputs(cfg: DictConfig, overrides: Sequence[str] = ()) -> ProfileInputs:
+    """The profile job of a composed config (:mod:`e3dnas.command`), read as its schemas; an E3DError
+    names the key of a value that cannot work."""
+    budget, space = budget_and_space(cfg, overrides, "profile")
     config = read_keys(ProfileConfig, cfg)
     device = read_keys(DeviceSettings, cfg)
     calibration = ProfileSettings(config.grid_ratio, config.calibration.networks, config.calibration.seed)

@@ -12,7 +12,6 @@ checkpoint taken between batches resumes to exactly the result of an uninterrupt
 from __future__ import annotations
 
 import math
-import pickle
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,10 +22,9 @@ import numpy as np
 
 from e3dnas import cost
 from e3dnas.arch import ArchBatch
-from e3dnas.atomic import atomic_write_bytes
 from e3dnas.budget import BudgetError
-from e3dnas.errors import E3DError
 from e3dnas.scores import check_scores
+from e3dnas.search.checkpoint import read_checkpoint, run_signature, write_checkpoint
 from e3dnas.search.problem import SearchProblem
 
 HISTORY_COLUMNS = ("island", "evaluated", "best_score", "median_score", "best_flops", "accepted_rate")
@@ -69,14 +67,15 @@ class Evolution:
         seed = ArchBatch.from_archs([self.space.seed])
         seed_flops, seed_params = cost.flops(seed, budget.counter), cost.params(seed)
         seed_latency = self.predict_latency(seed)
-        if not budget.admits(seed_flops, seed_params, cost.layers(seed), seed_latency)[0]:
-            latency = "" if seed_latency is None else f", {seed_latency[0]:.2f} ms predicted"
-            limit = "" if budget.latency_ms is None else f", {budget.latency_ms:g} ms"
+        broken = budget.breaches(
+            float(seed_flops[0]),
+            float(seed_params[0]),
+            int(cost.layers(seed)[0]),
+            None if seed_latency is None else float(seed_latency[0]),
+        )
+        if broken:
             raise BudgetError(
-                f"budget {budget.name} is impossible: the seed network already needs "
-                f"{seed_flops[0] / 1e9:.3f} GFLOPs ({budget.counter}), {int(seed_params[0])} params, "
-                f"{int(cost.layers(seed)[0])} layers{latency} (budget: {budget.flops / 1e9:.3f} GFLOPs, "
-                f"{budget.params} params, {budget.layers} layers{limit})"
+                f"budget {budget.name} is impossible: the seed network already needs {'; '.join(broken)}"
             )
         seed_scores = check_scores(self.score(seed), seed, problem.scorer.name)
         self.population = Population(seed.genes, seed_scores, seed_flops, seed_params)
@@ -190,57 +189,6 @@ class SearchResult:
         return self.evaluated / max(self.total_seconds, 1e-9)
 
 
-class ResumeError(E3DError, ValueError):
-    """A checkpoint is missing or was written under other settings; the message names what differs."""
-
-
-def run_signature(island: int, problem: SearchProblem, iterations: int) -> dict[str, Any]:
-    """Everything a checkpoint's state depends on, flattened to dotted keys: a resume must match it."""
-    return _flatten({"island": island, "iterations": iterations, **problem.signature()})
-
-
-def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, Mapping):
-            flat |= _flatten(value, f"{prefix}{key}.")
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-#: Signed keys that follow from others, whose difference is named through those: an island's share of
-#: ``search.iterations`` over ``search.workers``; the budget's name, its preset's plus the fingerprint of
-#: its fields when they were overridden (known only once Hydra runs: a check before it sees the preset's).
-DERIVED_KEYS = ("iterations", "budget.name")
-
-
-def signature_differences(saved: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
-    """The keys whose values differ, each named once: where a component's ``name`` differs (another
-    scorer), the differences of its ``options`` are those of another component, not named."""
-    differing = sorted(
-        k for k in saved.keys() | now.keys() if k not in DERIVED_KEYS and saved.get(k) != now.get(k)
-    )
-    others = tuple(k.removesuffix("name") + "options." for k in differing if k.endswith(".name"))
-    return [k for k in differing if not (others and k.startswith(others))]
-
-
-def read_checkpoint(path: Path, signature: Mapping[str, Any]) -> dict[str, Any]:
-    """A checkpoint written under ``signature`` (its state and the seconds spent); ResumeError naming each
-    setting that differs."""
-    saved = pickle.loads(path.read_bytes())
-    if not isinstance(saved, dict) or "signature" not in saved:
-        raise ResumeError(f"{path}: written by an older e3dnas without its settings; start a new search")
-    differing = signature_differences(saved["signature"], signature)
-    if differing:
-        shown = ", ".join(
-            f"{k} (checkpoint {saved['signature'].get(k)!r}, now {signature.get(k)!r})" for k in differing[:4]
-        )
-        more = f" and {len(differing) - 4} more" if len(differing) > 4 else ""
-        raise ResumeError(f"cannot resume {path}: settings differ: {shown}{more}")
-    return saved
-
-
 def run_island(
     island: int,
     problem: SearchProblem,
@@ -277,8 +225,7 @@ def run_island(
     def save() -> None:
         if checkpoint is not None:
             spent = seconds_before + time.perf_counter() - start
-            state = {"signature": signature, "state": evo.state_dict(), "seconds": spent}
-            atomic_write_bytes(checkpoint, pickle.dumps(state))
+            write_checkpoint(checkpoint, signature, evo.state_dict(), spent)
 
     last_save = time.monotonic()
     interrupted = False

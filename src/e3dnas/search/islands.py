@@ -25,8 +25,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from e3dnas.search.evolution import ResumeError, SearchResult, read_checkpoint, run_island, run_signature
+from e3dnas.search.checkpoint import read_checkpoint, run_signature
+from e3dnas.search.evolution import SearchResult, run_island
 from e3dnas.search.problem import SearchProblem
+from e3dnas.signature import ResumeError
 
 
 @contextmanager

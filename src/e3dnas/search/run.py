@@ -5,15 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from omegaconf import DictConfig, OmegaConf
-
 from e3dnas import cost
 from e3dnas.arch import ArchBatch
 from e3dnas.arch.released import released_nets
-from e3dnas.budget import is_given
 from e3dnas.errors import E3DError
 from e3dnas.figures import save_png
-from e3dnas.search.config import search_problem
+from e3dnas.search.config import SearchJob
 from e3dnas.search.evolution import SearchResult
 from e3dnas.search.islands import check_checkpoints, run_search
 from e3dnas.search.outputs import population_archs, write_outputs
@@ -39,15 +36,7 @@ def released_references(problem: SearchProblem, against: str = "flops") -> dict[
         arch = doc.arch.with_input(budget.frames, budget.resolution)
         c = cost.cost(arch)
         flops, ms = c.flops_by(budget.counter), None if latency is None else latency.predict_arch(arch)
-        limits = [
-            (flops, budget.flops, f"{flops / 1e9:.2f} > {budget.flops / 1e9:.2f} GFLOPs"),
-            (c.layers, budget.layers, f"{c.layers} > {budget.layers} layers"),
-            (c.params, budget.params, f"{c.params / 1e6:.2f} > {(budget.params or 0) / 1e6:.2f} M params"),
-            (ms, budget.latency_ms, f"{ms or 0:.1f} > {budget.latency_ms or 0:g} ms predicted"),
-        ]
-        over = "; ".join(
-            text for value, limit, text in limits if None not in (value, limit) and value > limit
-        )
+        over = "; ".join(budget.breaches(flops, c.params, c.layers, ms))
         label = name.upper().replace("_", "-")
         if (doc.arch.frames, doc.arch.resolution) != (budget.frames, budget.resolution):
             label += f" (searched at {doc.arch.frames}×{doc.arch.resolution}²)"
@@ -56,37 +45,34 @@ def released_references(problem: SearchProblem, against: str = "flops") -> dict[
     return refs
 
 
-def check_resume(cfg: DictConfig, run_dir: Path | None) -> None:
+def check_resume(job: SearchJob, run_dir: Path) -> None:
     """With ``search.resume=true``: ResumeError unless ``run_dir``'s checkpoints were written under the
-    composed settings. Checked before the run writes anything (Hydra's records, the wandb run); ``run_dir``
-    None (not known yet: a multirun) leaves the check to the run."""
-    if run_dir is None or not cfg.search.resume or not is_given(cfg.get("budget")):
-        return
-    check_checkpoints(Path(run_dir) / "checkpoint", search_problem(cfg))
+    job's settings. Checked before the run writes anything (Hydra's records, the wandb run)."""
+    if job.problem.settings.resume:
+        check_checkpoints(Path(run_dir) / "checkpoint", job.problem)
 
 
-def run(cfg: DictConfig, run_dir: Path, command: list[str]) -> float:
-    """Search under the composed ``cfg`` into ``run_dir``; return the best score.
+def run(job: SearchJob, run_dir: Path, command: list[str]) -> float:
+    """Search as ``job`` asks into ``run_dir``; return the best score.
 
     ``command`` (the command-line arguments) goes into the resume command of an interrupted search.
     Raises an ``E3DError`` for a config or resume the user must fix, :class:`SearchInterrupted` on a
     signal; the wandb run (``wandb.enabled``) is finished with the matching exit code either way.
     """
-    problem = search_problem(cfg)
+    problem = job.problem
     budget, scorer = problem.budget, problem.scorer
-    if problem.settings.resume:  # before the wandb run is reopened
-        check_checkpoints(run_dir / "checkpoint", problem)
+    check_resume(job, run_dir)  # before the wandb run is reopened
     tracker = None
-    if cfg.wandb.enabled:
+    if job.wandb.enabled:
         from e3dnas.search.tracking import SearchTracker, arch_artifact_name
 
         # Opened before the evolution: history rows are logged as they come, and an interrupted or killed
         # search leaves a run too (a resume in the same run dir continues it).
         tracker = SearchTracker(
-            cfg.wandb,
+            job.wandb,
             run_dir=run_dir,
             name=f"search-{problem.run_name}",
-            config=OmegaConf.to_container(cfg, resolve=True) | {"budget_name": budget.name},
+            config=job.config | {"budget_name": budget.name},
             artifact=arch_artifact_name(budget.name, scorer.name),
         )
     exit_code = 1
@@ -94,7 +80,7 @@ def run(cfg: DictConfig, run_dir: Path, command: list[str]) -> float:
         result = run_search(
             problem,
             run_dir / "checkpoint",
-            progress=cfg.progress,
+            progress=job.progress,
             on_history=tracker.log_history if tracker else None,
         )
         if result.interrupted:

@@ -5,13 +5,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from omegaconf import DictConfig
-
 from e3dnas.command import hydra_command
 from e3dnas.errors import Interrupted
+from e3dnas.train.job import TrainJob, read_train
 from e3dnas.train.resume import check_resume
-from e3dnas.train.run import TrainingInterrupted, train
-from e3dnas.train.settings import check_config
+from e3dnas.train.run import TrainingInterrupted, run_training
 
 GROUPS = ("arch", "dataset", "model", "optim", "trainer", "logger", "callbacks", "experiment")
 
@@ -31,15 +29,20 @@ def route_arch_files(argv: list[str]) -> list[str]:
     return routed
 
 
-def run(cfg: DictConfig, run_dir: Path) -> float | None:
+def run(job: TrainJob, run_dir: Path) -> float | None:
     try:
-        results = train(cfg, run_dir)
+        results = run_training(job, run_dir)
     except TrainingInterrupted as stop:
         again = " ".join(a for a in sys.argv[1:] if not a.startswith("hydra.run.dir="))
         raise Interrupted(f"{stop}. Resume: python -m e3dnas.train {again} hydra.run.dir={run_dir}") from None
     return results.get("val_top1")
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """``e3dnas-train``."""
     sys.argv = route_arch_files(sys.argv)
-    hydra_command("train", check_config, run, groups=GROUPS, resume=check_resume)
+    hydra_command("train", read_train, run, groups=GROUPS, resume=check_resume)
+
+
+if __name__ == "__main__":
+    main()

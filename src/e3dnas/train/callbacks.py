@@ -14,9 +14,8 @@ from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelChec
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
-from e3dnas.schema import import_target
+from e3dnas.schema import ConfigValueError, import_target
 from e3dnas.tracking import arch_lineage, wandb_init_kwargs
-from e3dnas.train.errors import ConfigError
 from e3dnas.train.tracking import TrackedWandbLogger
 
 
@@ -63,11 +62,11 @@ def build_callbacks(cfg: DictConfig, checkpoint_dir: Path, logging: bool = True)
         if node is None or node == "none":
             continue
         if not isinstance(node, DictConfig):
-            raise ConfigError(
+            raise ConfigValueError(
                 f"callbacks.{key}: expected a config with a _target_, null or none, got {node!r}"
             )
         node = OmegaConf.merge({"_target_": IMPLIED_TARGETS.get(key)}, node)
-        cls = import_target(node._target_, f"callbacks.{key}._target_", ConfigError)
+        cls = import_target(node._target_, f"callbacks.{key}._target_", ConfigValueError)
         if issubclass(cls, LearningRateMonitor) and not logging:
             continue
         extra = {"dirpath": checkpoint_dir} if issubclass(cls, ModelCheckpoint) else {}
@@ -91,7 +90,7 @@ def build_loggers(
     loggers = []
     for key, node in cfg.items():
         if issubclass(
-            import_target(node._target_, f"logger.{key}._target_", ConfigError), TrackedWandbLogger
+            import_target(node._target_, f"logger.{key}._target_", ConfigValueError), TrackedWandbLogger
         ):
             # a partial: wandb's own ``config`` argument would collide with instantiate's
             factory = instantiate(node, _partial_=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from e3dnas.train.errors import ConfigError
+from e3dnas.schema import ConfigValueError
 from e3dnas.train.module import ClipClassifier
 
 logger = logging.getLogger("e3dnas.train")
@@ -31,12 +31,14 @@ def plain_names(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
 def read_weights(path: str) -> dict[str, Tensor]:
     """The ``state_dict`` of a Lightning checkpoint, loaded without executing pickled code."""
     if not Path(path).is_file():
-        raise ConfigError(f"train.init_from: no checkpoint at {path}")
+        raise ConfigValueError(f"train.init_from: no checkpoint at {path}")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         state = checkpoint["state_dict"]
     except (KeyError, TypeError, EOFError, RuntimeError, pickle.UnpicklingError) as err:
-        raise ConfigError(f"train.init_from: {path} is not an e3dnas training checkpoint ({err})") from None
+        raise ConfigValueError(
+            f"train.init_from: {path} is not an e3dnas training checkpoint ({err})"
+        ) from None
     return plain_names(state)
 
 
@@ -65,7 +67,7 @@ def mismatch(ours: Mapping[str, Tensor], theirs: Mapping[str, Tensor], head: str
 
 def init_from(module: ClipClassifier, path: str) -> None:
     """Load the weights of checkpoint ``path`` into ``module``; a final layer for another number of classes
-    is left as initialised (logged). Raises ConfigError naming the checkpoint and parameter when the
+    is left as initialised (logged). Raises ConfigValueError naming the checkpoint and parameter when the
     networks differ otherwise."""
     theirs = read_weights(path)
     names = {key.replace(COMPILED, ""): key for key in module.state_dict()}
@@ -73,7 +75,7 @@ def init_from(module: ClipClassifier, path: str) -> None:
     head = final_layer(module)
     problem = mismatch(ours, theirs, head)
     if problem is not None:
-        raise ConfigError(f"train.init_from: {path} does not fit this network: {problem}")
+        raise ConfigValueError(f"train.init_from: {path} does not fit this network: {problem}")
     classes, wanted = theirs[f"{head}.weight"].shape[0], ours[f"{head}.weight"].shape[0]
     if classes != wanted:
         theirs = {name: value for name, value in theirs.items() if not name.startswith(f"{head}.")}

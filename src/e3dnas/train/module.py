@@ -15,7 +15,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from e3dnas.arch import arch_from_dict
 from e3dnas.models import build_model, model_options, model_settings, prepare_model
-from e3dnas.train.errors import ConfigError, config_errors
+from e3dnas.schema import ConfigValueError, config_errors
 from e3dnas.train.optim import ScaledRate, global_batch, param_groups
 from e3dnas.train.settings import rate_options
 
@@ -123,7 +123,7 @@ class ClipClassifier(L.LightningModule):
         if batch is None:
             batch = (self.hparams.dataset or {}).get("batch_size")
         if batch is None:
-            raise ConfigError(
+            raise ConfigValueError(
                 "optim.reference_batch: the per-device batch size is unknown (no dataset config)"
             )
         return int(batch)

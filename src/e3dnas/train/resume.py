@@ -18,13 +18,11 @@ from typing import Any
 
 import torch
 from lightning.pytorch.callbacks import Callback
-from omegaconf import DictConfig, OmegaConf
 
 from e3dnas.arch import arch_to_dict
-from e3dnas.data.config import DatasetConfig
-from e3dnas.schema import read_node
-from e3dnas.train.errors import ConfigError
-from e3dnas.train.settings import resolve_arch, run_settings
+from e3dnas.schema import ConfigValueError
+from e3dnas.signature import check_signature, flatten
+from e3dnas.train.job import TrainJob
 
 log = logging.getLogger("e3dnas.train")
 
@@ -56,47 +54,34 @@ UNSIGNED_MODEL = ("compile", "channels_last_3d")
 SIGNED_TRAINER = ("gradient_clip_val", "gradient_clip_algorithm", "accumulate_grad_batches")
 
 
-class ResumeError(ConfigError):
-    """A checkpoint was written under other settings than the resume's; the message names them."""
+#: What a refused resume suggests instead.
+ADVICE = "Train them in a new run dir (without hydra.run.dir=), or resume with the checkpoint's settings"
 
 
-def _plain(node: Any) -> Any:
-    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
-
-
-def _flatten(tree: Any, prefix: str) -> dict[str, Any]:
-    if not isinstance(tree, dict):
-        return {prefix: tree}
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        flat |= _flatten(value, f"{prefix}.{key}")
-    return flat
-
-
-def settings_signature(cfg: DictConfig) -> dict[str, Any]:
+def settings_signature(job: TrainJob) -> dict[str, Any]:
     """What a training's checkpoint depends on, as dotted keys: network, optimiser, schedule, loss, seed,
     the clips it sees (sampling, size, augmentation, batch, layout and labels) and gradient handling."""
-    doc = resolve_arch(cfg)
+    doc, settings = job.arch, job.settings
     arch = None
     if doc is not None:
         text = json.dumps(arch_to_dict(doc.arch), sort_keys=True)
         arch = f"{doc.name or 'unnamed'} ({hashlib.sha256(text.encode()).hexdigest()[:8]})"
-    settings = run_settings(cfg)
-    dataset = asdict(read_node(DatasetConfig, cfg.dataset, "dataset"))
-    model = {k: v for k, v in _plain(cfg.model).items() if k not in UNSIGNED_MODEL}
-    trainer = {k: _plain(cfg.trainer.get(k)) for k in SIGNED_TRAINER}
-    return {
-        "arch": arch,
-        "seed": settings.seed,
-        "train.init_from": settings.train.init_from,
-        "train.decay_norm_and_bias": settings.train.decay_norm_and_bias,
-        **_flatten(_plain(cfg.loss), "loss"),
-        **_flatten(model, "model"),
-        **_flatten(_plain(cfg.optim), "optim"),
-        **_flatten(_plain(cfg.get("scheduler")), "scheduler"),
-        **_flatten({k: v for k, v in dataset.items() if k not in UNSIGNED_DATASET}, "dataset"),
-        **_flatten(trainer, "trainer"),
-    }
+    dataset = {k: v for k, v in asdict(job.data).items() if k not in UNSIGNED_DATASET}
+    trainer = {k: job.config["trainer"].get(k) for k in SIGNED_TRAINER}
+    return flatten(
+        {
+            "arch": arch,
+            "seed": settings.seed,
+            "train.init_from": settings.train.init_from,
+            "train.decay_norm_and_bias": settings.train.decay_norm_and_bias,
+            "loss": job.loss,
+            "model": {k: v for k, v in job.model.items() if k not in UNSIGNED_MODEL},
+            "optim": job.optim,
+            "scheduler": job.scheduler,
+            "dataset": dataset,
+            "trainer": trainer,
+        }
+    )
 
 
 def resume_checkpoint(mode: str, checkpoint_dir: Path) -> Path | None:
@@ -107,30 +92,21 @@ def resume_checkpoint(mode: str, checkpoint_dir: Path) -> Path | None:
         last = checkpoint_dir / "last.ckpt"
         return last if last.exists() else None
     if not Path(mode).exists():
-        raise ConfigError(f"train.resume: checkpoint {mode} does not exist")
+        raise ConfigValueError(f"train.resume: checkpoint {mode} does not exist")
     return Path(mode)
 
 
-def check_resume(cfg: DictConfig, run_dir: Path | None) -> Path | None:
+def check_resume(job: TrainJob, run_dir: Path) -> Path | None:
     """The checkpoint a training in ``run_dir`` continues from (None: a new run); ResumeError naming each
-    setting whose value differs from the checkpoint's. ``run_dir`` None: a new run dir, nothing to check."""
-    if run_dir is None:
-        return None
-    path = resume_checkpoint(run_settings(cfg).train.resume, Path(run_dir) / "checkpoints")
+    setting whose value differs from the checkpoint's."""
+    path = resume_checkpoint(job.settings.train.resume, Path(run_dir) / "checkpoints")
     if path is None:
         return None
     saved = torch.load(path, map_location="cpu", weights_only=False, mmap=True).get(SIGNATURE_KEY)
     if saved is None:
         log.warning("%s records no settings signature (an older e3dnas): resuming unchecked", path)
         return path
-    now = settings_signature(cfg)
-    differing = sorted(k for k in now.keys() | saved.keys() if now.get(k) != saved.get(k))
-    if differing:
-        shown = "; ".join(f"{k} (checkpoint {saved.get(k)!r}, now {now.get(k)!r})" for k in differing)
-        raise ResumeError(
-            f"cannot resume {path}: settings differ: {shown}. Train them in a new run dir "
-            "(without hydra.run.dir=), or resume with the checkpoint's settings"
-        )
+    check_signature(path, saved, settings_signature(job), ADVICE)
     return path
 
 

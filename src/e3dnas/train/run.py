@@ -11,21 +11,20 @@ from typing import Any
 import lightning as L
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ProgressBar
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from e3dnas import cost
 from e3dnas.arch import ArchDocument, arch_to_dict, save_arch
 from e3dnas.atomic import atomic_write_text
 from e3dnas.data import VideoDataModule
 from e3dnas.data.config import DatasetConfig
-from e3dnas.schema import read_node
+from e3dnas.schema import ConfigValueError, config_errors
 from e3dnas.train.callbacks import build_callbacks, build_loggers
-from e3dnas.train.errors import ConfigError, config_errors
 from e3dnas.train.finetune import init_from
+from e3dnas.train.job import TrainJob, read_train
 from e3dnas.train.module import ClipClassifier
 from e3dnas.train.noise import silence_known_noise
 from e3dnas.train.resume import RecordLastValidation, RecordSignature, check_resume, settings_signature
-from e3dnas.train.settings import resolve_arch, run_settings
 from e3dnas.train.tracking import finish_tracking
 
 log = logging.getLogger("e3dnas.train")
@@ -47,7 +46,7 @@ def check_input_size(doc: ArchDocument, frames: int, resolution: int) -> None:
     """Refuse a degenerate input; say once when it is not the size the architecture was searched at."""
     problem = doc.arch.with_input(frames, resolution).skeleton.input_problem()
     if problem:
-        raise ConfigError(f"dataset: {problem}")
+        raise ConfigValueError(f"dataset: {problem}")
     if (frames, resolution) != (doc.arch.frames, doc.arch.resolution):
         log.warning(
             "architecture %s was searched for %d×%d² clips, runs on %d×%d² here: its cost and score differ",
@@ -59,33 +58,36 @@ def check_input_size(doc: ArchDocument, frames: int, resolution: int) -> None:
         )
 
 
-def build_datamodule(dataset_cfg: DictConfig) -> VideoDataModule:
-    """The data module of ``conf/dataset/<name>.yaml``, its settings checked first."""
-    settings = read_node(DatasetConfig, dataset_cfg, "dataset")
+def build_datamodule(settings: DatasetConfig) -> VideoDataModule:
+    """The data module of checked dataset settings (a layout's own refusal is one line too)."""
     with config_errors("dataset"):
         return VideoDataModule(settings)
 
 
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """:func:`run_training` of a composed config (the Python form of ``python -m e3dnas.train``)."""
+    return run_training(read_train(cfg), run_dir)
+
+
+def run_training(job: TrainJob, run_dir: Path) -> dict[str, Any]:
     """Fit (from ``train.init_from``'s weights, resuming if asked), test the best checkpoint, and write
     ``results.json`` into ``run_dir``."""
     silence_known_noise()
-    settings = run_settings(cfg)
-    resume_from = check_resume(cfg, run_dir)  # before anything of the run is written
-    datamodule = build_datamodule(cfg.dataset)
+    settings, doc = job.settings, job.arch
+    resume_from = check_resume(job, run_dir)  # before anything of the run is written
+    datamodule = build_datamodule(job.data)
     data = datamodule.config
     L.seed_everything(settings.seed, workers=True)
-    doc = resolve_arch(cfg)
     if doc is not None:
         check_input_size(doc, data.frames, data.resolution)
     with config_errors("model"):
         module = ClipClassifier(
-            model=OmegaConf.to_container(cfg.model, resolve=True),
+            model=job.model,
             num_classes=datamodule.num_classes,
             frames=data.frames,
             resolution=data.resolution,
-            optim=OmegaConf.to_container(cfg.optim, resolve=True),
-            scheduler=OmegaConf.to_container(cfg.scheduler, resolve=True) if cfg.scheduler else None,
+            optim=job.optim,
+            scheduler=job.scheduler,
             decay_norm_and_bias=settings.train.decay_norm_and_bias,
             label_smoothing=settings.loss.label_smoothing,
             arch=arch_to_dict(doc.arch) if doc else None,
@@ -108,15 +110,13 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         source = doc.meta.get("source")
         arch_summary["budget"] = source.get("budget", {}).get("name") if isinstance(source, dict) else None
         arch_summary["score"] = (doc.meta.get("scores") or {}).get("stentr")
-    name = f"train-{doc.name if doc else cfg.model.name}-{data.name}"
-    config = OmegaConf.to_container(cfg, resolve=True)
     checkpoint_dir = run_dir / "checkpoints"
     with config_errors("logger"):
         loggers = build_loggers(
-            cfg.logger,
+            job.logger,
             run_dir,
-            name,
-            config
+            job.name,
+            job.config
             | {
                 "arch_summary": arch_summary,
                 "arch_document": arch_to_dict(doc.arch, doc.name) if doc else None,
@@ -124,12 +124,12 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             arch_meta=doc.meta if doc else None,
         )
     with config_errors("callbacks"):
-        callbacks = build_callbacks(cfg.callbacks, checkpoint_dir, logging=bool(loggers))
+        callbacks = build_callbacks(job.callbacks, checkpoint_dir, logging=bool(loggers))
     last_validation = RecordLastValidation()
-    callbacks += [RecordSignature(settings_signature(cfg)), last_validation]
+    callbacks += [RecordSignature(settings_signature(job)), last_validation]
     with config_errors("trainer"):
         trainer = instantiate(
-            cfg.trainer,
+            job.trainer,
             default_root_dir=run_dir,
             logger=loggers,
             callbacks=callbacks,
@@ -143,7 +143,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         raise
     checkpoint = trainer.checkpoint_callback
     results: dict[str, Any] = {
-        "model": cfg.model.name,
+        "model": job.model["name"],
         "dataset": data.name,
         **arch_summary,
         "best_checkpoint": checkpoint.best_model_path,

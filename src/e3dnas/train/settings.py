@@ -15,9 +15,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from e3dnas.arch import ArchDocument, arch_from_dict, read_arch
-from e3dnas.data.config import DatasetConfig
-from e3dnas.schema import ConfigValueError, check_fields, integer, is_number, read_keys, read_node, setting
-from e3dnas.train.errors import ConfigError
+from e3dnas.schema import ConfigValueError, check_fields, integer, is_number, read_keys, setting
 
 
 @dataclass
@@ -75,7 +73,7 @@ def resolve_arch(cfg: DictConfig) -> ArchDocument | None:
             OmegaConf.to_container(cfg.arch, resolve=True), source=f"conf/arch ({cfg.arch.name})"
         )
     if cfg.model.name == "e3d":
-        raise ConfigError(
+        raise ConfigValueError(
             "model=e3d needs an architecture: arch=<path/to/best.yaml> or arch=e3d_s|e3d_m|e3d_l"
         )
     return None
@@ -95,13 +93,6 @@ def rate_options(optim: Mapping[str, Any]) -> tuple[dict[str, Any], float, int |
             f"optim.lr must be a number (the rate at optim.reference_batch), got {options.get('lr')!r}"
         )
     return options, float(options["lr"]), reference
-
-
-def check_config(cfg: DictConfig) -> None:
-    """The checks a training makes of its settings before it starts: run, optimiser rate and dataset."""
-    run_settings(cfg)
-    rate_options(cfg.optim)
-    read_node(DatasetConfig, cfg.dataset, "dataset")
 
 
 ConfigStore.instance().store(group="schema", name="train", node=RunSettings)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from omegaconf import DictConfig
-
 from e3dnas.command import hydra_command
 from e3dnas.data.prepare import MANIFEST, prepare, summary
-from e3dnas.data.prepare.config import prepare_inputs
+from e3dnas.data.prepare.config import PrepareInputs, prepare_inputs
 
 
-def run(cfg: DictConfig, run_dir: Path) -> None:
-    data, settings, out, splits, workers = prepare_inputs(cfg)
+def run(job: PrepareInputs, run_dir: Path) -> None:
+    data, settings, out, splits, workers = job
     manifest = prepare(data.layout, settings, out, splits, workers)
     print(
         f"{summary(manifest)} at short side {settings.short_side} in {out}. "
@@ -20,5 +18,10 @@ def run(cfg: DictConfig, run_dir: Path) -> None:
     )
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """``e3dnas-prepare``."""
     hydra_command("prepare", prepare_inputs, run, groups=("dataset",))
+
+
+if __name__ == "__main__":
+    main()

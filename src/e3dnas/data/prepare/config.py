@@ -4,6 +4,7 @@ registered in Hydra's ConfigStore as ``schema/prepare``; :class:`PrepareSettings
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -43,8 +44,9 @@ class PrepareInputs(NamedTuple):
     workers: int
 
 
-def prepare_inputs(cfg: DictConfig) -> PrepareInputs:
-    """The composed config read as its schemas; an E3DError names the key of a value that cannot work."""
+def prepare_inputs(cfg: DictConfig, overrides: Sequence[str] = ()) -> PrepareInputs:
+    """The prepare job of a composed config (:mod:`e3dnas.command`), read as its schemas; an E3DError
+    names the key of a value that cannot work."""
     if cfg.get("dataset") is None:
         raise ConfigValueError(
             f"no dataset given: add dataset=NAME (available: {', '.join(group_options('dataset'))})"
