@@ -16,15 +16,15 @@ from e3dnas.export.run import export_settings
 from e3dnas.hydra_compat import group_options
 from e3dnas.profile.config import profile_inputs
 from e3dnas.search.config import search_problem
-from e3dnas.train.settings import check_config
+from e3dnas.train.job import read_train
 
 #: config name → (its command's check, the groups it offers, what a command line must give besides)
 COMMANDS: dict[str, tuple[Callable[[DictConfig], object], tuple[str, ...], tuple[str, ...]]] = {
     "search": (search_problem, ("+budget", "scorer", "space"), ("+budget=demo",)),
     "train": (
-        check_config,
+        read_train,
         ("arch", "dataset", "model", "optim", "trainer", "logger", "callbacks"),
-        ("dataset.root=/data",),
+        ("dataset.root=/data", "arch=e3d_s"),
     ),
     "eval": (eval_settings, ("dataset", "trainer", "logger"), ("ckpt=x.ckpt", "dataset.root=/data")),
     "export": (export_settings, (), ("ckpt=x.ckpt",)),

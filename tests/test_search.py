@@ -267,7 +267,7 @@ def test_scorer_choice_changes_the_winner():
     [
         (
             ["+budget=e3d_s", "budget.flops=1e8"],
-            "is impossible: the seed network already needs 0.566 GFLOPs (authors)",
+            "is impossible: the seed network already needs 0.566 > 0.100 GFLOPs (authors)",
         ),
         (
             ["+budget=e3d_s", "budget.flops=0"],
@@ -346,8 +346,8 @@ def _checkpointed(tmp_path: Path, **settings) -> tuple[Path, SearchSettings]:
 def test_resume_refusals_name_each_difference_once(tmp_path, change, message):
     from dataclasses import replace
 
-    from e3dnas.search.evolution import ResumeError
     from e3dnas.search.islands import check_checkpoints
+    from e3dnas.signature import ResumeError
 
     checkpoints, done = _checkpointed(tmp_path)
     space, budget = space_and_budget("demo")
@@ -355,21 +355,19 @@ def test_resume_refusals_name_each_difference_once(tmp_path, change, message):
         check_checkpoints(
             checkpoints, SearchProblem(space, ScorerSpec("stentr"), budget, replace(done, **change))
         )
-    assert str(refused.value).endswith(message)
+    assert message in str(refused.value)
 
 
 def test_resume_under_another_scorer_names_the_scorer(tmp_path):
-    from e3dnas.search.evolution import ResumeError
     from e3dnas.search.islands import check_checkpoints
+    from e3dnas.signature import ResumeError
 
     checkpoints, done = _checkpointed(tmp_path)
     space, budget = space_and_budget("demo")
     authors = ScorerSpec.from_config(read_conf("scorer", "stentr_authors"))
     with pytest.raises(ResumeError) as refused:
         check_checkpoints(checkpoints, SearchProblem(space, authors, budget, done))
-    assert str(refused.value).endswith(
-        "settings differ: scorer.name (checkpoint 'stentr', now 'stentr_authors')"
-    )
+    assert "settings differ: scorer.name (checkpoint 'stentr', now 'stentr_authors'). " in str(refused.value)
 
 
 def test_resuming_a_completed_search_keeps_its_time(tmp_path):
