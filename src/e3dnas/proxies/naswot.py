@@ -12,6 +12,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from e3dnas.arch import Arch
+from e3dnas.proxies.scorer import ProxyScorer, ProxySettings
+from e3dnas.registry import register_scorer
+
 #: The layers whose input is binarised.
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.SiLU, nn.GELU, nn.Hardswish)
 
@@ -45,3 +49,15 @@ def naswot(model: nn.Module, inputs: Tensor) -> float:
     """log |det K| of :func:`activation_kernel`; −inf when K is singular (e.g. two inputs with one code)."""
     sign, logdet = np.linalg.slogdet(activation_kernel(model, inputs))
     return float(logdet) if sign != 0 else float("-inf")
+
+
+@register_scorer("naswot")
+def naswot_scorer(
+    batch_size: int = 8, seed: int = 0, device: str = "cpu", data_root: str | None = None
+) -> ProxyScorer:
+    """NASWOT: log|det K| of the activation-code kernel of a batch, per built candidate (one forward)."""
+    return ProxyScorer("naswot", _measure, ProxySettings(batch_size, seed, device, data_root))
+
+
+def _measure(scorer: ProxyScorer, model: nn.Module, arch: Arch) -> float:
+    return naswot(model, scorer.labelled_batch(arch)[0])

@@ -4,10 +4,25 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from e3dnas.arch import Arch
 from e3dnas.proxies.layers import loss_gradients
+from e3dnas.proxies.scorer import ProxyScorer, ProxySettings
+from e3dnas.registry import register_scorer
 
 
 def snip(model: nn.Module, inputs: Tensor, labels: Tensor) -> float:
     """Σ over the weights of every conv and linear layer of |θ · ∂L/∂θ|, L the cross-entropy on the batch
     (BatchNorm in train mode, dropout off). Gradients are left on ``model``."""
     return float(sum((weight * grad).abs().sum() for weight, grad in loss_gradients(model, inputs, labels)))
+
+
+@register_scorer("snip")
+def snip_scorer(
+    batch_size: int = 8, seed: int = 0, device: str = "cpu", data_root: str | None = None
+) -> ProxyScorer:
+    """SNIP: Σ |θ · ∂L/∂θ| of the cross-entropy on a labelled batch, per built candidate."""
+    return ProxyScorer("snip", _measure, ProxySettings(batch_size, seed, device, data_root))
+
+
+def _measure(scorer: ProxyScorer, model: nn.Module, arch: Arch) -> float:
+    return snip(model, *scorer.labelled_batch(arch))

@@ -20,11 +20,13 @@ from e3dnas.data.annotations import (
 )
 from e3dnas.data.errors import SampleError, where
 from e3dnas.data.writers import Clip, Rows, write_jpegs
+from e3dnas.registry import register_layout
 
 PREFIX = "something-something-v1"
 SPLIT_FILES: dict[SplitName, str] = {"train": "train", "val": "validation", "test": "test"}
 
 
+@register_layout("sthv1")
 class SthV1Layout(LayoutFolders):
     storage = "frames"
     flip_sensitive = True
