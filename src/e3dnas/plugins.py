@@ -38,7 +38,7 @@ def options(entry: Entry, registry: Registry) -> str:
 
 
 def config_files(group: str, key: str, config_dirs: Sequence[Path]) -> Iterator[tuple[str, str, str]]:
-    """``(option, what it picks, where)`` of each YAML file of ``group``: the packaged ones, then each dir's."""
+    """``(option, what it picks, where)`` of each YAML file of ``group``: packaged ones, then each dir's."""
     packaged = Path(str(files("e3dnas") / "conf"))
     for root, where in [(packaged, "packaged"), *((d, str(d)) for d in config_dirs)]:
         for path in sorted((root / group).glob("*.yaml")):
