@@ -77,9 +77,9 @@ def main() -> None:
     print("\n== Demo summary")
     print(
         f"{'searched network':28} STEntr {search.best_score:.2f}, {trained.flops / 1e9:.3f} GFLOPs, "
-        f"{trained.params_backbone / 1e6:.2f} M params in the backbone ({trained.params_total / 1e6:.2f} M "
-        f"with the head), {trained.layers} layers"
+        f"{trained.params_backbone / 1e6:.2f} M params (backbone), {trained.layers} layers"
     )
+    print(f"{'trained network':28} {trained.params_total / 1e6:.2f} M params (backbone, head and classifier)")
     print(f"{'search':28} {search.evaluated:,} candidates in {search.seconds:.1f} s")
     print(f"{'val top-1 (best epoch)':28} {100 * trained.val_top1:.1f} %  (chance {100 * chance:.0f} %)")
     print(f"{'evaluate top-1':28} {100 * evaluated.top1:.1f} % on {evaluated.videos} videos")
