@@ -13,8 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from e3dnas.arch import Arch
-from e3dnas.proxies.scorer import ProxyScorer, ProxySettings
-from e3dnas.registry import register_scorer
+from e3dnas.proxies.scorer import ProxyScorer, labelled_batch_proxy
 
 #: The layers whose input is binarised.
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.SiLU, nn.GELU, nn.Hardswish)
@@ -51,13 +50,9 @@ def naswot(model: nn.Module, inputs: Tensor) -> float:
     return float(logdet) if sign != 0 else float("-inf")
 
 
-@register_scorer("naswot")
-def naswot_scorer(
-    batch_size: int = 8, seed: int = 0, device: str = "cpu", data_root: str | None = None
-) -> ProxyScorer:
-    """NASWOT: log|det K| of the activation-code kernel of a batch, per built candidate (one forward)."""
-    return ProxyScorer("naswot", _measure, ProxySettings(batch_size, seed, device, data_root))
-
-
+@labelled_batch_proxy(
+    "naswot",
+    doc="NASWOT: log|det K| of the activation-code kernel of a batch, per built candidate (one forward).",
+)
 def _measure(scorer: ProxyScorer, model: nn.Module, arch: Arch) -> float:
     return naswot(model, scorer.labelled_batch(arch)[0])

@@ -20,7 +20,7 @@ import numpy as np
 
 from e3dnas.arch import Arch, ArchBatch
 from e3dnas.errors import E3DError
-from e3dnas.registry import SCORERS
+from e3dnas.registry import SCORERS, register_scorer
 from e3dnas.schema import check_fields, integer, is_number, one_of, setting
 
 if TYPE_CHECKING:
@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 STAND_IN_CLASSES = 10
 
 DEVICES = ("cpu", "cuda")
+
+#: What a proxy scorer measures on one candidate: ``measure(scorer, model, arch) -> float``.
+Measure = Callable[..., float]
 
 
 class ProxyError(E3DError, ValueError):
@@ -125,6 +128,22 @@ class ProxyScorer:
         generator = torch.Generator().manual_seed(self.settings.seed)
         shape = (self.settings.batch_size, 3, arch.frames, arch.resolution, arch.resolution)
         return tuple(torch.randn(shape, generator=generator).to(self.device) for _ in range(2))
+
+
+def labelled_batch_proxy(name: str, doc: str) -> Callable[[Measure], Measure]:
+    """Register ``measure`` (decorated) as the scorer ``name`` of a proxy on a labelled batch (NASWOT, SNIP,
+    grad_norm): its options are the batch's size, the seed, the device and a folder of real clips."""
+
+    def register(measure: Measure) -> Measure:
+        def build(
+            batch_size: int = 8, seed: int = 0, device: str = "cpu", data_root: str | None = None
+        ) -> ProxyScorer:
+            return ProxyScorer(name, measure, ProxySettings(batch_size, seed, device, data_root))
+
+        register_scorer(name, build, doc=doc)
+        return measure
+
+    return register
 
 
 #: The proxy scorers by name, each registered by its own module of this package (reading this loads torch).

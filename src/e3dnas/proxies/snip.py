@@ -6,8 +6,7 @@ from torch import Tensor, nn
 
 from e3dnas.arch import Arch
 from e3dnas.proxies.layers import loss_gradients
-from e3dnas.proxies.scorer import ProxyScorer, ProxySettings
-from e3dnas.registry import register_scorer
+from e3dnas.proxies.scorer import ProxyScorer, labelled_batch_proxy
 
 
 def snip(model: nn.Module, inputs: Tensor, labels: Tensor) -> float:
@@ -16,13 +15,8 @@ def snip(model: nn.Module, inputs: Tensor, labels: Tensor) -> float:
     return float(sum((weight * grad).abs().sum() for weight, grad in loss_gradients(model, inputs, labels)))
 
 
-@register_scorer("snip")
-def snip_scorer(
-    batch_size: int = 8, seed: int = 0, device: str = "cpu", data_root: str | None = None
-) -> ProxyScorer:
-    """SNIP: Σ |θ · ∂L/∂θ| of the cross-entropy on a labelled batch, per built candidate."""
-    return ProxyScorer("snip", _measure, ProxySettings(batch_size, seed, device, data_root))
-
-
+@labelled_batch_proxy(
+    "snip", doc="SNIP: Σ |θ · ∂L/∂θ| of the cross-entropy on a labelled batch, per built candidate."
+)
 def _measure(scorer: ProxyScorer, model: nn.Module, arch: Arch) -> float:
     return snip(model, *scorer.labelled_batch(arch))

@@ -28,8 +28,9 @@ SPLIT_FILES: dict[SplitName, str] = {"train": "train", "val": "validation", "tes
 
 @register_layout("sthv1")
 class SthV1Layout(LayoutFolders):
-    storage = "frames"
-    flip_sensitive = True
+    """Something-Something V1: JPEG frame folders and ``;``-separated CSVs."""
+
+    storage, flip_sensitive = "frames", True
 
     @cached_property
     def class_names(self) -> list[str]:
