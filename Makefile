@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 export WANDB_MODE ?= offline
 
-.PHONY: install test test-fast demo search bench lint format validity clean
+.PHONY: install test test-fast demo search bench latency-search latency-accuracy lint format validity clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,16 +26,24 @@ test-fast: $(STAMP)
 
 ## The main job: search E3D at a small budget, train + evaluate it on real-footage clips (CPU, minutes).
 demo: $(STAMP)
-	$(PY) experiments/demo.py
+	$(PY) -m experiments.demo
 
 search: $(STAMP)
 	$(PY) -m e3dnas.search +budget=e3d_s
 
+## Every benchmark in turn; `make bench-<name>` runs experiments/bench_<name>.py alone (experiments/README.md).
 bench: $(STAMP)
-	@for script in experiments/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in experiments/bench_*.py; do name=$$(basename $$script .py); echo "== $$name"; \
+		$(PY) -m experiments.$$name || exit 1; done
+
+bench-%: $(STAMP)
+	$(PY) -m experiments.bench_$*
+
+latency-search latency-accuracy: $(STAMP)
+	$(PY) -m experiments.$(subst -,_,$@)
 
 validity: $(STAMP)
-	$(PY) experiments/validity/run.py
+	$(PY) -m experiments.validity.run
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests experiments

@@ -21,25 +21,20 @@ and the workers' private memory after ``--rss-clips`` clips (USS: what a worker 
 leak or a generous allocator shows; RssAnon would add the parent's heap that forked workers share) are
 printed too, with the disk space a prepared clip takes beside its video.
 
-    python experiments/bench_data.py                                       # ~4 min on 2 cores
-    python experiments/bench_data.py --clips 128 --rounds 1 --rss-clips 500   # quicker
+    python -m experiments.bench_data                                       # ~4 min on 2 cores
+    python -m experiments.bench_data --clips 128 --rounds 1 --rss-clips 500   # quicker
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import gc
-import itertools
-import json
 import logging
-import math
 import multiprocessing
 import os
-import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -48,20 +43,12 @@ from pytorchvideo.data import LabeledVideoDataset, make_clip_sampler
 from torch.utils.data import DataLoader, RandomSampler
 from torchvision.transforms.v2 import functional as TF
 
-from e3dnas.data import VideoDataModule
-from e3dnas.data.config import DatasetConfig
-from e3dnas.data.footage import FOOTAGE, footage_cuts
-from e3dnas.data.layouts import open_layout, write_layout
-from e3dnas.data.prepare import PrepareSettings, prepare, read_manifest
+from e3dnas.data.layouts import open_layout
 from e3dnas.data.sampling import make_sampler
 from e3dnas.data.transforms import KINETICS_MEAN, KINETICS_STD, normalise
+from experiments.common import DATASETS, build, ours, prepared_copy, private_mb
 
 TICK = os.sysconf("SC_CLK_TCK")
-DATASETS = {
-    # layout: (short side, frames per cut, fps, sampling, stride)
-    "sthv2": (240, 48, 12, "segment", 1),
-    "k400": (360, 250, 25, "dense", 6),  # X3D-S / E3D-S: 13 × 6
-}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -71,44 +58,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def private_mb(pid: int) -> float:
-    """Memory only this process holds (Private_Clean + Private_Dirty of smaps_rollup, the "USS"). RssAnon
-    would also count the parent's heap a forked worker shares copy-on-write."""
-    with open(f"/proc/{pid}/smaps_rollup") as handle:
-        fields = dict(line.split(":", 1) for line in handle if line.startswith("Private_"))
-    return sum(int(value.split()[0]) for value in fields.values()) / 1024
-
-
 @dataclass
 class Measurement:
     clips_per_s: float
     cpu_ms_per_clip: float  # workers' CPU time + the float conversion after them: what a clip costs
     rss: dict[int, list[float]]  # worker pid → private memory (MB) after each timed batch
-
-
-def build(root: Path, layout: str, per_source: int, copies: int) -> Path:
-    """The layout with ``per_source`` cuts of each footage clip, each listed ``copies`` times in the training
-    split: epochs long enough that their boundaries do not dominate the timing."""
-    short, length, fps, _, _ = DATASETS[layout]
-    folder = root / layout
-    done = folder / "done"
-    if done.is_file() and done.read_text() == f"{per_source} {copies}":
-        return folder
-    shutil.rmtree(folder, ignore_errors=True)
-    templates = [f"Showing {name}" for name in FOOTAGE]
-    train = footage_cuts(length, short, per_source, seed=0)
-    val = footage_cuts(length, short, 1, seed=1, split="val", first_id=3 * per_source + 1)
-    write_layout(folder, layout, itertools.chain(train, val), templates, fps=fps)
-    if layout == "sthv2":
-        entries = json.loads((folder / "train.json").read_text())
-        (folder / "train.json").write_text(json.dumps(entries * copies))
-    else:
-        with (folder / "train.csv").open() as handle:
-            header, *rows = list(csv.reader(handle))
-        with (folder / "train.csv").open("w", newline="") as handle:
-            csv.writer(handle).writerows([header, *rows * copies])
-    done.write_text(f"{per_source} {copies}")
-    return folder
 
 
 def timed(loader: DataLoader, clips: int, warmup: int) -> Measurement:
@@ -146,28 +100,6 @@ def growth(samples: list[float]) -> float:
     floor; the buffers of the batch in progress only make spikes."""
     quarter = max(1, len(samples) // 4)
     return min(samples[-quarter:]) - min(samples[:quarter])
-
-
-def ours(root: Path, layout: str, args: argparse.Namespace, repeat: int = 1) -> VideoDataModule:
-    _, _, _, sampling, stride = DATASETS[layout]
-    dm = VideoDataModule(
-        DatasetConfig(
-            layout=layout,
-            root=root,
-            frames=args.frames,
-            resolution=args.resolution,
-            sampling=sampling,
-            stride=stride,
-            flip="label_pairs" if layout == "sthv2" else "plain",
-            batch_size=args.batch_size,
-            num_workers=args.workers,
-            pin_memory=False,
-            persistent_workers=True,
-            repeat_clips=repeat,
-        )
-    )
-    dm.setup("fit")
-    return dm
 
 
 def loader_of(root: Path, layout: str, args: argparse.Namespace, repeat: int = 1) -> DataLoader:
@@ -213,18 +145,6 @@ def pytorchvideo_loader(root: Path, layout: str, args: argparse.Namespace) -> Da
         decoder="pyav",
     )
     return DataLoader(dataset, batch_size=args.batch_size, num_workers=args.workers, persistent_workers=True)
-
-
-def prepared_copy(root: Path, layout: str, args: argparse.Namespace) -> Path:
-    """The prepared copy of ``root`` at the largest short side training at ``--resolution`` reads (made
-    again when an earlier copy has other settings)."""
-    settings = PrepareSettings(layout, str(root), math.ceil(args.resolution * 10 / 7), quality=90)
-    out = root.with_name(f"{layout}-prepared-{settings.short_side}")
-    manifest = read_manifest(out) if out.is_dir() else None
-    if manifest is None or not manifest["complete"] or manifest["settings"] != asdict(settings):
-        shutil.rmtree(out, ignore_errors=True)
-        prepare(open_layout(layout, root), settings, out, workers=args.workers, progress=False)
-    return out
 
 
 def clip_kb(folder: Path) -> float:

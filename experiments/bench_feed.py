@@ -2,15 +2,15 @@
 already on the GPU, same run, for the videos, their prepared copy, and the prepared copy with the
 augmentation rendered on the GPU.
 
-SSv2-shaped data (VP9 webm, 240 px short side, 48 frames; ``bench_data.py`` builds it from the real footage
-and prepares the copy), E3D-S at 13×160, bf16 autocast, channels_last_3d, SGD, batch 32. The step is a plain
-loop (forward, loss, backward, step) so that the figure is the pipeline's, not a framework's; ``--compile``
-uses torch.compile. cuDNN's autotuner is set as ``trainer=gpu`` sets it (its ``benchmark``, which Lightning
-applies to ``torch.backends.cudnn.benchmark``): the GPU is timed running the kernels training runs (on an
-H200, E3D-S alone ran at 184 clips/s with the autotuner off, 341 with it on). ``--no-cudnn-benchmark``
-turns it off for a comparison. Needs a CUDA device.
+SSv2-shaped data (VP9 webm, 240 px short side, 48 frames; ``experiments.common`` builds it from the real
+footage and prepares the copy), E3D-S at 13×160, bf16 autocast, channels_last_3d, SGD, batch 32. The step is a
+plain loop (forward, loss, backward, step) so that the figure is the pipeline's, not a framework's;
+``--compile`` uses torch.compile. cuDNN's autotuner is set as ``trainer=gpu`` sets it (its ``benchmark``,
+which Lightning applies to ``torch.backends.cudnn.benchmark``): the GPU is timed running the kernels training
+runs (on an H200, E3D-S alone ran at 184 clips/s with the autotuner off, 341 with it on).
+``--no-cudnn-benchmark`` turns it off for a comparison. Needs a CUDA device.
 
-    python experiments/bench_feed.py --workers 15            # ~2 min on a 16-core node (+1 with --compile)
+    python -m experiments.bench_feed --workers 15            # ~2 min on a 16-core node (+1 with --compile)
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from pathlib import Path
 import torch
 from hydra import compose, initialize_config_dir
 
-import bench_data
 from e3dnas.arch import load_arch
 from e3dnas.models import build_model, prepare_model
+from experiments import common
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,8 +117,8 @@ def main() -> None:
     if device == "cuda" and not torch.cuda.is_available():
         print("bench_feed: skipped, no CUDA device on this machine (--device cpu only checks that it runs)")
         return
-    videos = bench_data.build(args.data, "sthv2", args.per_source, args.copies)
-    prepared = bench_data.prepared_copy(videos, "sthv2", args)
+    videos = common.build(args.data, "sthv2", args.per_source, args.copies)
+    prepared = common.prepared_copy(videos, "sthv2", args)
 
     torch.backends.cudnn.benchmark = args.cudnn_benchmark and trainer_benchmark()
     torch.manual_seed(0)
@@ -128,7 +128,7 @@ def main() -> None:
     step = training_step(model, torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9), device)
 
     def datamodule(root: Path, gpu_transforms: bool):
-        dm = bench_data.ours(root, "sthv2", args)
+        dm = common.ours(root, "sthv2", args)
         dm.pin_memory, dm.gpu_transforms = True, gpu_transforms
         return dm
 
@@ -151,7 +151,7 @@ def main() -> None:
         batches = on_device(forever(dm), dm, device)  # held: its workers must outlive the timing
         fed = rate(step, batches, args.steps, args.warmup, device)
         workers = [c.pid for c in multiprocessing.active_children() if c.pid not in known]
-        memory = max(bench_data.private_mb(pid) for pid in workers)
+        memory = max(common.private_mb(pid) for pid in workers)
         print(
             f"fed by {name}: {fed:.1f} clips/s = {100 * fed / alone:.0f} % of the GPU alone"
             f" (largest worker private memory {memory:.0f} MB)"

@@ -1,6 +1,6 @@
 """CPU latency of E3D vs pytorchvideo X3D at matched budgets, measured in the same run.
 
-    python experiments/bench_models.py [--threads 2] [--repeats 15]
+    python -m experiments.bench_models [--threads 2] [--repeats 15]
 
 Batch 1, inference mode, ``--threads`` intra-op threads; the two models of a pair are timed alternately
 (A B A B …) so drift of a shared machine hits both, and the median is reported. FLOPs are fvcore's totals

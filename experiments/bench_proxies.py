@@ -1,6 +1,6 @@
 """Cost per candidate of each zero-cost proxy scorer, beside STEntr's closed form, measured in one run.
 
-    python experiments/bench_proxies.py [--budgets e3d_s demo] [--candidates 1 3] [--device cpu]
+    python -m experiments.bench_proxies [--budgets e3d_s demo] [--candidates 1 3] [--device cpu]
 
 For each budget: ``--candidates`` distinct networks the search could visit there (the budget's seed
 network, E3D-S at e3d_s, then admitted mutations of it), each scored once by every proxy as the search

@@ -1,6 +1,6 @@
 """Search speed and quality, like for like with the E3D authors, printed as figures.
 
-    python experiments/bench_search.py [--seeds 5] [--budgets e3d_s e3d_m e3d_l]
+    python -m experiments.bench_search [--seeds 5] [--budgets e3d_s e3d_m e3d_l]
         [--authors-src DIR --authors-python PY [--authors-seconds 60]]
 
 Every figure uses the authors' space (the default ``space=e3d``) and their FLOPs counter (the paper

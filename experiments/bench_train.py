@@ -1,6 +1,6 @@
 """Training-step throughput and peak memory of E3D-S vs X3D-S at 13×160², same run.
 
-    python experiments/bench_train.py [--batch 2] [--steps 10] [--threads 2]
+    python -m experiments.bench_train [--batch 2] [--steps 10] [--threads 2]
 
 CPU: fp32, batch ``--batch``, SGD steps on random clips (the data pipeline has its own benchmark); each model
 runs in a fresh process so its peak RSS is its own. With CUDA: bf16 autocast at batch 32, with and without
@@ -71,10 +71,10 @@ def measure(
 
 def in_child(**kwargs) -> dict:
     """Run :func:`measure` in a fresh interpreter: peak RSS and allocator state are the model's own."""
-    code = f"import json, bench_train; print(json.dumps(bench_train.measure(**{kwargs!r})))"
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=Path(__file__).parent, check=True, capture_output=True, text=True
+    code = (
+        f"import json; from experiments import bench_train as b; print(json.dumps(b.measure(**{kwargs!r})))"
     )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -10,13 +10,14 @@ Each step is the public command a user would type; they are printed before they 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from e3dnas.records import EvalMetrics, SearchSummary, TrainResults, read_record
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "outputs" / "demo"
@@ -61,26 +62,27 @@ def main() -> None:
         f"logger.wandb.group={group}",
         f"hydra.run.dir={OUT / 'train'}",
     )
-    trained = json.loads((OUT / "train" / "results.json").read_text())
+    trained = read_record(OUT / "train" / "results.json", TrainResults)
     times["evaluate"] = step(
         "Evaluate the best checkpoint",
         "e3dnas.evaluate",
-        f"ckpt={trained['best_checkpoint']}",
+        f"ckpt={trained.best_checkpoint}",
         f"dataset.root={DATA}",
         f"logger.wandb.group={group}",
         f"hydra.run.dir={OUT / 'eval'}",
     )
-    evaluated = json.loads((OUT / "eval" / "metrics.json").read_text())
-    search = json.loads((OUT / "search" / "summary.json").read_text())
+    evaluated = read_record(OUT / "eval" / "metrics.json", EvalMetrics)
+    search = read_record(OUT / "search" / "summary.json", SearchSummary)
     chance = 1 / 5
     print("\n== Demo summary")
     print(
-        f"{'searched network':28} STEntr {search['best_score']:.2f}, {trained['flops'] / 1e9:.3f} GFLOPs, "
-        f"{trained['params'] / 1e6:.2f} M params, {trained['layers']} layers"
+        f"{'searched network':28} STEntr {search.best_score:.2f}, {trained.flops / 1e9:.3f} GFLOPs, "
+        f"{trained.params_backbone / 1e6:.2f} M params (backbone), {trained.layers} layers"
     )
-    print(f"{'search':28} {search['evaluated']:,} candidates in {search['seconds']:.1f} s")
-    print(f"{'val top-1 (best epoch)':28} {100 * trained['val_top1']:.1f} %  (chance {100 * chance:.0f} %)")
-    print(f"{'evaluate top-1':28} {100 * evaluated['top1']:.1f} % on {evaluated['videos']} videos")
+    print(f"{'trained network':28} {trained.params_total / 1e6:.2f} M params (backbone, head and classifier)")
+    print(f"{'search':28} {search.evaluated:,} candidates in {search.seconds:.1f} s")
+    print(f"{'val top-1 (best epoch)':28} {100 * trained.val_top1:.1f} %  (chance {100 * chance:.0f} %)")
+    print(f"{'evaluate top-1':28} {100 * evaluated.top1:.1f} % on {evaluated.videos} videos")
     print(f"{'wall time':28} " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))
     print(f"outputs: {OUT}  (per-class accuracy: eval/per_class.csv, confusion matrix: eval/confusion.png)")
     print(f"{'wandb group':28} {group} (offline runs in */wandb; upload with `wandb sync`)")

@@ -1,6 +1,6 @@
 """How close is predicted latency to measured?  Random networks of the space, timed end to end.
 
-    python experiments/latency_accuracy.py [--device cpu|cuda] [--table FILE] [--count 50] [--seed 1]
+    python -m experiments.latency_accuracy [--device cpu|cuda] [--table FILE] [--count 50] [--seed 1]
 
 Without ``--table`` it first profiles the e3d_s input size (13×160²) on ``--device`` through
 ``python -m e3dnas.profile`` into ``<out>/profile-<device>/`` (resumable; a rerun reuses it). Then:
@@ -36,7 +36,7 @@ from e3dnas.latency.predict import LatencyPredictor
 from e3dnas.latency.table import load_table
 from e3dnas.latency.timing import STATISTICS
 from e3dnas.profile.sample import genes_key, sample_archs
-from latency_common import RESULTS, NetworkTimer, budget, log, table_for
+from experiments.common import RESULTS, NetworkTimer, budget, log, table_for
 
 
 def percent_error(predicted: np.ndarray, measured: np.ndarray) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The payoff: a latency-budgeted search at E3D-S's size against the released E3D-S, measured.
 
-    python experiments/latency_search.py [--device cpu] [--table FILE] [--fractions 1.0 0.95 0.9 0.85 0.8]
+    python -m experiments.latency_search [--device cpu] [--table FILE] [--fractions 1.0 0.95 0.9 0.85 0.8]
         [--iterations 500000] [--seeds 3]
 
 At 13×160² (the e3d_s budget: 2.0 GFLOPs in the authors' count, 83 layers), objective ``stentr``:
@@ -32,7 +32,7 @@ from e3dnas.configs import read_conf
 from e3dnas.latency.predict import LatencyPredictor
 from e3dnas.latency.table import load_table
 from e3dnas.search import ScorerSpec, SearchProblem, SearchSettings, run_search
-from latency_common import RESULTS, NetworkTimer, budget, log, table_for
+from experiments.common import RESULTS, NetworkTimer, budget, log, table_for
 
 
 def search(budget: Budget, iterations: int, seed: int) -> tuple[Arch, float]:

@@ -54,7 +54,7 @@ def test_unknown_names_list_the_known_ones(tmp_path, monkeypatch):
         ModelError, match=r"unknown model 'resnet' \(known: e3d, x3d_xs, x3d_s, x3d_m, x3d_l;"
     ):
         build_model("resnet", num_classes=2)
-    with pytest.raises(LayoutError, match=r"unknown layout 'folders' \(known: sthv1, sthv2, k400, folder;"):
+    with pytest.raises(LayoutError, match=r"unknown layout 'folders' \(known: folder, k400, sthv1, sthv2;"):
         open_layout("folders", tmp_path)
     with pytest.raises(LayoutError, match=r"dataset\.layout: my_videos has no 'Missing'"):
         monkeypatch.syspath_prepend(str(EXTENSION))

@@ -60,15 +60,15 @@ def search(budget, flops, score, budget_flops, counter="authors", reference=None
     return RunRecord(
         kind="search", run_dir=f"/sweep/{budget}-{seed}", budget=budget, dataset=None, frames=frames,
         resolution=res, seed=seed, model="e3d", scorer="stentr", score=score, flops=flops,
-        authors_flops=flops, params=None, layers=None, budget_flops=budget_flops, budget_counter=counter,
-        reference=reference,
+        authors_flops=flops, params_backbone=None, layers=None, budget_flops=budget_flops,
+        budget_counter=counter, reference=reference,
     )  # fmt: skip
 
 
 def train(run_dir, model, flops, top1, seed=0, dataset="sthv1", authors_flops=None):
     return RunRecord(
         kind="train", run_dir=run_dir, budget=None, dataset=dataset, frames=16, resolution=160, seed=seed,
-        model=model, scorer=None, score=None, flops=flops, authors_flops=authors_flops, params=None,
+        model=model, scorer=None, score=None, flops=flops, authors_flops=authors_flops, params_backbone=None,
         layers=None, val_top1=top1,
     )  # fmt: skip
 

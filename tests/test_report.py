@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 from e3dnas.report.__main__ import main as report_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,11 +74,19 @@ def test_report_compares_searches_and_trainings(tmp_path, footage_dataset):
             assert float(r["authors_flops"]) > 0 and float(r["flops"]) > 0
     assert [r["budget_counter"] for r in rows[:4]] == ["conv_macs", "conv_macs", "authors", "authors"]
     assert 0 <= float(rows[-1]["val_top1"]) <= 1 and rows[-1]["model"] == "demo-stentr-seed0"
+    # Both parameter counts, named: the searched backbone (best.yaml's) and the trained network with its head.
+    results = json.loads((sweep / "train" / "results.json").read_text())
+    best = yaml.safe_load((sweep / "demo-0" / "best.yaml").read_text())
+    assert results["params_backbone"] == best["meta"]["params_backbone"] == int(rows[-1]["params_backbone"])
+    assert results["params_total"] == int(rows[-1]["params_total"]) > results["params_backbone"]
+    assert "params" not in results and "params" not in best["meta"]
+    assert rows[0]["params_backbone"] and not rows[0]["params_total"]  # a search has no classifier
     document = (sweep / "report.md").read_text()
-    assert "| search | e3d_s | 1 | e3d | stentr |" in document
-    assert "| GFLOPs (authors') | GFLOPs (conv MACs) |" in document
+    assert "| search | e3d_s-1 |  | e3d_s | 1 | e3d | stentr |" in document
+    assert "| GFLOPs (authors') | GFLOPs (conv MACs) | params backbone (M) | params total (M) |" in document
+    assert "| train | train | demo | demo | 0 | demo-stentr-seed0 |" in document
     assert "![scores](scores.png)" in document and "![accuracy](accuracy.png)" in document
-    assert f"{sweep / 'broken'}: skipped (JSONDecodeError" in document
+    assert f"- {sweep / 'broken' / 'summary.json'}: not JSON (Expecting property name" in document
     for picture in ("scores.png", "accuracy.png"):
         assert (sweep / picture).read_bytes()[:4] == b"\x89PNG"
 
@@ -136,7 +146,27 @@ def test_a_test_top1_measured_on_the_validation_split_says_so():
     from e3dnas.report.tables import markdown
 
     trained = dict(kind="train", run_dir="r", budget=None, dataset="demo", frames=8, resolution=56, seed=0)
-    trained |= dict(model="E3D-S", scorer=None, score=None, flops=None, authors_flops=None, params=None)
+    trained |= dict(model="E3D-S", scorer=None, score=None, flops=None, authors_flops=None)
+    trained |= dict(params_backbone=None)
     tested = [RunRecord(**trained, layers=None, test_top1=0.5, test_split=split) for split in ("val", "test")]
     rows = [line for line in markdown(tested).splitlines() if line.startswith("| train")]
     assert rows[0].endswith("| 50.0 (val split) |") and rows[1].endswith("| 50.0 |")
+
+
+def test_trainings_of_one_network_on_two_datasets_are_told_apart_by_run_dir_and_dataset(tmp_path):
+    from e3dnas.report.collect import RunRecord
+    from e3dnas.report.tables import markdown
+
+    trained = dict(kind="train", budget=None, frames=8, resolution=64, seed=0, model="E3D-S", scorer=None)
+    trained |= dict(score=None, flops=None, authors_flops=None, params_backbone=788256, layers=None)
+    runs = [
+        RunRecord(**trained, run_dir=str(tmp_path / "multirun" / str(i)), dataset=dataset, params_total=total)
+        for i, (dataset, total) in enumerate([("ucf9", 1857321), ("arid6", 1851171)])
+    ]
+    header, _, *rows = markdown(runs, tmp_path).splitlines()
+    assert header.startswith("| kind | run dir | dataset | budget | seed | model |")
+    assert rows[0].startswith("| train | multirun/0 | ucf9 |  | 0 | E3D-S |")
+    assert rows[1].startswith("| train | multirun/1 | arid6 |  | 0 | E3D-S |")
+    assert "| 0.788 | 1.857 |" in rows[0] and "| 0.788 | 1.851 |" in rows[1]
+    elsewhere = markdown(runs[:1], tmp_path / "other").splitlines()[2]  # outside the root: the whole path
+    assert elsewhere.startswith(f"| train | {tmp_path / 'multirun' / '0'} | ucf9 |")

@@ -119,7 +119,7 @@ def test_search_logs_history_live_and_its_best_yaml_as_a_versioned_artifact(tmp_
         assert rows[0][f"stage{i}_bottleneck"] == stage["bottleneck"]
         assert rows[0][f"stage{i}_kernel"] == "x".join(map(str, stage["kernel"]))
     assert rows[0]["entropy"] == pytest.approx(meta["scores"]["entropy"])
-    assert {"score", "flops_conv_macs", "flops_authors", "params", "layers"} <= rows[0].keys()
+    assert {"score", "flops_conv_macs", "flops_authors", "params_backbone", "layers"} <= rows[0].keys()
 
 
 def test_interrupted_search_finishes_its_run_and_the_resume_continues_it(tmp_path):
@@ -179,7 +179,8 @@ def test_sweep_trainings_and_evaluation_share_one_group_with_lineage_and_resume(
         )
         assert run.config["lineage"]["artifact"] == f"arch-demo-stentr:run-{searched.id}"
         assert set(run.summary["val/top1"]) == {"max"} and set(run.summary["val/loss"]) == {"min"}
-        assert run.summary["model/params"] > 0
+        assert run.summary["model/params_total"] == results["params_total"]
+        assert run.summary["model/params_backbone"] == results["params_backbone"] < results["params_total"]
         assert run.summary["model/flops_conv_macs"] == results["flops"]
         assert run.summary["model/flops_authors"] == results["authors_flops"]
         (model,) = run.logged_artifacts
@@ -224,5 +225,5 @@ def test_x3d_training_logs_its_flops_and_params(tmp_path, footage_dataset):
         run.summary["model/flops_conv_macs"] > 1e6
         and run.summary["model/flops_fvcore_total"] >= (run.summary["model/flops_conv_macs"])
     )
-    assert run.summary["model/params"] > 1e5
+    assert run.summary["model/params_total"] > 1e5
     assert run.config["lineage"] is None

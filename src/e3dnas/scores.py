@@ -3,7 +3,9 @@
 Every scorer maps an :class:`ArchBatch` to one float64 per architecture (a numpy array); higher is
 better. The built-in ones are closed form over the stage table (a stage's d blocks are one term, not d),
 so scoring a batch of thousands costs a few dozen numpy operations and never builds an nn.Module. Any
-other scorer plugs in by ``_target_`` (:class:`ScorerSpec`); new ones register a factory in :data:`SCORERS`.
+other scorer plugs in by ``_target_`` (:class:`ScorerSpec`); a built-in registers its factory where it is
+defined (``@register_scorer(name)``, :mod:`e3dnas.registry`): the closed-form ones here, the proxies in their
+own modules of :mod:`e3dnas.proxies`, imported only when one of them is asked for.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from e3dnas import cost
 from e3dnas.arch import Arch, ArchBatch
 from e3dnas.errors import E3DError
-from e3dnas.proxies.scorer import PROXY_SCORERS
+from e3dnas.registry import SCORERS, register_scorer
 from e3dnas.schema import build_plugin
 
 Scorer = Callable[[ArchBatch], np.ndarray]
@@ -97,7 +99,12 @@ def random_score(batch: ArchBatch, seed: int = 0) -> np.ndarray:
     return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
+# The three STEntr entries are the three objectives in use (docs/method.md, "Objectives"): sides as the
+# built network has them (the default), the authors' floored sides at the budget's resolution, and the
+# authors' released M/L configs (floored sides, always at 160 px).
+@register_scorer("stentr")
 def _make_stentr(floor: float = COS_FLOOR, rounding: str = "ceil", resolution: int | None = None) -> Scorer:
+    """STEntr: spatio-temporal entropy with the refinement α (docs/method.md, "Score")."""
     if rounding not in ("ceil", "floor"):
         raise ScorerError(f"scorer.rounding must be ceil or floor, got {rounding!r}")
     if resolution is not None and (
@@ -107,33 +114,42 @@ def _make_stentr(floor: float = COS_FLOOR, rounding: str = "ceil", resolution: i
     return lambda batch: spatio_temporal_entropy(batch, True, floor, rounding, resolution)
 
 
+register_scorer(
+    "stentr_floor",
+    partial(_make_stentr, rounding="floor"),
+    doc="STEntr on the authors' floored feature-map sides, at the budget's resolution.",
+)
+register_scorer(
+    "stentr_authors",
+    partial(_make_stentr, rounding="floor", resolution=160),
+    doc="STEntr as the authors' released M/L search configs score: floored sides, always at 160 px.",
+)
+
+
+@register_scorer("entropy")
+def _make_entropy() -> Scorer:
+    """Plain entropy: STEntr without the refinement α (α ≡ 1), the paper's ablation."""
+    return lambda batch: spatio_temporal_entropy(batch, refine=False)
+
+
+@register_scorer("flops")
 def _make_flops(counter: str = "authors") -> Scorer:
+    """The network's FLOPs in ``counter``'s count: bigger is better (a baseline)."""
     if counter not in cost.FLOPS_COUNTERS:
         raise ScorerError(f"scorer.counter must be one of {', '.join(cost.FLOPS_COUNTERS)}, got {counter!r}")
     return lambda batch: cost.flops(batch, counter)
 
 
-def _make_entropy() -> Scorer:
-    return lambda batch: spatio_temporal_entropy(batch, refine=False)
+@register_scorer("params")
+def _make_params() -> Scorer:
+    """The backbone's parameter count: bigger is better (a baseline)."""
+    return lambda batch: cost.params(batch).astype(np.float64)
 
 
+@register_scorer("random")
 def _make_random(seed: int = 0) -> Scorer:
+    """A uniform [0, 1) value fixed by (seed, genes): the search without a signal."""
     return lambda batch: random_score(batch, seed)
-
-
-#: Registered scorers. The three STEntr entries are the three objectives in use (docs/method.md,
-#: "Objectives"): sides as the built network has them (the default), the authors' floored sides at the
-#: budget's resolution, and the authors' released M/L configs (floored sides, always at 160 px).
-SCORERS: dict[str, Callable[..., Scorer]] = {
-    "stentr": _make_stentr,
-    "stentr_floor": partial(_make_stentr, rounding="floor"),
-    "stentr_authors": partial(_make_stentr, rounding="floor", resolution=160),
-    "entropy": _make_entropy,
-    "flops": _make_flops,
-    "params": lambda: lambda batch: cost.params(batch).astype(np.float64),
-    "random": _make_random,
-    **PROXY_SCORERS,  # naswot, synflow, snip, grad_norm, zen: one built network per candidate (torch)
-}
 
 
 #: The STEntr objectives, in the order they are reported.
@@ -157,8 +173,8 @@ class ScorerSpec:
 
     The config node is flat (:meth:`from_config`): ``name`` and, for a scorer of one's own, ``_target_``
     (``package.module.factory``), beside the factory's keyword options. Without ``_target_`` ``name`` is
-    a built-in (:data:`SCORERS`); with it, ``name`` is only what outputs call the scorer. Either way
-    :meth:`build` calls the factory with ``options`` and gets a :data:`Scorer`.
+    a registered scorer (:data:`e3dnas.registry.SCORERS`); with it, ``name`` is only what outputs call the
+    scorer. Either way :meth:`build` calls the factory with ``options`` and gets a :data:`Scorer`.
     """
 
     name: str
@@ -200,6 +216,5 @@ def score_arch(arch: Arch, name: str = "stentr", **options: Any) -> float:
 def all_scores(arch: Arch, options: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, float]:
     """Every closed-form scorer on one architecture (for the arch inspector and YAML metadata)."""
     options = options or {}
-    return {
-        name: score_arch(arch, name, **options.get(name, {})) for name in SCORERS if name not in PROXY_SCORERS
-    }
+    closed_form = SCORERS.defined_in(__name__)
+    return {name: score_arch(arch, name, **options.get(name, {})) for name in closed_form}

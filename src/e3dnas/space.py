@@ -19,7 +19,7 @@ The moves are the E3D authors' (docs/method.md, "Search space"), vectorised over
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
 from functools import cached_property
 from typing import Any
@@ -29,6 +29,7 @@ import numpy as np
 from e3dnas.arch import Arch, ArchBatch, arch_from_dict
 from e3dnas.arch.document import FORMAT_VERSION
 from e3dnas.errors import E3DError
+from e3dnas.registry import SPACES, register_space
 from e3dnas.schema import build_plugin
 
 #: What a stage mutation changes, drawn uniformly.
@@ -249,17 +250,16 @@ class SearchSpace:
 #: The optional integer settings of a space, each defaulting to :class:`SearchSpace`'s value.
 KNOBS = tuple(f.name for f in fields(SearchSpace) if f.default is not MISSING)
 
-#: Registered spaces (``space.name``); others plug in by ``space._target_``.
-SPACES: dict[str, Callable[..., SearchSpace]] = {"e3d": SearchSpace.from_config}
+register_space("e3d", SearchSpace.from_config, doc="The E3D search space: the authors' space and moves.")
 
 
 def build_space(cfg: Mapping[str, Any], *, frames: int, resolution: int, max_layers: int) -> SearchSpace:
     """The space of a conf/space config at one input size and layer budget.
 
-    ``name`` picks a registered space (:data:`SPACES`); ``_target_`` names a callable of one's own,
-    called like :meth:`SearchSpace.from_config` (the other keys, then ``frames``, ``resolution`` and
-    ``max_layers``, all as keywords), which must return a :class:`SearchSpace` (a subclass overriding
-    the moves, say).
+    ``name`` picks a registered space (:data:`e3dnas.registry.SPACES`); ``_target_`` names a callable of
+    one's own, called like :meth:`SearchSpace.from_config` (the other keys, then ``frames``,
+    ``resolution`` and ``max_layers``, all as keywords), which must return a :class:`SearchSpace` (a
+    subclass overriding the moves, say).
     """
     space = build_plugin(
         cfg, SPACES, "space", SpaceError, frames=frames, resolution=resolution, max_layers=max_layers

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +11,6 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from e3dnas.arch import arch_from_dict
-from e3dnas.atomic import atomic_write_text
 from e3dnas.data.config import DatasetConfig
 from e3dnas.data.layouts import layout_class
 from e3dnas.data.layouts.folder import FolderLayout
@@ -20,6 +18,7 @@ from e3dnas.evaluate.collect import PredictionCollector
 from e3dnas.evaluate.reports import plot_confusion, write_per_class_csv, write_predictions_csv
 from e3dnas.evaluate.settings import EvalJob, eval_settings
 from e3dnas.evaluate.tracking import log_evaluation
+from e3dnas.records import EvalMetrics, write_record
 from e3dnas.schema import ConfigValueError, config_errors, read_node
 from e3dnas.train.checkpoint import load_checkpoint
 from e3dnas.train.module import ClipClassifier
@@ -127,7 +126,7 @@ def run_evaluation(job: EvalJob, run_dir: Path) -> dict[str, Any]:
         **{key.split("/")[-1]: float(value) for key, value in metrics.items() if "top" in key},
         "skipped_samples": datamodule.skipped,
     }
-    atomic_write_text(run_dir / "metrics.json", json.dumps(results, indent=2))
+    write_record(run_dir / "metrics.json", EvalMetrics.from_dict(results))
     log_evaluation(
         cfg,
         run_dir,

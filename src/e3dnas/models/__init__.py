@@ -1,7 +1,8 @@
 """Models by name or by ``_target_``, the plug-in rule of :func:`e3dnas.schema.build_plugin`:
 ``model=<name>`` picks conf/model/<name>.yaml, whose ``_target_`` is the builder (a function or class, from
 e3dnas or from any importable package) and whose other keys are its flat options. ``name`` always labels
-the run; without ``_target_`` it also picks the builder from :data:`MODELS`.
+the run; without ``_target_`` it also picks the builder registered under that name (``@register_model``
+beside each built-in, :data:`e3dnas.registry.MODELS`).
 
 Every builder takes ``arch, num_classes, frames, resolution`` (keywords) plus its own options and returns a
 module mapping (B, 3, T, H, W) clips to (B, num_classes) logits.
@@ -9,9 +10,8 @@ module mapping (B, 3, T, H, W) clips to (B, num_classes) logits.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from functools import partial
 from typing import Any
 
 import torch
@@ -21,13 +21,8 @@ from torch import nn
 from e3dnas.arch import Arch
 from e3dnas.models.e3d import E3DNet, build_e3d
 from e3dnas.models.x3d import X3D_SIZES, build_x3d
+from e3dnas.registry import MODELS
 from e3dnas.schema import ConfigValueError, build_plugin, read_node
-
-#: The built-in models by name (a model config without ``_target_``, as checkpoints written before it).
-MODELS: dict[str, Callable[..., nn.Module]] = {
-    "e3d": build_e3d,
-    **{f"x3d_{size}": partial(build_x3d, size=size) for size in X3D_SIZES},
-}
 
 
 @dataclass

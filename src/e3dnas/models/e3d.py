@@ -12,6 +12,7 @@ from functools import partial
 from torch import Tensor, nn
 
 from e3dnas.arch import Arch
+from e3dnas.registry import register_model
 from e3dnas.schema import ConfigValueError
 
 #: Classifier heads: pool → Linear(head width → hidden) → activation → Dropout → Linear(→ classes).
@@ -168,6 +169,9 @@ class E3DNet(nn.Module):
         return self.classifier(self.backbone(clips))
 
 
+@register_model(
+    "e3d", doc="An E3D network of an architecture file (arch=...): the searched backbone and a head."
+)
 def build_e3d(
     *,
     arch: Arch | None,

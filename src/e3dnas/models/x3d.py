@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import warnings
+from functools import partial
 
 from torch import nn
 
+from e3dnas.registry import register_model
 from e3dnas.schema import ConfigValueError
 
 with warnings.catch_warnings():
@@ -55,4 +57,12 @@ def build_x3d(
         width_factor=width_factor or zoo_width,
         depth_factor=depth_factor or zoo_depth,
         head_activation=None,
+    )
+
+
+for _size, (_frames, _crop, *_) in X3D_SIZES.items():
+    register_model(
+        f"x3d_{_size}",
+        partial(build_x3d, size=_size),
+        doc=f"X3D-{_size.upper()} (pytorchvideo), the hand-designed baseline; zoo input {_frames}×{_crop}².",
     )

@@ -12,6 +12,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from e3dnas.arch import Arch
+from e3dnas.proxies.scorer import ProxyScorer, labelled_batch_proxy
+
 #: The layers whose input is binarised.
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.SiLU, nn.GELU, nn.Hardswish)
 
@@ -45,3 +48,11 @@ def naswot(model: nn.Module, inputs: Tensor) -> float:
     """log |det K| of :func:`activation_kernel`; −inf when K is singular (e.g. two inputs with one code)."""
     sign, logdet = np.linalg.slogdet(activation_kernel(model, inputs))
     return float(logdet) if sign != 0 else float("-inf")
+
+
+@labelled_batch_proxy(
+    "naswot",
+    doc="NASWOT: log|det K| of the activation-code kernel of a batch, per built candidate (one forward).",
+)
+def _measure(scorer: ProxyScorer, model: nn.Module, arch: Arch) -> float:
+    return naswot(model, scorer.labelled_batch(arch)[0])

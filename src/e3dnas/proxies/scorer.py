@@ -4,7 +4,9 @@ A search scorer maps an :class:`ArchBatch` to one score per architecture. A prox
 candidate's E3D network at the batch's input size (the budget's frames × resolution) with weights seeded by
 ``seed`` alone, so that an architecture scores the same whenever and wherever it is met, and calls the
 proxy on a batch fixed once per scorer. Scores are cached by genes: the search scores a sampled batch and
-then its admitted part. This module imports torch only when a scorer is built.
+then its admitted part. Each proxy's module registers its scorer beside the proxy
+(``@register_scorer``, a factory returning a :class:`ProxyScorer`); the registry imports those modules, and
+so torch, only when a proxy scorer is asked for.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from e3dnas.arch import Arch, ArchBatch
 from e3dnas.errors import E3DError
+from e3dnas.registry import SCORERS, register_scorer
 from e3dnas.schema import check_fields, integer, is_number, one_of, setting
 
 if TYPE_CHECKING:
@@ -28,6 +31,9 @@ if TYPE_CHECKING:
 STAND_IN_CLASSES = 10
 
 DEVICES = ("cpu", "cuda")
+
+#: What a proxy scorer measures on one candidate: ``measure(scorer, model, arch) -> float``.
+Measure = Callable[..., float]
 
 
 class ProxyError(E3DError, ValueError):
@@ -124,69 +130,21 @@ class ProxyScorer:
         return tuple(torch.randn(shape, generator=generator).to(self.device) for _ in range(2))
 
 
-def _naswot(scorer: ProxyScorer, model: Any, arch: Arch) -> float:
-    from e3dnas.proxies.naswot import naswot
+def labelled_batch_proxy(name: str, doc: str) -> Callable[[Measure], Measure]:
+    """Register ``measure`` (decorated) as the scorer ``name`` of a proxy on a labelled batch (NASWOT, SNIP,
+    grad_norm): its options are the batch's size, the seed, the device and a folder of real clips."""
 
-    return naswot(model, scorer.labelled_batch(arch)[0])
+    def register(measure: Measure) -> Measure:
+        def build(
+            batch_size: int = 8, seed: int = 0, device: str = "cpu", data_root: str | None = None
+        ) -> ProxyScorer:
+            return ProxyScorer(name, measure, ProxySettings(batch_size, seed, device, data_root))
 
+        register_scorer(name, build, doc=doc)
+        return measure
 
-def _synflow(scorer: ProxyScorer, model: Any, arch: Arch) -> float:
-    from e3dnas.proxies.synflow import synflow
-
-    return synflow(model, (1, 3, arch.frames, arch.resolution, arch.resolution))
-
-
-def _snip(scorer: ProxyScorer, model: Any, arch: Arch) -> float:
-    from e3dnas.proxies.snip import snip
-
-    return snip(model, *scorer.labelled_batch(arch))
+    return register
 
 
-def _grad_norm(scorer: ProxyScorer, model: Any, arch: Arch) -> float:
-    from e3dnas.proxies.grad_norm import grad_norm
-
-    return grad_norm(model, *scorer.labelled_batch(arch))
-
-
-def _zen(scorer: ProxyScorer, model: Any, arch: Arch) -> float:
-    from e3dnas.proxies.zen import zen
-
-    return zen(model.backbone, *scorer.noise_pair(arch), alpha=scorer.settings.alpha)
-
-
-def naswot_scorer(
-    batch_size: int = 8, seed: int = 0, device: str = "cpu", data_root: str | None = None
-) -> ProxyScorer:
-    return ProxyScorer("naswot", _naswot, ProxySettings(batch_size, seed, device, data_root))
-
-
-def synflow_scorer(seed: int = 0, device: str = "cpu") -> ProxyScorer:
-    return ProxyScorer("synflow", _synflow, ProxySettings(seed=seed, device=device))
-
-
-def snip_scorer(
-    batch_size: int = 8, seed: int = 0, device: str = "cpu", data_root: str | None = None
-) -> ProxyScorer:
-    return ProxyScorer("snip", _snip, ProxySettings(batch_size, seed, device, data_root))
-
-
-def grad_norm_scorer(
-    batch_size: int = 8, seed: int = 0, device: str = "cpu", data_root: str | None = None
-) -> ProxyScorer:
-    return ProxyScorer("grad_norm", _grad_norm, ProxySettings(batch_size, seed, device, data_root))
-
-
-def zen_scorer(batch_size: int = 8, seed: int = 0, device: str = "cpu", alpha: float = 0.01) -> ProxyScorer:
-    return ProxyScorer("zen", _zen, ProxySettings(batch_size, seed, device, alpha=alpha))
-
-
-#: The proxy scorers by name, with their options as keyword arguments (conf/scorer/<name>.yaml).
-PROXY_SCORERS: dict[str, Callable[..., ProxyScorer]] = {
-    "naswot": naswot_scorer,
-    "synflow": synflow_scorer,
-    "snip": snip_scorer,
-    "grad_norm": grad_norm_scorer,
-    "zen": zen_scorer,
-}
-
-__all__ = ["PROXY_SCORERS", "STAND_IN_CLASSES", "ProxyError", "ProxyScorer", "ProxySettings"]
+#: The proxy scorers by name, each registered by its own module of this package (reading this loads torch).
+PROXY_SCORERS = SCORERS.defined_in("e3dnas.proxies")

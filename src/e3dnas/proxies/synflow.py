@@ -8,7 +8,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from e3dnas.arch import Arch
 from e3dnas.proxies.layers import weighted_layers
+from e3dnas.proxies.scorer import ProxyScorer, ProxySettings
+from e3dnas.registry import register_scorer
 
 
 def synflow(model: nn.Module, input_shape: Sequence[int]) -> float:
@@ -29,3 +32,13 @@ def synflow(model: nn.Module, input_shape: Sequence[int]) -> float:
     ).sum().backward()
     with torch.no_grad():
         return float(sum((layer.weight * layer.weight.grad).abs().sum() for layer in weighted_layers(net)))
+
+
+@register_scorer("synflow")
+def synflow_scorer(seed: int = 0, device: str = "cpu") -> ProxyScorer:
+    """SynFlow: the synaptic flow through |θ| on one all-ones clip, per built candidate (data-free)."""
+    return ProxyScorer("synflow", _measure, ProxySettings(seed=seed, device=device))
+
+
+def _measure(scorer: ProxyScorer, model: nn.Module, arch: Arch) -> float:
+    return synflow(model, (1, 3, arch.frames, arch.resolution, arch.resolution))

@@ -8,7 +8,10 @@ import math
 import torch
 from torch import Tensor, nn
 
+from e3dnas.arch import Arch
 from e3dnas.proxies.layers import WEIGHTED_LAYERS
+from e3dnas.proxies.scorer import ProxyScorer, ProxySettings
+from e3dnas.registry import register_scorer
 
 NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
@@ -52,3 +55,13 @@ def zen(features: nn.Module, inputs: Tensor, perturbation: Tensor, alpha: float 
         moved = net(inputs + alpha * perturbation)
     delta = (clean - moved).abs().flatten(1).sum(dim=1).mean()
     return float(torch.log(delta / alpha)) + sum(0.5 * math.log(float(v)) for v in variances)
+
+
+@register_scorer("zen")
+def zen_scorer(batch_size: int = 8, seed: int = 0, device: str = "cpu", alpha: float = 0.01) -> ProxyScorer:
+    """Zen-score: the backbone's response to a small Gaussian nudge, per built candidate (data-free)."""
+    return ProxyScorer("zen", _measure, ProxySettings(batch_size, seed, device, alpha=alpha))
+
+
+def _measure(scorer: ProxyScorer, model: nn.Module, arch: Arch) -> float:
+    return zen(model.backbone, *scorer.noise_pair(arch), alpha=scorer.settings.alpha)

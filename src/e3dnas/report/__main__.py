@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    table = markdown(records)
+    table = markdown(records, args.sweep_dir)
     write_csv(records, out / "report.csv")
     pictures = [
         p

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from e3dnas.arch import ArchError, read_arch
+from e3dnas.records import RecordError, SearchSummary, TrainResults, read_record
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ class RunRecord:
     score: float | None
     flops: float | None  # conv MACs
     authors_flops: float | None
-    params: int | None
+    params_backbone: int | None  # the searched backbone (what budgets count)
     layers: int | None
     budget_flops: float | None = None
     budget_counter: str | None = None
@@ -42,6 +43,8 @@ class RunRecord:
     latency_device: str | None = None
     #: The search's scorer (name, options, _target_) as JSON: a released net is scored by the same one.
     scorer_spec: str | None = None
+    #: The whole trained network (head and classifier included), which depends on the class count: trainings.
+    params_total: int | None = None
 
     def row(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,58 +59,61 @@ def _hydra_config(run_dir: Path) -> dict[str, Any]:
 
 
 def read_search(run_dir: Path) -> RunRecord:
-    summary = json.loads((run_dir / "summary.json").read_text())
+    summary = read_record(run_dir / "summary.json", SearchSummary)
     best = read_arch(run_dir / "best.yaml")
-    flops = summary.get("best_flops_by_counter") or {"conv_macs": summary["best_flops"]}
+    flops = summary.best_flops_by_counter or {"conv_macs": summary.best_flops}
     latency = best.meta.get("latency") or {}  # searches with a latency table (docs/latency.md)
+    budget = summary.budget
     return RunRecord(
         kind="search",
         run_dir=str(run_dir),
-        budget=summary["budget"]["name"],
+        budget=budget["name"],
         dataset=None,
-        frames=summary["budget"]["frames"],
-        resolution=summary["budget"]["resolution"],
-        seed=summary["settings"]["seed"],
+        frames=budget["frames"],
+        resolution=budget["resolution"],
+        seed=summary.settings["seed"],
         model="e3d",
-        scorer=summary["scorer"]["name"],
-        score=summary["best_score"],
+        scorer=summary.scorer["name"],
+        score=summary.best_score,
         flops=flops.get("conv_macs"),
         authors_flops=flops.get("authors"),
-        params=best.meta.get("params"),
+        # best.yaml files written before the count was named hold the same number as "params"
+        params_backbone=best.meta.get("params_backbone", best.meta.get("params")),
         layers=best.meta.get("layers"),
-        budget_flops=summary["budget"]["flops"],
+        budget_flops=budget["flops"],
         # Budgets written before the counter was named were in conv MACs.
-        budget_counter=summary["budget"].get("counter", "conv_macs"),
-        reference=summary["budget"].get("reference"),
+        budget_counter=budget.get("counter", "conv_macs"),
+        reference=budget.get("reference"),
         latency_ms=latency.get("predicted_ms"),
-        budget_latency_ms=summary["budget"].get("latency_ms"),
+        budget_latency_ms=budget.get("latency_ms"),
         latency_device=latency.get("device"),
-        scorer_spec=json.dumps(summary["scorer"], sort_keys=True),
+        scorer_spec=json.dumps(summary.scorer, sort_keys=True),
     )
 
 
 def read_train(run_dir: Path) -> RunRecord:
-    results = json.loads((run_dir / "results.json").read_text())
+    results = read_record(run_dir / "results.json", TrainResults)
     config = _hydra_config(run_dir)
     return RunRecord(
         kind="train",
         run_dir=str(run_dir),
-        budget=results.get("budget"),
-        dataset=results.get("dataset"),
+        budget=results.budget,
+        dataset=results.dataset,
         frames=config.get("dataset", {}).get("frames"),
         resolution=config.get("dataset", {}).get("resolution"),
         seed=config.get("seed"),
-        model=results.get("arch") or results.get("model"),
+        model=results.arch or results.model,
         scorer=None,
-        score=results.get("score"),
-        flops=results.get("flops"),
-        authors_flops=results.get("authors_flops"),
-        params=results.get("params"),
-        layers=results.get("layers"),
-        val_top1=results.get("val_top1"),
-        test_top1=results.get("test_top1"),
+        score=results.score,
+        flops=results.flops,
+        authors_flops=results.authors_flops,
+        params_backbone=results.params_backbone,
+        params_total=results.params_total,
+        layers=results.layers,
+        val_top1=results.val_top1,
+        test_top1=results.test_top1,
         # runs from before results named it tested on the validation split
-        test_split=results.get("test_split", "val") if "test_top1" in results else None,
+        test_split=(results.test_split or "val") if results.test_top1 is not None else None,
     )
 
 
@@ -122,8 +128,12 @@ def collect(root: Path) -> tuple[list[RunRecord], list[str]]:
         for path in sorted(root.rglob(marker)):
             try:
                 records.append(reader(path.parent))
+            except RecordError as err:  # names the file and the field
+                problems.append(f"{err} (skipped)")
             except (OSError, KeyError, ValueError, ArchError, yaml.YAMLError) as err:
                 problems.append(f"{path.parent}: skipped ({type(err).__name__}: {err})")
-                log.warning(problems[-1])
+            else:
+                continue
+            log.warning(problems[-1])
     records.sort(key=lambda r: (r.kind, r.budget or "", r.model or "", r.seed if r.seed is not None else -1))
     return records, problems

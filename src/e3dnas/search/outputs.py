@@ -12,6 +12,7 @@ from typing import Any
 from e3dnas import __version__, cost, scores
 from e3dnas.arch import Arch, ArchBatch, arch_to_dict, save_arch
 from e3dnas.atomic import atomic_write_csv, atomic_write_text
+from e3dnas.records import SearchSummary, write_record
 from e3dnas.search.evolution import HISTORY_COLUMNS, SearchResult
 from e3dnas.search.problem import SearchProblem
 
@@ -55,7 +56,7 @@ def arch_meta(
         source["wandb"] = dict(wandb)
     return {
         "flops": flops_meta(c),
-        "params": c.params,
+        "params_backbone": c.params,  # the whole network's count depends on the dataset's classes
         "layers": c.layers,
         **({"latency": dict(latency)} if latency else {}),
         "scores": {**{n: scores.score_arch(arch, n) for n in RECORDED_SCORES}, scorer.name: score},
@@ -106,7 +107,7 @@ def write_outputs(
             "rank": rank,
             "score": float(pop.scores[rank - 1]),
             "flops": flops_meta(cost.cost(arch)),
-            "params": int(pop.params[rank - 1]),
+            "params_backbone": int(pop.params[rank - 1]),
             "layers": cost.cost(arch).layers,
             **({} if latency is None else {"latency_ms": float(latency[rank - 1])}),
             "arch": arch_to_dict(arch),
@@ -114,9 +115,9 @@ def write_outputs(
         for rank, arch in enumerate(archs, start=1)
     ]
     atomic_write_text(run_dir / "population.jsonl", "".join(json.dumps(r) + "\n" for r in records))
-    atomic_write_text(
+    write_record(
         run_dir / "summary.json",
-        json.dumps(
+        SearchSummary.from_dict(
             {
                 "budget": problem.budget.as_dict(),
                 "scorer": asdict(problem.scorer) | {"options": dict(problem.scorer.options)},
@@ -131,8 +132,7 @@ def write_outputs(
                 "candidates_per_second": result.overall_rate,
                 "evaluated_here": result.evaluated_here,
                 "seconds_here": result.seconds,
-            },
-            indent=2,
+            }
         ),
     )
     top = [

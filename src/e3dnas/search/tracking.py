@@ -81,7 +81,7 @@ class SearchTracker:
                 "best_score": best["score"],
                 "best_entropy": best["entropy"],
                 **{key: value for key, value in best.items() if key.startswith("flops_")},
-                "best_params": best["params"],
+                "best_params_backbone": best["params_backbone"],
                 "best_layers": best["layers"],
                 "evaluated_total": result.evaluated,
                 "candidates_per_second": result.overall_rate,

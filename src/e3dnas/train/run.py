@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
@@ -15,9 +14,9 @@ from omegaconf import DictConfig
 
 from e3dnas import cost
 from e3dnas.arch import ArchDocument, arch_to_dict, save_arch
-from e3dnas.atomic import atomic_write_text
 from e3dnas.data import VideoDataModule
 from e3dnas.data.config import DatasetConfig
+from e3dnas.records import TrainResults, write_record
 from e3dnas.schema import ConfigValueError, config_errors
 from e3dnas.train.callbacks import build_callbacks, build_loggers
 from e3dnas.train.finetune import init_from
@@ -104,7 +103,7 @@ def run_training(job: TrainJob, run_dir: Path) -> dict[str, Any]:
             "arch": doc.name,
             "flops": c.flops,
             "authors_flops": c.authors_flops,
-            "params": c.params,
+            "params_backbone": c.params,
             "layers": c.layers,
         }
         source = doc.meta.get("source")
@@ -156,6 +155,7 @@ def run_training(job: TrainJob, run_dir: Path) -> dict[str, Any]:
         "global_step": trainer.global_step,
         "init_from": settings.train.init_from,
         "lr_scaling": module.rate.as_dict() if module.rate else None,
+        "params_total": sum(p.numel() for p in module.model.parameters()),
     }
     if settings.train.test and checkpoint.best_model_path:
         split = datamodule.test_split
@@ -166,6 +166,6 @@ def run_training(job: TrainJob, run_dir: Path) -> dict[str, Any]:
     # Read after the test pass: the samples it skipped count too.
     results["skipped_samples"] = datamodule.skipped
     if trainer.is_global_zero:
-        atomic_write_text(run_dir / "results.json", json.dumps(results, indent=2))
+        write_record(run_dir / "results.json", TrainResults.from_dict(results))
     finish_tracking(trainer.loggers, results)
     return results

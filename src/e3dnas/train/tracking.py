@@ -103,13 +103,12 @@ class TrackedWandbLogger(WandbLogger):
 
     def _model_cost(self, module: torch.nn.Module) -> dict[str, float]:
         network = getattr(module, "model", module)
-        params = sum(p.numel() for p in network.parameters() if p.requires_grad)
-        cost = {"model/params": params}
+        cost = {"model/params_total": sum(p.numel() for p in network.parameters())}  # as results.json
         if self._arch_cost.get("flops") is not None:
             cost |= {
                 "model/flops_conv_macs": float(self._arch_cost["flops"]),
                 "model/flops_authors": float(self._arch_cost["authors_flops"]),
-                "model/backbone_params": self._arch_cost["params"],
+                "model/params_backbone": self._arch_cost["params_backbone"],
             }
         else:
             hparams = getattr(module, "hparams", {})

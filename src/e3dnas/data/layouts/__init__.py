@@ -1,8 +1,9 @@
 """Dataset layouts by name or by class path. Each module here owns one layout's files: its reader (the class
 names and the records of each split) and its writer (``write_clip`` / ``write_annotations``, used by the demo,
-the tests and the benchmarks). Adding one is a module, a line in :data:`LAYOUTS` and a
-``conf/dataset/<name>.yaml``; a layout from another package is named by its class path
-(``dataset.layout=my_package.module.MyLayout``) and imported like a ``_target_``."""
+the tests and the benchmarks), registered beside its class (``@register_layout(name)``,
+:data:`e3dnas.registry.LAYOUTS`, which imports this package's modules when a layout is first looked up).
+Adding one is a module here and a ``conf/dataset/<name>.yaml``; a layout from another package is named
+by its class path (``dataset.layout=my_package.module.MyLayout``) and imported like a ``_target_``."""
 
 from __future__ import annotations
 
@@ -11,19 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from e3dnas.data.annotations import Layout
-from e3dnas.data.layouts.folder import FolderLayout
-from e3dnas.data.layouts.kinetics import KineticsLayout
-from e3dnas.data.layouts.sthv1 import SthV1Layout
-from e3dnas.data.layouts.sthv2 import SthV2Layout
 from e3dnas.data.writers import Clip, Rows, template_class
+from e3dnas.registry import LAYOUTS
 from e3dnas.schema import ConfigValueError, build_plugin, import_target
-
-LAYOUTS: dict[str, type[Layout]] = {
-    "sthv1": SthV1Layout,
-    "sthv2": SthV2Layout,
-    "k400": KineticsLayout,
-    "folder": FolderLayout,
-}
 
 
 class LayoutError(ConfigValueError):

@@ -22,6 +22,7 @@ from pathlib import Path
 from e3dnas.data.annotations import LayoutFolders, Split, SplitName, VideoRecord, require_dir
 from e3dnas.data.errors import DataError, where
 from e3dnas.data.writers import Clip, Rows, write_video
+from e3dnas.registry import register_layout
 
 logger = logging.getLogger("e3dnas.data")
 
@@ -35,6 +36,7 @@ def is_video(name: str) -> bool:
     return name.lower().endswith(VIDEO_SUFFIXES)
 
 
+@register_layout("folder")
 class FolderLayout(LayoutFolders):
     storage = "video"
     flip_sensitive = False  # folder names say nothing of left/right classes: set dataset.flip=none for those

@@ -27,6 +27,7 @@ from e3dnas.data.annotations import (
 )
 from e3dnas.data.errors import DataError, SampleError, where
 from e3dnas.data.writers import Clip, Rows, write_video
+from e3dnas.registry import register_layout
 
 #: Accepted names of each split file: the official one first (the one the demo builder writes).
 SPLIT_NAMES: dict[SplitName, tuple[str, ...]] = {
@@ -43,6 +44,7 @@ def clip_stem(youtube_id: str, start: int, end: int) -> str:
     return f"{youtube_id}_{start:06d}_{end:06d}"
 
 
+@register_layout("k400")
 class KineticsLayout(LayoutFolders):
     storage = "video"
     flip_sensitive = False

@@ -20,14 +20,17 @@ from e3dnas.data.annotations import (
 )
 from e3dnas.data.errors import SampleError, where
 from e3dnas.data.writers import Clip, Rows, write_jpegs
+from e3dnas.registry import register_layout
 
 PREFIX = "something-something-v1"
 SPLIT_FILES: dict[SplitName, str] = {"train": "train", "val": "validation", "test": "test"}
 
 
+@register_layout("sthv1")
 class SthV1Layout(LayoutFolders):
-    storage = "frames"
-    flip_sensitive = True
+    """Something-Something V1: JPEG frame folders and ``;``-separated CSVs."""
+
+    storage, flip_sensitive = "frames", True
 
     @cached_property
     def class_names(self) -> list[str]:

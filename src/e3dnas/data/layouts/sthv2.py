@@ -25,6 +25,7 @@ from e3dnas.data.annotations import (
 )
 from e3dnas.data.errors import DataError, SampleError, where
 from e3dnas.data.writers import Clip, Rows, template_class, write_video
+from e3dnas.registry import register_layout
 
 SPLIT_FILES: dict[SplitName, str] = {"train": "train.json", "val": "validation.json", "test": "test.json"}
 #: The original release prefixes every annotation file: ``something-something-v2-labels.json``, ...
@@ -33,6 +34,7 @@ LABEL_FILE = "labels.json"
 EXTENSION = ".webm"
 
 
+@register_layout("sthv2")
 class SthV2Layout(LayoutFolders):
     storage = "video"
     flip_sensitive = True
