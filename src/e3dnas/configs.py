@@ -1,8 +1,7 @@
-"""Where the configs live, and the structured configs every composition needs.
+"""Where the configs live.
 
-Each command's own schema registers itself in Hydra's ConfigStore where it is defined (``search_schema``,
-``schema/train`` …); the dataset schema is imported here because conf/_base/dataset/ names it, so whatever
-composes a config through :data:`CONF_DIR` finds it.
+Each structured config registers itself in Hydra's ConfigStore where it is defined (``search_schema``,
+``schema/train``, ``_base/dataset/schema`` …): a command's reader imports the schemas its config names.
 """
 
 from __future__ import annotations
@@ -11,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-import e3dnas.data.config  # noqa: F401  (registers _base/dataset/schema)
 
 #: The configs: e3dnas/conf, shipped in the wheel; in a checkout a symlink to the repository's conf/.
 CONF_DIR = str(Path(__file__).with_name("conf"))

@@ -3,8 +3,8 @@
 conf/dataset/<name>.yaml holds what a dataset changes; the dataclass is registered in Hydra's ConfigStore as
 ``_base/dataset/schema`` (so ``defaults: [/_base/dataset/schema@_here_]`` puts every key, typed, into the
 composed config, and ``dataset=`` does not offer it as a choice) and read back with
-:func:`e3dnas.schema.read_node`, which runs the checks below. e3dnas.configs imports this module: the schema
-must be registered before anything composes a config. It stays light (no torch) for that reason.
+:func:`e3dnas.schema.read_node`, which runs the checks below. Whatever composes a config with a dataset
+imports this module first (the readers of train, evaluate and prepare do), so it stays light (no torch).
 """
 
 from __future__ import annotations
