@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from e3dnas.train.errors import ConfigError
 from e3dnas.train.finetune import init_from
 from e3dnas.train.module import ClipClassifier
 from e3dnas.train.run import train
+from processes import start, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = [
@@ -50,9 +50,7 @@ def cli(module: str, *args: str, wait: bool = True):
     cmd = [sys.executable, "-m", module, *args]
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     if not wait:
-        return subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
+        return start(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -161,9 +159,7 @@ def test_resume_after_kill_continues_at_the_right_step(tmp_path, demo_root):
     ]
     victim = cli("e3dnas.train", *args, wait=False)
     last = run_dir / "checkpoints" / "last.ckpt"
-    deadline = time.monotonic() + 300
-    while not last.exists() and time.monotonic() < deadline and victim.poll() is None:
-        time.sleep(0.2)
+    wait_until(last.exists, "a last.ckpt", victim)  # written whole (fsspec writes a temporary, then moves it)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     assert last.exists(), victim.stdout.read()
@@ -506,10 +502,7 @@ def test_ctrl_c_stops_training_with_its_resume_command(tmp_path, demo_root):
     ]
     victim = cli("e3dnas.train", *args, wait=False)
     last = run_dir / "checkpoints" / "last.ckpt"
-    deadline = time.monotonic() + 300
-    while not last.exists() and time.monotonic() < deadline and victim.poll() is None:
-        time.sleep(0.2)
-    time.sleep(1.0)  # past the checkpoint write
+    wait_until(last.exists, "a last.ckpt", victim)
     # Like a user, press Ctrl-C again if the first one did not stop it within a minute (seen once in ~5
     # runs: the interrupt was lost and training went on); Lightning ignores the ones after its first.
     for _ in range(3):
