@@ -43,9 +43,36 @@ def compose_cfg(name: str, *overrides: str):
 
 
 #: The data config the checkpoint records (what export.json passes on for deployment).
-#: What export.json's ``input`` records of the training data config.
-INPUT = {"mean": [0.45] * 3, "std": [0.225] * 3, "sampling": "segment", "stride": 1}
-DATA = {**INPUT, "batch_size": 2}
+DATA = {"mean": [0.45] * 3, "std": [0.225] * 3, "sampling": "segment", "stride": 1, "batch_size": 2}
+#: Evaluate's test protocol under that config (default 1 clip × 1 crop at short side 32 · 8/7).
+PREPROCESSING = {
+    "decode_short_side": 37,
+    "sampling": "segment",
+    "frames": FRAMES,
+    "stride": 1,
+    "clips": 1,
+    "short_side": pytest.approx(SIDE * 8 / 7),
+    "crop": SIDE,
+    "positions": [0.5],
+    "resize": "bilinear, antialiased (torchvision resize of uint8 frames)",
+    "mean": [0.45] * 3,
+    "std": [0.225] * 3,
+    "aggregate": "mean softmax over views",
+}
+
+
+def file_metadata(path: Path) -> dict:
+    """The metadata an exported file carries, read with each runtime's own API."""
+    if path.suffix == ".onnx":
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        stored = session.get_modelmeta().custom_metadata_map
+    elif path.suffix == ".pt2":
+        stored = {key: "" for key in ("input", "preprocessing", "classes")}
+        torch.export.load(path, extra_files=stored)
+    else:
+        stored = {key: "" for key in ("input", "preprocessing", "classes")}
+        torch.jit.load(path, _extra_files=stored)
+    return {key: json.loads(value) for key, value in stored.items()}
 
 
 @pytest.fixture(scope="module")
@@ -139,9 +166,12 @@ def test_export_folds_batchnorm_loads_back_and_matches_eager(tmp_path, checkpoin
         "channels": "RGB",
         "frames": FRAMES,
         "resolution": SIDE,
-        "test_scale": None,
-        **INPUT,
+        "mean": [0.45] * 3,
+        "std": [0.225] * 3,
     }
+    assert record["preprocessing"] == PREPROCESSING
+    # ... and the file alone says the same
+    assert file_metadata(path) == {key: record[key] for key in ("input", "preprocessing", "classes")}
     assert record["ckpt"] == str(checkpoint.resolve()) and len(record["ckpt_sha256"]) == 64
     norms = [m for m in load_checkpoint(checkpoint).modules() if isinstance(m, nn.BatchNorm3d)]
     assert record["folded_batchnorms"] == len(norms) > 10

@@ -55,7 +55,7 @@ def cli(module: str, *args: str, wait: bool = True):
 
 
 @pytest.mark.parametrize(("model", "arch"), [("e3d", "arch=e3d_s"), ("x3d_xs", None)])
-def test_fit_validate_test_on_demo(tmp_path, demo_root, model, arch):
+def test_fit_validate_test_on_demo(tmp_path, demo_root, model, arch, caplog, capsys):
     overrides = [
         *QUICK,
         f"dataset.root={demo_root}",
@@ -65,8 +65,12 @@ def test_fit_validate_test_on_demo(tmp_path, demo_root, model, arch):
         "+trainer.limit_val_batches=2",
         "+trainer.limit_test_batches=2",
     ]
+    caplog.set_level(logging.INFO, "e3dnas.train")
     results = train(compose_cfg("train", *overrides, *([arch] if arch else [])), tmp_path)
     assert results["global_step"] == 3 and results["epochs"] == 1
+    # the last pass is named by the split it read, not Lightning's "test/top1" table
+    assert "test protocol on the val split, best checkpoint" in caplog.text
+    assert "test/top1" not in capsys.readouterr().out
     assert 0.0 <= results["val_top1"] <= 1.0 and 0.0 <= results["test_top1"] <= 1.0
     assert results["test_split"] == "val"  # the demo's layout (sthv2) has no labelled test split
     assert Path(results["best_checkpoint"]).is_file() and Path(results["last_checkpoint"]).is_file()

@@ -7,7 +7,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from e3dnas.command import hydra_command
-from e3dnas.evaluate.run import evaluate
+from e3dnas.evaluate.run import evaluate, summary_line
 from e3dnas.evaluate.settings import eval_settings
 
 
@@ -15,11 +15,7 @@ def run(cfg: DictConfig, run_dir: Path) -> float:
     from hydra.core.hydra_config import HydraConfig
 
     results = evaluate(cfg, run_dir, list(HydraConfig.get().overrides.task))
-    top = {k: v for k, v in results.items() if k.startswith("top")}
-    print(
-        f"{results['videos']} videos, {results['views']} view: "
-        + ", ".join(f"{k} {v:.4f}" for k, v in top.items())
-    )
+    print(summary_line(results))
     return results["top1"]
 
 
