@@ -155,6 +155,17 @@ def test_inspector_prints_stages_cost_and_scores(capsys):
     assert "E3D-S @ 16×224²" in capsys.readouterr().out
 
 
+def test_inspector_help_is_a_users(capsys):
+    from e3dnas.describe import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "Show what a network costs and scores" in out and "examples:" in out
+    assert "python -m e3dnas.arch e3d_s e3d_m --frames 16 --resolution 224" in out
+    assert "``" not in out and "hands over" not in out  # no developer docstring
+
+
 def test_inspector_reports_bad_files(tmp_path, capsys):
     from e3dnas.describe import main
 

@@ -255,9 +255,32 @@ def test_evaluate_another_folder_reads_every_video_of_its_classes(arid6, tmp_pat
     assert [row["video_id"].split("/")[0] for row in predictions(tmp_path / "v")] == ["Sit"] * 3
 
 
+def test_evaluating_another_folder_names_it_and_the_chance_level(arid6, tmp_path, folder_checkpoint):
+    """A separate test folder is read whole: metrics.json and the printed line say "all" of that folder
+    (not "val"), beside the chance level of the checkpoint's 3 classes."""
+    other = link_clips(arid6, tmp_path / "heldout", {"Walk": slice(10, 13), "Sit": slice(10, 12)})
+    run_dir = tmp_path / "e"
+    run = cli(
+        "e3dnas.evaluate",
+        f"ckpt={folder_checkpoint}",
+        f"dataset.root={other}",
+        "dataset.num_workers=0",
+        "logger=none",
+        f"hydra.run.dir={run_dir}",
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert (metrics["split"], metrics["videos"], metrics["root"]) == ("all", 5, str(other))
+    assert metrics["chance_top1"] == pytest.approx(1 / 3) and metrics["classes"] == 3
+    line = f"5 videos (all of {other}), multi view: top1 {metrics['top1']:.4f}"
+    assert line in run.stdout and "; chance 0.3333 (3 classes)" in run.stdout, run.stdout
+    assert "test/top1" not in run.stdout  # Lightning's table, which called them test videos
+
+
 def test_evaluate_the_trained_folder_reads_its_val_side(tmp_path, folder_checkpoint):
     root = Path(torch.load(folder_checkpoint, weights_only=True)["hyper_parameters"]["dataset"]["root"])
-    evaluate(eval_cfg(folder_checkpoint, root), tmp_path, [f"dataset.root={root}", "dataset.num_workers=0"])
+    overrides = [f"dataset.root={root}", "dataset.num_workers=0"]
+    assert evaluate(eval_cfg(folder_checkpoint, root), tmp_path, overrides)["split"] == "val"
     val = {r.video_id for r in open_layout("folder", root).split("val").records}
     assert {row["video_id"] for row in predictions(tmp_path)} == val and len(val) == 3
 

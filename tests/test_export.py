@@ -1,6 +1,7 @@
 """Export of a trained searched network: every format folds BatchNorm, loads back, matches the eager
 network and is timed; settings never share a folder; bad input exits 2 with one line."""
 
+import csv
 import json
 import os
 import subprocess
@@ -49,9 +50,36 @@ def compose_cfg(name: str, *overrides: str):
 
 
 #: The data config the checkpoint records (what export.json passes on for deployment).
-#: What export.json's ``input`` records of the training data config.
-INPUT = {"mean": [0.45] * 3, "std": [0.225] * 3, "sampling": "segment", "stride": 1}
-DATA = {**INPUT, "batch_size": 2}
+DATA = {"mean": [0.45] * 3, "std": [0.225] * 3, "sampling": "segment", "stride": 1, "batch_size": 2}
+#: Evaluate's test protocol under that config (default 1 clip × 1 crop at short side 32 · 8/7).
+PREPROCESSING = {
+    "decode_short_side": 37,
+    "sampling": "segment",
+    "frames": FRAMES,
+    "stride": 1,
+    "clips": 1,
+    "short_side": pytest.approx(SIDE * 8 / 7),
+    "crop": SIDE,
+    "positions": [0.5],
+    "resize": "bilinear, antialiased (torchvision resize of uint8 frames)",
+    "mean": [0.45] * 3,
+    "std": [0.225] * 3,
+    "aggregate": "mean softmax over views",
+}
+
+
+def file_metadata(path: Path) -> dict:
+    """The metadata an exported file carries, read with each runtime's own API."""
+    if path.suffix == ".onnx":
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        stored = session.get_modelmeta().custom_metadata_map
+    elif path.suffix == ".pt2":
+        stored = {key: "" for key in ("input", "preprocessing", "classes")}
+        torch.export.load(path, extra_files=stored)
+    else:
+        stored = {key: "" for key in ("input", "preprocessing", "classes")}
+        torch.jit.load(path, _extra_files=stored)
+    return {key: json.loads(value) for key, value in stored.items()}
 
 
 @pytest.fixture(scope="module")
@@ -145,9 +173,12 @@ def test_export_folds_batchnorm_loads_back_and_matches_eager(tmp_path, checkpoin
         "channels": "RGB",
         "frames": FRAMES,
         "resolution": SIDE,
-        "test_scale": None,
-        **INPUT,
+        "mean": [0.45] * 3,
+        "std": [0.225] * 3,
     }
+    assert record["preprocessing"] == PREPROCESSING
+    # ... and the file alone says the same
+    assert file_metadata(path) == {key: record[key] for key in ("input", "preprocessing", "classes")}
     assert record["ckpt"] == str(checkpoint.resolve()) and len(record["ckpt_sha256"]) == 64
     norms = [m for m in load_checkpoint(checkpoint).modules() if isinstance(m, nn.BatchNorm3d)]
     assert record["folded_batchnorms"] == len(norms) > 10
@@ -305,3 +336,68 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path):
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert errors == ["error: format=onnx needs onnxruntime: pip install onnxruntime"], done.stderr
     assert "Traceback" not in done.stderr
+
+
+def documented_snippet() -> str:
+    """The onnxruntime code block of docs/export.md (the one under its "Running the ONNX file" section)."""
+    text = (ROOT / "docs" / "export.md").read_text()
+    section = text.split("## Running the ONNX file", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.slow
+def test_the_documented_onnxruntime_code_reproduces_evaluate_on_real_clips(arid6, tmp_path):
+    """The file's own metadata is enough: docs/export.md's code, fed raw videos, gives evaluate's class and
+    probability for each (3 crops × 2 clips at short side 64 = 56 · 8/7, frames decoded smaller)."""
+    from e3dnas.evaluate.run import evaluate
+    from e3dnas.train.run import train
+
+    def link(target: Path, chosen: slice) -> Path:
+        for name in ("Jump", "Walk"):
+            (target / name).mkdir(parents=True)
+            for video in sorted((arid6 / name).iterdir())[chosen]:
+                (target / name / video.name).symlink_to(video)
+        return target
+
+    data = ["dataset=folder", "dataset.frames=8", "dataset.resolution=56", "dataset.num_workers=0"]
+    data += ["dataset.persistent_workers=false", "dataset.test_clips=2", "dataset.batch_size=2"]
+    trained = train(
+        compose_cfg(
+            "train",
+            *data,
+            f"dataset.root={link(tmp_path / 'train', slice(0, 3))}",
+            "arch=e3d_s",
+            "trainer=cpu",
+            "logger=csv",
+            "callbacks.progress_bar=none",
+            "trainer.max_epochs=1",
+            "+trainer.limit_train_batches=1",
+            "+trainer.limit_val_batches=1",
+            "train.test=false",
+        ),
+        tmp_path / "run",
+    )
+    ckpt = trained["last_checkpoint"]
+    heldout = link(tmp_path / "heldout", slice(3, 6))
+    overrides = [f"dataset.root={heldout}", "dataset.num_workers=0"]
+    cfg = compose_cfg("eval", f"ckpt={ckpt}", *overrides, "logger=none")
+    assert evaluate(cfg, tmp_path / "eval", overrides)["videos"] == 6
+    expected = {
+        row["path"]: (row["predicted_name"], float(row["top1_prob"]))
+        for row in csv.DictReader((tmp_path / "eval" / "predictions.csv").open())
+    }
+    model, record = export(compose_cfg("export", f"ckpt={ckpt}", f"out_dir={tmp_path / 'export'}", *QUICK))
+    assert record["preprocessing"]["positions"] == [0.0, 0.5, 1.0] and record["preprocessing"]["clips"] == 2
+
+    (tmp_path / "snippet.py").write_text(documented_snippet())
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "snippet.py"), str(model), *expected],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    printed = [line.rsplit(" ", 2) for line in done.stdout.splitlines()]
+    assert [path for path, _, _ in printed] == list(expected)
+    for path, name, prob in printed:
+        assert name == expected[path][0] and float(prob) == pytest.approx(expected[path][1], abs=1e-4)

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,7 @@ from e3dnas.report.__main__ import main as report_main
 from e3dnas.scores import ScorerSpec
 from e3dnas.search import SearchProblem, SearchSettings
 from e3dnas.search.run import released_references
+from processes import start, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -158,11 +158,8 @@ def test_profile_cli_continues_after_ctrl_c(tmp_path):
         "progress=false",
         f"hydra.run.dir={tmp_path}",
     ]
-    victim = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not (tmp_path / "cache.json").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert victim.poll() is None, "the profile ended before its first cache flush: nothing to interrupt"
+    victim = start(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_until((tmp_path / "cache.json").exists, "the first cache flush", victim)
     victim.send_signal(signal.SIGINT)
     _, err = victim.communicate(timeout=120)
     assert victim.returncode == 130, err

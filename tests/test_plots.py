@@ -158,6 +158,28 @@ def test_pareto_shows_every_released_net_once_and_nothing_collides(tmp_path, bud
     assert path.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_pareto_log_axis_labels_stay_apart_in_a_narrow_panel(tmp_path):
+    """A short proxy search at the demo budget (its population at 35-65 % of 0.1 GFLOPs) beside released
+    nets over the budget, whose long legend entries narrow the panels: matplotlib labelled minor ticks
+    0.03 0.04 0.06, which ran into each other."""
+    from e3dnas.search.plots import Reference
+
+    rng = np.random.default_rng(0)
+    flops = rng.uniform(0.03e9, 0.07e9, 100)
+    scores = rng.normal(40.0, 3.0, 100)
+    samples = np.column_stack([flops, scores, np.ones(100)])
+    references = {
+        "E3D-S (searched at 13×160²)": Reference(1.68e8, 163.0, "0.17 > 0.10 GFLOPs; 83 > 35 layers"),
+        "E3D-M (searched at 16×224²)": Reference(1.71e8, 164.0, "0.17 > 0.10 GFLOPs; 83 > 35 layers"),
+        "E3D-L (searched at 16×312²)": Reference(3.43e8, 338.0, "0.34 > 0.10 GFLOPs; 167 > 35 layers"),
+    }
+    fig = pareto_figure(samples, flops, scores, 1e8, "conv_macs", references, "zen", "8×56²")
+    labels = tick_labels(fig.axes[0].xaxis)
+    assert [t.get_text() for t in labels] == ["0.05", "0.1", "0.2"]
+    assert overlapping(labels, pad=2.0) == []
+    save_png(fig, tmp_path / "pareto.png", dpi=120)
+
+
 # --- accuracy.png ------------------------------------------------------------------------------------------
 
 

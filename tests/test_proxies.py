@@ -238,20 +238,45 @@ def test_bad_proxy_options_on_the_command_line_exit_2_in_one_line(tmp_path, over
 
 
 @pytest.mark.slow
-def test_a_search_by_synflow_writes_best_yaml(tmp_path):
+def test_a_short_search_by_synflow_warns_and_its_best_yaml_shows_its_score(tmp_path, capsys):
+    """Fewer candidates than the population (256) keep the first networks drawn: said; the file's proxy
+    score, which the inspector cannot recompute, is printed from its meta.scores."""
+    best_yaml = tmp_path / "run" / "best.yaml"
     run = search_cli(
         tmp_path,
         "+budget=demo",
         "scorer=synflow",
         "search.iterations=8",
-        "search.population=4",
         "search.batch=4",
-        f"hydra.run.dir={tmp_path / 'run'}",
+        f"hydra.run.dir={best_yaml.parent}",
     )
     assert run.returncode == 0, run.stderr
-    doc = read_arch(tmp_path / "run" / "best.yaml")
+    assert "search.iterations=8 (8 per island) is below search.population=256" in run.stdout
+    doc = read_arch(best_yaml)
     assert doc.meta["source"]["scorer"] == "synflow" and doc.meta["scores"]["synflow"] > 0
     assert "best synflow" in run.stdout
+
+    from e3dnas.describe import main as arch_main
+
+    assert arch_main([str(best_yaml)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"synflow {doc.meta['scores']['synflow']:.4f} (searched)" in out
+
+
+def test_a_proxy_search_reports_progress_per_scored_candidate():
+    """A proxy takes seconds per network: progress comes per candidate scored, not per batch of children,
+    and still adds up to the candidates evaluated."""
+    from e3dnas.budget import Budget
+    from e3dnas.configs import read_conf
+    from e3dnas.scores import ScorerSpec
+    from e3dnas.search import SearchProblem, SearchSettings, run_island
+
+    budget = Budget.from_config(read_conf("budget", "demo"))
+    settings = SearchSettings(iterations=8, batch=4, population=4)
+    problem = SearchProblem(budget.space(read_conf("space", "e3d")), ScorerSpec("synflow"), budget, settings)
+    reported: list[int] = []
+    run_island(0, problem, 8, on_progress=lambda n, best: reported.append(n))
+    assert sum(reported) == 8 and reported.count(1) >= 2, reported
 
 
 def test_a_scorer_config_takes_flat_options_beside_name():

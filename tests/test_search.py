@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from e3dnas.arch import load_arch, read_arch
 from e3dnas.budget import Budget
 from e3dnas.configs import read_conf
 from e3dnas.search import ScorerSpec, SearchProblem, SearchSettings, run_island, run_search
+from processes import start, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE_CFG = read_conf("space", "e3d")
@@ -26,9 +26,7 @@ def search_cli(run_dir: Path, *overrides: str, wait: bool = True):
     cmd = [sys.executable, "-m", "e3dnas.search", f"hydra.run.dir={run_dir}", "progress=false", *overrides]
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     if not wait:
-        return subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
+        return start(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -122,10 +120,7 @@ def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path):
     args = ["+budget=e3d_s", "search.iterations=600000", "search.checkpoint_every=0.2", "wandb.enabled=false"]
     victim = search_cli(tmp_path / "killed", *args, wait=False)
     checkpoint = tmp_path / "killed" / "checkpoint" / "island0.pkl"
-    deadline = time.monotonic() + 120
-    while not checkpoint.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(0.5)
+    wait_until(checkpoint.exists, "a checkpoint", victim)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     assert checkpoint.exists() and not (tmp_path / "killed" / "best.yaml").exists()
@@ -144,10 +139,7 @@ def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path):
 def interrupt(run_dir: Path, signum: int, *args: str) -> subprocess.CompletedProcess:
     """Start a search, send ``signum`` once its loop runs (first checkpoint written), wait for its exit."""
     victim = search_cli(run_dir, *args, "search.checkpoint_every=0.3", wait=False)
-    checkpoint = run_dir / "checkpoint" / "island0.pkl"
-    deadline = time.monotonic() + 120
-    while not checkpoint.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until((run_dir / "checkpoint" / "island0.pkl").exists, "a checkpoint", victim)
     victim.send_signal(signum)
     out, err = victim.communicate(timeout=120)
     return subprocess.CompletedProcess(victim.args, victim.returncode, out, err)

@@ -8,10 +8,10 @@ from __future__ import annotations
 import csv
 import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from hydra import compose, initialize_config_dir
 from e3dnas.configs import CONF_DIR
 from e3dnas.evaluate.run import evaluate
 from e3dnas.train.run import train
+from processes import start, wait_until
 from wandb_records import WandbRun, wandb_runs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,9 +53,7 @@ def search(*args: str, wait: bool = True):
     overrides = [a for a in args if not a.startswith("-")]
     cmd = [sys.executable, "-m", "e3dnas.search", *flags, "+budget=demo", "progress=false", *overrides]
     if not wait:
-        return subprocess.Popen(
-            cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
+        return start(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
     return run
@@ -127,9 +126,11 @@ def test_interrupted_search_finishes_its_run_and_the_resume_continues_it(tmp_pat
     args = ["search.iterations=100000", "search.checkpoint_every=0.2", f"hydra.run.dir={run_dir}"]
     victim = search(*args, wait=False)
     checkpoint = run_dir / "checkpoint" / "island0.pkl"
-    deadline = time.monotonic() + 120
-    while not checkpoint.exists() and time.monotonic() < deadline and victim.poll() is None:
-        time.sleep(0.05)
+
+    def checkpointed_history() -> bool:  # rows are logged as they come, before the checkpoint holds them
+        return checkpoint.exists() and bool(pickle.loads(checkpoint.read_bytes())["state"]["history"])
+
+    wait_until(checkpointed_history, "a checkpoint holding a history row", victim)
     victim.send_signal(signal.SIGINT)
     _, err = victim.communicate(timeout=120)
     assert victim.returncode == 130, err

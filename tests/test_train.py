@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from e3dnas.schema import ConfigValueError
 from e3dnas.train.finetune import init_from
 from e3dnas.train.module import ClipClassifier
 from e3dnas.train.run import train
+from processes import start, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = [
@@ -50,14 +50,12 @@ def cli(module: str, *args: str, wait: bool = True):
     cmd = [sys.executable, "-m", module, *args]
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     if not wait:
-        return subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
+        return start(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
 @pytest.mark.parametrize(("model", "arch"), [("e3d", "arch=e3d_s"), ("x3d_xs", None)])
-def test_fit_validate_test_on_demo(tmp_path, demo_root, model, arch):
+def test_fit_validate_test_on_demo(tmp_path, demo_root, model, arch, caplog, capsys):
     overrides = [
         *QUICK,
         f"dataset.root={demo_root}",
@@ -67,8 +65,12 @@ def test_fit_validate_test_on_demo(tmp_path, demo_root, model, arch):
         "+trainer.limit_val_batches=2",
         "+trainer.limit_test_batches=2",
     ]
+    caplog.set_level(logging.INFO, "e3dnas.train")
     results = train(compose_cfg("train", *overrides, *([arch] if arch else [])), tmp_path)
     assert results["global_step"] == 3 and results["epochs"] == 1
+    # the last pass is named by the split it read, not Lightning's "test/top1" table
+    assert "test protocol on the val split, best checkpoint" in caplog.text
+    assert "test/top1" not in capsys.readouterr().out
     assert 0.0 <= results["val_top1"] <= 1.0 and 0.0 <= results["test_top1"] <= 1.0
     assert results["test_split"] == "val"  # the demo's layout (sthv2) has no labelled test split
     assert Path(results["best_checkpoint"]).is_file() and Path(results["last_checkpoint"]).is_file()
@@ -161,9 +163,7 @@ def test_resume_after_kill_continues_at_the_right_step(tmp_path, demo_root):
     ]
     victim = cli("e3dnas.train", *args, wait=False)
     last = run_dir / "checkpoints" / "last.ckpt"
-    deadline = time.monotonic() + 300
-    while not last.exists() and time.monotonic() < deadline and victim.poll() is None:
-        time.sleep(0.2)
+    wait_until(last.exists, "a last.ckpt", victim)  # written whole (fsspec writes a temporary, then moves it)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     assert last.exists(), victim.stdout.read()
@@ -506,10 +506,7 @@ def test_ctrl_c_stops_training_with_its_resume_command(tmp_path, demo_root):
     ]
     victim = cli("e3dnas.train", *args, wait=False)
     last = run_dir / "checkpoints" / "last.ckpt"
-    deadline = time.monotonic() + 300
-    while not last.exists() and time.monotonic() < deadline and victim.poll() is None:
-        time.sleep(0.2)
-    time.sleep(1.0)  # past the checkpoint write
+    wait_until(last.exists, "a last.ckpt", victim)
     # Like a user, press Ctrl-C again if the first one did not stop it within a minute (seen once in ~5
     # runs: the interrupt was lost and training went on); Lightning ignores the ones after its first.
     for _ in range(3):

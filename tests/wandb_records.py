@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from google.protobuf.message import DecodeError
 from wandb.proto import wandb_internal_pb2
+
+from processes import wait_until
 
 
 def wandb_records(path: Path) -> list[wandb_internal_pb2.Record]:
@@ -39,12 +42,24 @@ def wandb_records(path: Path) -> list[wandb_internal_pb2.Record]:
     return records
 
 
+def finished_records(path: Path) -> list[wandb_internal_pb2.Record]:
+    """The records of a finished run's file, once they are all there: wandb's service process writes the
+    file on its own, and may still be writing it when the run's process has returned from ``finish``."""
+
+    def complete() -> list[wandb_internal_pb2.Record]:
+        try:
+            records = wandb_records(path)
+        except (OSError, AssertionError, DecodeError):  # not there yet, or its last record half written
+            return []
+        kinds = {record.WhichOneof("record_type") for record in records}
+        return records if {"run", "exit"} <= kinds else []
+
+    return wait_until(complete, f"run and exit records in {path}")
+
+
 def wandb_run_record(path: Path) -> wandb_internal_pb2.RunRecord:
-    """The run record of an offline ``.wandb`` file."""
-    for record in wandb_records(path):
-        if record.WhichOneof("record_type") == "run":
-            return record.run
-    raise AssertionError(f"no run record in {path}")
+    """The run record of a finished run's offline ``.wandb`` file."""
+    return next(r.run for r in finished_records(path) if r.WhichOneof("record_type") == "run")
 
 
 def _items(items) -> dict[str, Any]:
@@ -97,10 +112,10 @@ class WandbRun:
 
 
 def read_wandb_run(path: Path) -> WandbRun:
-    """Run record, config, history rows, final summary, metric definitions, artifacts and exit code."""
-    records = wandb_records(path)
-    run = next((r.run for r in records if r.WhichOneof("record_type") == "run"), None)
-    assert run is not None, f"no run record in {path}"
+    """Run record, config, history rows, final summary, metric definitions, artifacts and exit code of a
+    finished run."""
+    records = finished_records(path)
+    run = next(r.run for r in records if r.WhichOneof("record_type") == "run")
     out = WandbRun(path=Path(path), run=run)
     out.config |= _items(run.config.update)
     for record in records:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -125,6 +127,8 @@ def describe(
         + ", ".join(f"{name} {scores.score_arch(arch, name):.4f}" for name in OBJECTIVES)
         + f"; ablations: entropy {scores.score_arch(arch, 'entropy'):.4f}"
     )
+    if doc.meta.get("scores"):
+        console.print(recorded_scores(doc.meta))
     if latency is not None:
         shown = "outside the table (an op over the FLOPs it was profiled for)"
         if predicted == predicted:
@@ -135,8 +139,42 @@ def describe(
         )
 
 
+HELP = """Show what a network costs and scores: a table of its stem, stages and head (channels, kernel, depth,
+stride, output size, FLOPs, params), its total FLOPs under both counters (fvcore's conv MACs and the
+authors' count the paper's budgets use), params, layers, its STEntr under every objective and every score
+its file records (a searched network's meta.scores, e.g. zen). Takes architecture files (best.yaml of a
+search, top/NN.yaml) and released networks by name (e3d_s, e3d_m, e3d_l)."""
+
+EXAMPLES = """examples:
+  python -m e3dnas.arch outputs/search/e3d_s/<time>/best.yaml
+  python -m e3dnas.arch e3d_s e3d_m --frames 16 --resolution 224     # at another input size
+  python -m e3dnas.arch best.yaml --latency-table <profile dir>/latency.json
+
+A bad file or input size exits 2 with one line naming the file and field."""
+
+
+def recorded_scores(meta: Mapping[str, Any]) -> str:
+    """Every score the file's ``meta.scores`` records, as the search computed them at the file's input
+    size; a proxy's (zen, naswot, …) cannot be recomputed here (it builds and runs the network), so the
+    recorded value is the one to show. The search's own objective is marked."""
+    source = meta.get("source")
+    scorer = source.get("scorer") if isinstance(source, Mapping) else None
+    shown = [
+        f"{name} {value:.4f}" + (" (searched)" if name == scorer else "")
+        if isinstance(value, int | float)
+        else f"{name} {value}"
+        for name, value in meta["scores"].items()
+    ]
+    return "scores recorded in the file (meta.scores, at its own input size): " + ", ".join(shown)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m e3dnas.arch", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m e3dnas.arch",
+        description=HELP,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("files", nargs="+", help="architecture YAML files or released network names (e3d_s)")
     parser.add_argument("--frames", type=int, help="evaluate at this many frames instead of the file's")
     parser.add_argument("--resolution", type=int, help="evaluate at this resolution instead of the file's")

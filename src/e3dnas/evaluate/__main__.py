@@ -5,17 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from e3dnas.command import hydra_command
-from e3dnas.evaluate.run import run_evaluation
+from e3dnas.evaluate.run import run_evaluation, summary_line
 from e3dnas.evaluate.settings import EvalJob, eval_settings
 
 
 def run(job: EvalJob, run_dir: Path) -> float:
     results = run_evaluation(job, run_dir)
-    top = {k: v for k, v in results.items() if k.startswith("top")}
-    print(
-        f"{results['videos']} videos, {results['views']} view: "
-        + ", ".join(f"{k} {v:.4f}" for k, v in top.items())
-    )
+    print(summary_line(results))
     return results["top1"]
 
 

@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from e3dnas.arch import arch_from_dict
 from e3dnas.data.config import DatasetConfig
+from e3dnas.data.datamodule import VideoDataModule
 from e3dnas.data.layouts import layout_class
 from e3dnas.data.layouts.folder import FolderLayout
 from e3dnas.evaluate.collect import PredictionCollector
@@ -70,6 +71,24 @@ def check_input_size(module: ClipClassifier, frames: int, resolution: int) -> No
         log.warning("checkpoint trained on %d×%d² clips, evaluated on %d×%d²", *trained, frames, resolution)
 
 
+def split_read(datamodule: VideoDataModule, multiview: bool) -> str:
+    """The videos an evaluation read: ``all`` of a folder evaluated whole (another folder than the one
+    trained on, without split folders), else the split of the stage (the test protocol's split, or val)."""
+    layout = datamodule.layout
+    if isinstance(layout, FolderLayout) and not layout.has_split_folders and layout.val_fraction >= 1:
+        return "all"
+    return datamodule.test_split if multiview else "val"
+
+
+def summary_line(results: dict[str, Any]) -> str:
+    """What the command prints: which videos were read, the accuracies and the chance level beside them."""
+    top = ", ".join(f"{key} {value:.4f}" for key, value in results.items() if key.startswith("top"))
+    return (
+        f"{results['videos']} videos ({results['split']} of {results['root']}), {results['views']} view: "
+        f"{top}; chance {results['chance_top1']:.4f} ({results['classes']} classes)"
+    )
+
+
 def evaluate(cfg: DictConfig, run_dir: Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
     """:func:`run_evaluation` of a composed config; ``overrides`` are the command line's (they say which
     data fields were set). The Python form of ``python -m e3dnas.evaluate``."""
@@ -103,7 +122,8 @@ def run_evaluation(job: EvalJob, run_dir: Path) -> dict[str, Any]:
             callbacks=[collector],
         )
     run = trainer.test if settings.views == "multi" else trainer.validate
-    (metrics,) = run(module, datamodule=datamodule)
+    # Lightning's own table would call the videos "test" or "val" whatever was read: summary_line says
+    (metrics,) = run(module, datamodule=datamodule, verbose=False)
     probs, labels, indices = collector.predictions()
     names = list(module.hparams.class_names or datamodule.class_names)
     records = datamodule.datasets["test" if settings.views == "multi" else "val"].records
@@ -120,7 +140,9 @@ def run_evaluation(job: EvalJob, run_dir: Path) -> dict[str, Any]:
         "trained_frames": module.hparams.frames,
         "trained_resolution": module.hparams.resolution,
         "views": settings.views,
-        "split": datamodule.test_split if settings.views == "multi" else "val",
+        "split": split_read(datamodule, multiview=settings.views == "multi"),
+        "classes": trained_for,
+        "chance_top1": 1 / trained_for,
         "protocol": data.test_protocol(multiview=settings.views == "multi"),
         "videos": len(labels),
         **{key.split("/")[-1]: float(value) for key, value in metrics.items() if "top" in key},

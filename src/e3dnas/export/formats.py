@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import io
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -33,7 +33,8 @@ class Loaded:
 class ExportFormat:
     name: str
     suffix: str
-    serialize: Callable[[nn.Module, Tensor], bytes]  # (network, example clip) -> file contents
+    #: (network, example clip, metadata: name -> text stored in the file) -> file contents
+    serialize: Callable[[nn.Module, Tensor, Mapping[str, str]], bytes]
     load: Callable[[bytes], Loaded]  # file contents -> runnable, on the CPU with torch's thread count
     requires: tuple[str, ...] = ()  # Python packages beyond torch (module name = pip name for these)
 
@@ -60,12 +61,13 @@ def _quiet_torchscript() -> Iterator[None]:
         yield
 
 
-def _torchscript_bytes(network: nn.Module, clips: Tensor) -> bytes:
+def _torchscript_bytes(network: nn.Module, clips: Tensor, metadata: Mapping[str, str]) -> bytes:
     """A trace (the network has no data-dependent control flow); trace's own re-run check is skipped, the
-    file's parity is checked by the caller."""
+    file's parity is checked by the caller. ``metadata`` goes in as extra files (``_extra_files``)."""
     buffer = io.BytesIO()
     with _quiet_torchscript():
-        torch.jit.save(torch.jit.trace(network, clips, check_trace=False), buffer)
+        traced = torch.jit.trace(network, clips, check_trace=False)
+        torch.jit.save(traced, buffer, _extra_files=dict(metadata))
     return buffer.getvalue()
 
 
@@ -75,9 +77,9 @@ def _torchscript_load(data: bytes) -> Loaded:
     return Loaded(module, [node.kind() for node in module.inlined_graph.nodes()])
 
 
-def _program_bytes(network: nn.Module, clips: Tensor) -> bytes:
+def _program_bytes(network: nn.Module, clips: Tensor, metadata: Mapping[str, str]) -> bytes:
     buffer = io.BytesIO()
-    torch.export.save(torch.export.export(network, (clips,)), buffer)
+    torch.export.save(torch.export.export(network, (clips,)), buffer, extra_files=dict(metadata))
     return buffer.getvalue()
 
 
@@ -87,13 +89,18 @@ def _program_load(data: bytes) -> Loaded:
     return Loaded(program.module(), ops)
 
 
-def _onnx_bytes(network: nn.Module, clips: Tensor) -> bytes:
+def _onnx_bytes(network: nn.Module, clips: Tensor, metadata: Mapping[str, str]) -> bytes:
     """The dynamo exporter (torch.export graph translated by onnxscript), torch's default and the one that
-    keeps up with new operators; the weights stay inside the file."""
+    keeps up with new operators; the weights stay inside the file, ``metadata`` in its ``metadata_props``
+    (onnxruntime: ``session.get_modelmeta().custom_metadata_map``)."""
+    import onnx
+
     program = torch.onnx.export(
         network, (clips,), dynamo=True, input_names=[INPUT], output_names=[OUTPUT], verbose=False
     )
-    return program.model_proto.SerializeToString()
+    model = program.model_proto
+    onnx.helper.set_model_props(model, dict(metadata))
+    return model.SerializeToString()
 
 
 def _onnx_load(data: bytes) -> Loaded:

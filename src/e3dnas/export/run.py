@@ -19,6 +19,7 @@ from e3dnas.export.fold import batchnorms, fold_batchnorm
 from e3dnas.export.formats import ExportFormat, Loaded, export_format
 from e3dnas.export.latency import latency, torch_threads
 from e3dnas.export.outputs import RECORD, claim, export_dir, file_sha256
+from e3dnas.export.preprocessing import data_config, preprocessing
 from e3dnas.export.settings import ExportSettings
 from e3dnas.schema import read_node
 from e3dnas.train.checkpoint import load_checkpoint
@@ -64,27 +65,31 @@ def verify(fmt: ExportFormat, loaded: Loaded, clips: Tensor, reference: Tensor, 
 
 
 def deployment(module: ClipClassifier) -> dict[str, Any]:
-    """What a deployment needs beside the file: the input it takes (layout, size, how pixels become its
-    values, how frames are sampled) and the name of each output logit, from the checkpoint's record of
-    its training data."""
-    data = module.hparams.get("dataset") or {}
+    """What a deployment needs beside the file: the input it takes, how evaluate makes that input from a
+    video (:func:`preprocessing`) and the name of each output logit, from the checkpoint's record of its
+    training data."""
+    data = data_config(module.hparams.get("dataset"), module.hparams.frames, module.hparams.resolution)
     return {
         "input": {
             "layout": "NCTHW",  # batch, RGB channels, frames, height, width
             "memory_format": "contiguous",  # channels_last_3d is a training speed-up, not in the file
             "dtype": "float32",
             "channels": "RGB",
-            "frames": module.hparams.frames,
-            "resolution": module.hparams.resolution,
+            "frames": data.frames,
+            "resolution": data.resolution,
             # (pixel / 255 - mean) / std per channel
-            "mean": data.get("mean"),
-            "std": data.get("std"),
-            "sampling": data.get("sampling"),
-            "stride": data.get("stride"),
-            "test_scale": data.get("test_scale"),
+            "mean": list(data.mean),
+            "std": list(data.std),
         },
+        "preprocessing": preprocessing(data),
         "classes": list(module.hparams.get("class_names") or []),
     }
+
+
+def file_metadata(deployed: dict[str, Any]) -> dict[str, str]:
+    """The deployment record as the exported file's own metadata (ONNX ``metadata_props``, TorchScript and
+    ExportedProgram extra files): each entry as JSON text, so the file alone says how to feed it."""
+    return {key: json.dumps(value) for key, value in deployed.items()}
 
 
 def export(job: ExportJob) -> tuple[Path, dict[str, Any]]:
@@ -111,7 +116,8 @@ def export(job: ExportJob) -> tuple[Path, dict[str, Any]]:
             reference = network(clips)
             # eager first, before any runtime of the format has started threads that keep spinning a while
             eager_ms = latency(partial(network, clips), settings.warmup, settings.runs)
-        data = fmt.serialize(folded, clips)
+        deployed = deployment(module)
+        data = fmt.serialize(folded, clips, file_metadata(deployed))
         diff = verify(fmt, fmt.load(data), clips, reference, settings.atol)
         path = atomic_write_bytes(folder / f"model{fmt.suffix}", data)
         with torch.no_grad():
@@ -133,7 +139,7 @@ def export(job: ExportJob) -> tuple[Path, dict[str, Any]]:
         "warmup": settings.warmup,
         "runs": settings.runs,
         "versions": fmt.versions(),
-        **deployment(module),
+        **deployed,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     atomic_write_text(folder / RECORD, json.dumps(record, indent=2))

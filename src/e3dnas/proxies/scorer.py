@@ -69,6 +69,9 @@ class ProxyScorer:
         self.num_classes = STAND_IN_CLASSES
         self._inputs: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
         self._cache: dict[tuple[int, ...], float] = {}
+        #: Called after each candidate it scores (not after a cached one): a search's progress bar ticks
+        #: per candidate rather than once per batch of children, which takes a proxy a minute or more.
+        self.on_scored: Callable[[], None] | None = None
         if settings.data_root is not None:
             from e3dnas.proxies.clips import labelled_videos
 
@@ -83,6 +86,8 @@ class ProxyScorer:
         for i, genes in enumerate(map(tuple, batch.genes.tolist())):
             if genes not in self._cache:
                 self._cache[genes] = self.score(batch.arch(i))
+                if self.on_scored is not None:
+                    self.on_scored()
             scores[i] = self._cache[genes]
         return scores
 

@@ -203,7 +203,9 @@ def run_island(
     With ``settings.resume`` it continues from ``checkpoint``, which must exist and have been written under
     the same settings (:func:`run_signature`). ``should_stop`` is polled between batches: when it turns
     true the island checkpoints and returns early with ``interrupted`` set. ``on_history`` receives each
-    new history row as it is recorded (not the rows a resumed checkpoint already held).
+    new history row as it is recorded (not the rows a resumed checkpoint already held). ``on_progress``
+    hears of each batch of children, and of each candidate as it is scored by a scorer that scores one by
+    one (a proxy's ``on_scored``): the counts add up to the candidates evaluated either way.
     """
     start = time.perf_counter()
     settings = problem.settings
@@ -221,6 +223,15 @@ def run_island(
             on_progress(evo.evaluated, float(evo.population.scores[0]))
     resumed_at = evo.evaluated
     reported = len(evo.history)
+    ticked = 0  # candidates of the current batch already reported, one by one, by a slow scorer
+
+    def tick() -> None:
+        nonlocal ticked
+        ticked += 1
+        on_progress(1, float(evo.population.scores[0]))
+
+    if on_progress is not None and hasattr(evo.score, "on_scored"):
+        evo.score.on_scored = tick
 
     def save() -> None:
         if checkpoint is not None:
@@ -236,7 +247,8 @@ def run_island(
         n = min(settings.batch, iterations - evo.evaluated)
         evo.step(n)
         if on_progress:
-            on_progress(n, float(evo.population.scores[0]))
+            on_progress(n - ticked, float(evo.population.scores[0]))
+            ticked = 0
         if on_history:
             for row in evo.history[reported:]:
                 on_history(row)

@@ -12,6 +12,7 @@ Ctrl-C kills as usual.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import queue
 import signal
@@ -28,7 +29,10 @@ from tqdm.auto import tqdm
 from e3dnas.search.checkpoint import read_checkpoint, run_signature
 from e3dnas.search.evolution import SearchResult, run_island
 from e3dnas.search.problem import SearchProblem
+from e3dnas.search.settings import SearchSettings
 from e3dnas.signature import ResumeError
+
+log = logging.getLogger("e3dnas.search")
 
 
 @contextmanager
@@ -48,6 +52,23 @@ def stop_on_signals(stop) -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def warn_if_short(settings: SearchSettings) -> None:
+    """An island given fewer candidates than its population keeps every admitted one: the search returns
+    the first networks it drew, never evolved (and far below the budget), which a short proxy search did
+    without a word."""
+    per_island = settings.iterations // settings.workers
+    if per_island < settings.population:
+        log.warning(
+            "search.iterations=%d (%d per island) is below search.population=%d: every admitted candidate "
+            "is kept, so this search returns the first networks it drew rather than evolved ones; give it "
+            "many times the population (e.g. search.iterations=%d)",
+            settings.iterations,
+            per_island,
+            settings.population,
+            10 * settings.population * settings.workers,
+        )
 
 
 def split_iterations(total: int, islands: int) -> list[int]:
@@ -132,7 +153,7 @@ def run_search(
 
     if settings.resume:
         check_checkpoints(checkpoint_dir, problem)
-
+    warn_if_short(settings)
     bar = tqdm(
         total=settings.iterations, unit="cand", disable=not progress, desc=f"search {problem.budget.name}"
     )

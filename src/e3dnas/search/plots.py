@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from e3dnas.figures import plt, save_png
 
@@ -77,6 +78,19 @@ def _draw_candidates(
     ax.grid(alpha=0.3, which="both")
 
 
+def _log_x_ticks(ax) -> None:
+    """Label a log x axis at 1, 2 and 5 × 10ⁿ only (plain numbers, e.g. 0.05 0.1 0.2): matplotlib's own
+    choice also labels minor ticks such as 0.03 0.04 0.06, which collide in a narrow panel. A view
+    narrower than that (under two such ticks) gets plain evenly spaced ticks."""
+    low, high = ax.get_xlim()
+    locator = LogLocator(subs=(1.0, 2.0, 5.0))
+    if sum(low <= tick <= high for tick in locator.tick_values(low, high)) < 2:
+        locator = MaxNLocator(4)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def _legend_beside(ax, source) -> None:
     """The legend of ``source``'s layers to the right of ``ax``, where it hides no point."""
     ax.legend(
@@ -126,6 +140,7 @@ def pareto_figure(
         ax.set_xlabel(f"GFLOPs ({COUNTER_LABELS[counter]})")
         ax.set_ylabel(f"{scorer} score")
     axes[0].set_xscale("log")
+    _log_x_ticks(axes[0])
     axes[0].set_title("All candidates" + (" (released E3D as diamonds)" if released else ""))
     if input_size:
         fig.suptitle(f"Every point scored at {input_size} clips", fontsize=10)
@@ -173,6 +188,7 @@ def latency_pareto_figure(
         released,
     )
     ax.set_xscale("log")
+    _log_x_ticks(ax)
     ax.set_xlabel(f"predicted ms per clip ({device})")
     ax.set_ylabel(f"{scorer} score")
     ax.set_title("Score vs predicted latency" + (" (released E3D as diamonds)" if released else ""))

@@ -161,8 +161,11 @@ def run_training(job: TrainJob, run_dir: Path) -> dict[str, Any]:
         split = datamodule.test_split
         if split != "test":
             log.info("testing on the %s split: layout %s has no labelled test split", split, data.layout)
-        (metrics,) = trainer.test(module, datamodule=datamodule, ckpt_path=checkpoint.best_model_path)
+        best = checkpoint.best_model_path
+        (metrics,) = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)
         results |= {key.replace("/", "_"): value for key, value in metrics.items()} | {"test_split": split}
+        shown = ", ".join(f"{key.split('/')[-1]} {value:.4f}" for key, value in metrics.items())
+        log.info("test protocol on the %s split, best checkpoint %s: %s", split, Path(best).name, shown)
     # Read after the test pass: the samples it skipped count too.
     results["skipped_samples"] = datamodule.skipped
     if trainer.is_global_zero:
