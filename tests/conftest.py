@@ -56,3 +56,26 @@ def copied_dataset(footage_dataset, tmp_path) -> Callable[..., Path]:
         return Path(shutil.copytree(footage_dataset(layout, per_class_folders, **params), tmp_path / layout))
 
     return copy
+
+
+# --- e3dnas.train: the demo set and a small trained checkpoint the training tests share -----------------
+
+
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory) -> Path:
+    from e3dnas.data.demo import build_demo
+
+    return build_demo(tmp_path_factory.mktemp("demo") / "demo")
+
+
+@pytest.fixture(scope="session")
+def small_checkpoint(tmp_path_factory, footage_dataset) -> Path:
+    """last.ckpt of E3D-S trained 2 epochs × 1 step on the 5-class camera-motion set."""
+    from e3dnas.train.run import train
+    from train_helpers import SMALL, compose_cfg
+
+    run = tmp_path_factory.mktemp("small-train")
+    overrides = [*SMALL, f"dataset.root={footage_dataset()}", "trainer.max_epochs=2", "train.test=false"]
+    results = train(compose_cfg("train", *overrides, "+trainer.limit_train_batches=1"), run)
+    assert results["global_step"] == 2
+    return Path(results["last_checkpoint"])
