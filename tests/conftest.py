@@ -79,3 +79,25 @@ def small_checkpoint(tmp_path_factory, footage_dataset) -> Path:
     results = train(compose_cfg("train", *overrides, "+trainer.limit_train_batches=1"), run)
     assert results["global_step"] == 2
     return Path(results["last_checkpoint"])
+
+
+@pytest.fixture(scope="session")
+def grouped_folder(tmp_path_factory, footage_dataset) -> Path:
+    """The small footage set as a folder layout ``<class>/<class>_g<n>_<id>.webm`` (3 groups per class, as
+    the subject of ``_g(\\d+)_`` in a real set): a training draws its val side by group."""
+    import json
+
+    source = footage_dataset()
+    root = tmp_path_factory.mktemp("grouped") / "folder"
+    entries = [
+        *json.loads((source / "train.json").read_text()),
+        *json.loads((source / "validation.json").read_text()),
+    ]
+    counts: dict[str, int] = {}
+    for entry in entries:
+        name = entry["template"].split()[3]  # Holding the camera <still|left|…> while filming …
+        n = counts[name] = counts.get(name, 0) + 1
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source / f"{entry['id']}.webm", folder / f"{name}_g{n % 3}_{entry['id']}.webm")
+    return root

@@ -1,12 +1,13 @@
 """A training config that cannot work fails in one line, exit 2, before the run starts."""
 
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
 from e3dnas.train.errors import ConfigError
-from train_helpers import ROOT, cli, compose_cfg
+from train_helpers import FOLDER, ROOT, cli, compose_cfg, error_lines
 
 
 def _write_bad_arch(tmp_path: Path) -> Path:
@@ -105,3 +106,66 @@ def test_lightnings_own_configuration_errors_keep_their_reason(override, message
     with pytest.raises(ConfigError) as refused, config_errors("trainer"):
         instantiate(cfg.trainer)
     assert str(refused.value).startswith(message) and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # a mistyped group (was a TypeError traceback) and one added with + (was trained as if not given)
+        (["datset.frames=8"], "error: datset: unknown key; did you mean dataset? (known: dataset, model,"),
+        (["+datset.frames=8"], "+datset.frames=8 adds a key that nothing reads"),
+        # a Lightning option the config does not list: how to add it
+        (
+            ["trainer.limit_train_batches=2"],
+            "use +trainer.limit_train_batches=2 to add a Lightning option",
+        ),
+        # values torch or Lightning refuse after the run dir was made (an OverflowError, a ValueError)
+        (["trainer.max_epochs=-1"], "trainer.max_epochs=-1 (no limit) needs a schedule that does not depend"),
+        (["trainer.max_epochs=0"], "trainer.max_epochs must be an integer >= 1, or -1 for no limit; got 0"),
+        (["optim.lr=-1"], "optim.lr must be a positive number (the rate at optim.reference_batch), got -1"),
+        (["optim.weight_decay=-0.1"], "optim.weight_decay must be a number >= 0, got -0.1"),
+        (
+            ["trainer.max_epochs=2", "scheduler.warmup_epochs=3"],
+            "scheduler.warmup_epochs (3) must not exceed trainer.max_epochs (2)",
+        ),
+        (["scheduler.min_lr=-1"], "scheduler.min_lr must be a number >= 0, got -1"),
+    ],
+)
+def test_a_refused_training_writes_nothing(tmp_path, demo_root, args, message):
+    """Each is one line and exit 2 before Hydra makes the run dir (no wandb run, csv/ or arch.yaml)."""
+    run_dir = tmp_path / "run"
+    run = cli("e3dnas.train", "arch=e3d_s", f"dataset.root={demo_root}", *args, f"hydra.run.dir={run_dir}")
+    assert run.returncode == 2, run.stderr
+    assert len(error_lines(run)) == 1 and message in error_lines(run)[0], run.stderr
+    assert "Traceback" not in run.stderr and not run_dir.exists()
+
+
+@pytest.mark.parametrize("command", ["e3dnas.search", "e3dnas.evaluate", "e3dnas.export"])
+@pytest.mark.parametrize("override", ["datset.frames=8", "+datset.frames=8"])
+def test_other_commands_refuse_an_unknown_top_level_key(tmp_path, command, override):
+    run = cli(command, override, f"hydra.run.dir={tmp_path / 'run'}")
+    assert run.returncode == 2, run.stderr
+    assert len(error_lines(run)) == 1 and error_lines(run)[0].startswith("error: datset: unknown key"), (
+        run.stderr
+    )
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_training_refused_on_its_data_leaves_no_run_dir(tmp_path, grouped_folder):
+    """An empty class folder is found when the videos are listed, before any logger opens: one line, and
+    no run dir (no wandb run, csv/ or arch.yaml) that looks like a run."""
+    root = Path(shutil.copytree(grouped_folder, tmp_path / "videos"))
+    (root / "sideways").mkdir()
+    run_dir = tmp_path / "run"
+    run = cli(
+        "e3dnas.train",
+        *[o for o in FOLDER if not o.startswith("logger=")],
+        "logger=wandb",
+        "arch=e3d_s",
+        f"dataset.root={root}",
+        f"hydra.run.dir={run_dir}",
+    )
+    assert run.returncode == 2, run.stderr
+    lines = error_lines(run)
+    assert len(lines) == 1 and "sideways: class folder holds no videos" in lines[0], run.stderr
+    assert not run_dir.exists()

@@ -4,6 +4,7 @@ import csv
 import json
 import logging
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +13,10 @@ import pytest
 import torch
 import yaml
 
+from e3dnas import cost
+from e3dnas.arch import read_arch
 from e3dnas.train.run import train
-from train_helpers import QUICK, ROOT, SMALL, cli, compose_cfg, one_batch_cfg
+from train_helpers import FOLDER, QUICK, ROOT, SMALL, cli, compose_cfg, one_batch_cfg, small_arch
 
 
 @pytest.mark.parametrize(("model", "arch"), [("e3d", "arch=e3d_s"), ("x3d_xs", None)])
@@ -77,14 +80,90 @@ def test_results_count_the_samples_skipped_by_the_final_test_pass(tmp_path, copi
     assert json.loads((tmp_path / "results.json").read_text())["skipped_samples"] == 1
 
 
+def gflops(arch: Path, frames: int, resolution: int) -> float:
+    return cost.cost(read_arch(arch).arch.with_input(frames, resolution)).flops / 1e9
+
+
 def test_training_at_another_size_than_searched_says_so_once(tmp_path, demo_root, caplog):
+    """The demo's dataset config sets 8×56: honoured, and said in one line with the FLOPs at both sizes."""
     with caplog.at_level(logging.WARNING, logger="e3dnas.train"):
         results = train(one_batch_cfg(demo_root, "trainer.max_epochs=1"), tmp_path / "run")
     notes = [r.message for r in caplog.records if "was searched for" in r.message]
+    released = ROOT / "conf" / "arch" / "e3d_s.yaml"
     assert notes == [
-        "architecture E3D-S was searched for 13×160² clips, runs on 8×56² here: its cost and score differ"
+        f"architecture E3D-S was searched for 13×160² clips ({gflops(released, 13, 160):.3g} GFLOPs), trains "
+        f"at 8×56² here as the dataset config says ({gflops(released, 8, 56):.3g} GFLOPs)"
     ]
     assert (results["frames"], results["resolution"]) == (8, 56)
+
+
+@pytest.mark.slow
+def test_a_dataset_config_without_a_size_trains_at_the_searched_one(tmp_path, grouped_folder, caplog):
+    """conf/dataset/folder.yaml sets no frames/resolution: a network searched for 4×32² trains at 4×32²
+    (it trained at 16×224² before), and says so; a size given on the command line is honoured."""
+    arch = small_arch(tmp_path)
+    common = [
+        *FOLDER,
+        f"dataset.root={grouped_folder}",
+        f"arch_file={arch}",
+        "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=1",
+        "+trainer.limit_val_batches=1",
+        "train.test=false",
+    ]
+    with caplog.at_level(logging.INFO, logger="e3dnas.train"):
+        searched = train(compose_cfg("train", *common), tmp_path / "searched")
+    assert (searched["frames"], searched["resolution"]) == (4, 32)
+    lines = [r.message for r in caplog.records if r.message.startswith("input ")]
+    assert lines == ["input 4×32²: architecture E3D-S's own (dataset.frames/resolution not set)"]
+    assert not any("was searched for" in r.message for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="e3dnas.train"):
+        given = train(compose_cfg("train", *common, "dataset.frames=8"), tmp_path / "given")
+    assert (given["frames"], given["resolution"]) == (8, 32)
+    notes = [r.message for r in caplog.records if r.message.startswith(("input ", "architecture "))]
+    assert notes == [
+        "input 8×32²: architecture E3D-S's own (dataset.resolution not set)",
+        f"architecture E3D-S was searched for 4×32² clips ({gflops(arch, 4, 32):.3g} GFLOPs), trains at "
+        f"8×32² here as the dataset config says ({gflops(arch, 8, 32):.3g} GFLOPs)",
+    ]
+
+
+def test_the_split_is_logged_and_written_one_row_per_video(tmp_path, grouped_folder, caplog):
+    """split.csv: each video once, with its class, side and group; a group stays on one side of its class;
+    the log line counts both sides and names the val groups."""
+    run_dir = tmp_path / "run"
+    cfg = compose_cfg(
+        "train",
+        *FOLDER,
+        f"dataset.root={grouped_folder}",
+        "arch=e3d_s",
+        "dataset.frames=4",
+        "dataset.resolution=32",
+        "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=1",
+        "+trainer.limit_val_batches=1",
+        "train.test=false",
+    )
+    with caplog.at_level(logging.INFO, logger="e3dnas.train"):
+        train(cfg, run_dir)
+    rows = list(csv.DictReader((run_dir / "split.csv").open()))
+    assert sorted(row["path"] for row in rows) == sorted(str(p) for p in grouped_folder.rglob("*.webm"))
+    sides: dict[tuple[str, str], set[str]] = {}
+    for row in rows:
+        path = Path(row["path"])
+        assert row["class"] == path.parent.name and row["split"] in ("train", "val")
+        assert row["group"] == re.search(r"_g(\d+)_", path.name).group(1)
+        sides.setdefault((row["class"], row["group"]), set()).add(row["split"])
+    assert all(len(side) == 1 for side in sides.values())  # no group on both sides of its class
+    counts = {split: sum(row["split"] == split for row in rows) for split in ("train", "val")}
+    val_groups = sorted({row["group"] for row in rows if row["split"] == "val"})
+    assert counts["val"] > 0 and counts["train"] > counts["val"]
+    said = [r.message for r in caplog.records if r.message.startswith("split: ")]
+    assert said == [
+        f"split: {counts['train']} train, {counts['val']} val videos; val groups: {', '.join(val_groups)} "
+        f"(one row per video in {run_dir / 'split.csv'})"
+    ]
 
 
 def test_training_without_any_logger(tmp_path, demo_root):

@@ -1,12 +1,14 @@
 """What the training tests share: quick config overrides, composing a config, running a command."""
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import torch
 from hydra import compose, initialize_config_dir
+from lightning.pytorch.callbacks import Callback
 from omegaconf import OmegaConf
 
 from e3dnas.configs import CONF_DIR
@@ -26,15 +28,68 @@ QUICK = [
 
 SMALL = [*QUICK, "arch=e3d_s", "+trainer.limit_val_batches=1"]
 
+#: The grouped folder-layout set (conftest ``grouped_folder``) as a user's own videos, batches of 2 clips.
+FOLDER = [
+    "dataset=folder",
+    "dataset.num_workers=0",
+    "dataset.persistent_workers=false",
+    "dataset.batch_size=2",
+    'dataset.group_pattern="_g(\\d+)_"',
+    "optim=adamw",
+    "logger=csv",
+    "callbacks.progress_bar=none",
+]
+
+
+def small_arch(folder: Path, frames: int = 4, resolution: int = 32) -> Path:
+    """E3D-S's structure searched for ``frames`` × ``resolution``² clips: an architecture file."""
+    text = (ROOT / "conf" / "arch" / "e3d_s.yaml").read_text()
+    path = folder / "small.yaml"
+    path.write_text(
+        text.replace("frames: 13", f"frames: {frames}").replace(
+            "resolution: 160", f"resolution: {resolution}"
+        )
+    )
+    return path
+
 
 def compose_cfg(name: str, *overrides: str):
     with initialize_config_dir(CONF_DIR, version_base="1.3"):
         return compose(name, overrides=list(overrides))
 
 
+def cli_env() -> dict[str, str]:
+    """A command's environment: wandb offline, this folder importable (``SigtermAt`` as a callback) and
+    this interpreter first on PATH (a printed ``python -m …`` line runs it)."""
+    path = [p for p in (os.environ.get("PYTHONPATH"), str(Path(__file__).parent)) if p]
+    return {
+        **os.environ,
+        "WANDB_MODE": "offline",
+        "WANDB_SILENT": "true",
+        "PYTHONPATH": os.pathsep.join(path),
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    }
+
+
+def error_lines(run: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in run.stderr.splitlines() if line.startswith("error: ")]
+
+
+class SigtermAt(Callback):
+    """Sends its own process SIGTERM (a scheduler's preemption) once a fresh training reaches ``step``, so
+    that a test knows where it stops; a resumed run (from a checkpoint) goes on."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        if trainer.ckpt_path is None and trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
 def cli(module: str, *args: str, wait: bool = True):
     cmd = [sys.executable, "-m", module, *args]
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    env = cli_env()
     if not wait:
         return subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

@@ -127,6 +127,7 @@ def check_jobs(
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
+    from e3dnas.overrides import check_added_keys
     from e3dnas.schema import describe
 
     overrides = [o for o in args.overrides if not o.startswith("hydra") or o.startswith("hydra.searchpath=")]
@@ -136,17 +137,24 @@ def check_jobs(
     try:
         jobs = sweep_jobs(overrides)
         with initialize_config_dir(config_dir=args.config_path or CONF_DIR, version_base="1.3"):
+            loader = config_loader(args)
             for job in jobs:
                 cfg = compose(config_name, overrides=job)
                 with user_errors():
+                    check_added_keys(
+                        job,
+                        cfg,
+                        lambda name: bool(loader_options(loader, args, name)),
+                        partial(compose, config_name),
+                    )
                     check(cfg)
                     if resume is not None and run_dir is not None:
                         resume(cfg, run_dir)
     except OmegaConfBaseException as err:
-        fail(describe(err))
+        fail(describe(err, overrides))
     except HydraException as err:
         if isinstance(err.__cause__, OmegaConfBaseException):
-            fail(describe(err.__cause__))
+            fail(describe(err.__cause__, overrides))
         fail(hydra_message(err))
 
 

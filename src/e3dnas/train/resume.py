@@ -24,7 +24,7 @@ from e3dnas.arch import arch_to_dict
 from e3dnas.data.config import DatasetConfig
 from e3dnas.schema import read_node
 from e3dnas.train.errors import ConfigError
-from e3dnas.train.settings import resolve_arch, run_settings
+from e3dnas.train.settings import resolve_arch, run_settings, sized_dataset
 
 log = logging.getLogger("e3dnas.train")
 
@@ -82,7 +82,7 @@ def settings_signature(cfg: DictConfig) -> dict[str, Any]:
         text = json.dumps(arch_to_dict(doc.arch), sort_keys=True)
         arch = f"{doc.name or 'unnamed'} ({hashlib.sha256(text.encode()).hexdigest()[:8]})"
     settings = run_settings(cfg)
-    dataset = asdict(read_node(DatasetConfig, cfg.dataset, "dataset"))
+    dataset = asdict(read_node(DatasetConfig, sized_dataset(cfg.dataset, doc), "dataset"))
     model = {k: v for k, v in _plain(cfg.model).items() if k not in UNSIGNED_MODEL}
     trainer = {k: _plain(cfg.trainer.get(k)) for k in SIGNED_TRAINER}
     return {
