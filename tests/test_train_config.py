@@ -112,7 +112,8 @@ def test_lightnings_own_configuration_errors_keep_their_reason(override, message
     ("args", "message"),
     [
         # a mistyped group (was a TypeError traceback) and one added with + (was trained as if not given)
-        (["datset.frames=8"], "error: datset: unknown key; did you mean dataset? (known: dataset, model,"),
+        (["datset.frames=8"], "error: datset: unknown key (known: dataset, model,"),
+        (["datset.frames=8"], "train); did you mean dataset?"),
         (["+datset.frames=8"], "+datset.frames=8 adds a key that nothing reads"),
         # a Lightning option the config does not list: how to add it
         (

@@ -83,7 +83,7 @@ def unknown_key(key: str, known: type | Iterable[str], hint: str = "") -> str:
     names = [f.name for f in dataclasses.fields(known)] if isinstance(known, type) else list(known)
     close = difflib.get_close_matches(key.rsplit(".", 1)[-1], names, n=1)
     guess = f"; did you mean {key.rpartition('.')[0] + '.' if '.' in key else ''}{close[0]}?" if close else ""
-    return f"{key}: unknown key{guess} (known: {', '.join(names)}){hint}"
+    return f"{key}: unknown key (known: {', '.join(names)}){guess}{hint}"
 
 
 def add_hint(key: str, value: str | None) -> str:

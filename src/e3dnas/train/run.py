@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from contextlib import suppress
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -90,10 +91,19 @@ def read_split(datamodule: VideoDataModule, run_dir: Path) -> None:
 
 
 def discard_unstarted(run_dir: Path) -> None:
-    """Remove a run dir that holds only what Hydra writes as a run starts (``.hydra/``, the job's log): a
-    run refused before it wrote anything of its own leaves no dir to mistake for a run."""
-    if run_dir.is_dir() and all(p.name == ".hydra" or p.suffix == ".log" for p in run_dir.iterdir()):
-        shutil.rmtree(run_dir, ignore_errors=True)
+    """Remove what Hydra wrote as the run started (``.hydra/``, the job's log) when that is all the run dir
+    holds, and the dir once empty: a run refused before it wrote anything of its own leaves nothing to
+    mistake for a run."""
+    entries = list(run_dir.iterdir()) if run_dir.is_dir() else []
+    if not entries or not all(p.name == ".hydra" or p.suffix == ".log" for p in entries):
+        return
+    for entry in entries:
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    with suppress(OSError):
+        run_dir.rmdir()
 
 
 def build_datamodule(dataset_cfg: DictConfig) -> VideoDataModule:
