@@ -422,7 +422,7 @@ def test_the_printed_resume_line_runs_in_a_shell(tmp_path):
     line = stopped.stderr.strip().splitlines()[-1].split("Resume: ", 1)[1]
     env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
     resumed = subprocess.run(
-        ["bash", "-c", line], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        ["bash", "-c", line], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800
     )
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["evaluated"] == 300000
