@@ -142,9 +142,10 @@ def test_resume_with_changed_settings_is_refused_naming_them(tmp_path, demo_root
 
 @pytest.mark.slow
 def test_a_preempted_training_resumes_from_the_line_it_prints(tmp_path, grouped_folder):
-    """SIGTERM at step 3 (last checkpoint at step 2): the printed resume line, pasted into a shell as it is
-    (the group pattern's parentheses and backslash quoted), continues the run; the run says where it
-    resumes, and metrics.csv holds each step once (the rows of step 2 the checkpoint discarded are gone)."""
+    """SIGTERM at step 3 (epoch 1; last checkpoint at the end of epoch 0, step 2): the printed resume line,
+    pasted into a shell as it is (the group pattern's parentheses and backslash quoted), continues the run;
+    the run says where it resumes, and metrics.csv holds each step once (the rows of step 2 that the
+    interrupted attempt logged past its checkpoint are gone)."""
     run_dir = tmp_path / "run"
     args = [
         *FOLDER,
@@ -152,11 +153,10 @@ def test_a_preempted_training_resumes_from_the_line_it_prints(tmp_path, grouped_
         "arch=e3d_s",
         "dataset.frames=4",
         "dataset.resolution=32",
-        "trainer.max_epochs=2",
-        "+trainer.limit_train_batches=4",
+        "trainer.max_epochs=3",
+        "+trainer.limit_train_batches=2",
         "+trainer.limit_val_batches=1",
         "trainer.log_every_n_steps=1",
-        "callbacks.checkpoint.every_n_train_steps=2",
         "+callbacks.preempt={_target_: train_helpers.SigtermAt, step: 3}",
         "train.test=false",
         f"hydra.run.dir={run_dir}",
@@ -165,17 +165,19 @@ def test_a_preempted_training_resumes_from_the_line_it_prints(tmp_path, grouped_
     assert stopped.returncode == 130, stopped.stderr
     last = run_dir / "checkpoints" / "last.ckpt"
     (error,) = error_lines(stopped)
-    assert error.startswith(f"error: interrupted at epoch 0, step 3; last checkpoint {last}. Resume: ")
+    assert re.match(
+        rf"error: interrupted at epoch 1, step 3; last checkpoint {re.escape(str(last))}\. Resume: ", error
+    )
     line = error.split("Resume: ", 1)[1]
     resumed = subprocess.run(
-        ["bash", "-c", line], cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=600
+        ["bash", "-c", line], cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=1800
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert re.search(
-        rf"resuming from {re.escape(str(last))}: epoch 0, step 2; what the earlier attempt did after step 2 "
+        rf"resuming from {re.escape(str(last))}: epoch \d, step 2; what the earlier attempt did after step 2 "
         r"is redone \(\d+ metrics\.csv rows past it dropped\)",
         resumed.stdout,
     ), resumed.stdout[-3000:]
-    assert json.loads((run_dir / "results.json").read_text())["global_step"] == 8
+    assert json.loads((run_dir / "results.json").read_text())["global_step"] == 6
     rows = list(csv.DictReader((run_dir / "csv" / "metrics.csv").open()))
-    assert [int(row["step"]) for row in rows if row["train/loss"]] == list(range(8))
+    assert [int(row["step"]) for row in rows if row["train/loss"]] == list(range(6))
