@@ -56,3 +56,48 @@ def copied_dataset(footage_dataset, tmp_path) -> Callable[..., Path]:
         return Path(shutil.copytree(footage_dataset(layout, per_class_folders, **params), tmp_path / layout))
 
     return copy
+
+
+# --- e3dnas.train: the demo set and a small trained checkpoint the training tests share -----------------
+
+
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory) -> Path:
+    from e3dnas.data.demo import build_demo
+
+    return build_demo(tmp_path_factory.mktemp("demo") / "demo")
+
+
+@pytest.fixture(scope="session")
+def small_checkpoint(tmp_path_factory, footage_dataset) -> Path:
+    """last.ckpt of E3D-S trained 2 epochs × 1 step on the 5-class camera-motion set."""
+    from e3dnas.train.run import train
+    from train_helpers import SMALL, compose_cfg
+
+    run = tmp_path_factory.mktemp("small-train")
+    overrides = [*SMALL, f"dataset.root={footage_dataset()}", "trainer.max_epochs=2", "train.test=false"]
+    results = train(compose_cfg("train", *overrides, "+trainer.limit_train_batches=1"), run)
+    assert results["global_step"] == 2
+    return Path(results["last_checkpoint"])
+
+
+@pytest.fixture(scope="session")
+def grouped_folder(tmp_path_factory, footage_dataset) -> Path:
+    """The small footage set as a folder layout ``<class>/<class>_g<n>_<id>.webm`` (3 groups per class, as
+    the subject of ``_g(\\d+)_`` in a real set): a training draws its val side by group."""
+    import json
+
+    source = footage_dataset()
+    root = tmp_path_factory.mktemp("grouped") / "folder"
+    entries = [
+        *json.loads((source / "train.json").read_text()),
+        *json.loads((source / "validation.json").read_text()),
+    ]
+    counts: dict[str, int] = {}
+    for entry in entries:
+        name = entry["template"].split()[3]  # Holding the camera <still|left|…> while filming …
+        n = counts[name] = counts.get(name, 0) + 1
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source / f"{entry['id']}.webm", folder / f"{name}_g{n % 3}_{entry['id']}.webm")
+    return root

@@ -400,3 +400,19 @@ def test_a_slurm_sweep_without_a_controller_fails_in_one_line(tmp_path, sinfo, m
     (line,) = run.stderr.strip().splitlines()
     assert line.startswith(f"error: hydra/launcher=slurm: {message}")
     assert not (tmp_path / "multirun").exists()
+
+
+@pytest.mark.slow
+def test_the_printed_resume_line_runs_in_a_shell(tmp_path):
+    """The resume command of an interrupted search is quoted for the shell: pasted as it is (a value with
+    brackets, parentheses and a space), it continues the search to its end."""
+    args = ["+budget=e3d_s", "search.iterations=300000", "wandb.enabled=false", 'wandb.tags=["a (b)"]']
+    stopped = interrupt(tmp_path / "run", signal.SIGINT, *args)
+    assert stopped.returncode == 130, stopped.stderr
+    line = stopped.stderr.strip().splitlines()[-1].split("Resume: ", 1)[1]
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
+    resumed = subprocess.run(
+        ["bash", "-c", line], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["evaluated"] == 300000

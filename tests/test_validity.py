@@ -332,7 +332,7 @@ def test_a_small_study_on_real_clips_runs_then_resumes_with_nothing_to_redo(
 
 
 def test_a_training_row_takes_the_last_validation_and_refuses_a_run_without_one(tmp_path):
-    """(A run resumed after its last epoch keeps its final top-1: tests/test_train.py covers that.)"""
+    """(A run resumed after its last epoch keeps its final top-1: tests/test_train_resume.py covers that.)"""
     (tmp_path / "results.json").write_text(json.dumps({"final_val_top1": 0.625, "val_top1": 0.9}))
     assert jobs.last_val_top1(tmp_path) == 0.625
     (tmp_path / "results.json").write_text(json.dumps({"final_val_top1": None}))

@@ -140,6 +140,7 @@ def read_jobs(
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
+    from e3dnas.overrides import check_added_keys
     from e3dnas.schema import describe
 
     overrides = [o for o in args.overrides if not o.startswith("hydra") or o.startswith("hydra.searchpath=")]
@@ -149,18 +150,25 @@ def read_jobs(
     jobs = {}
     try:
         with initialize_config_dir(config_dir=args.config_path or CONF_DIR, version_base="1.3"):
+            loader = config_loader(args)
             for job_overrides in sweep_jobs(overrides):
                 cfg = compose(config_name, overrides=job_overrides)
                 task = [o for o in job_overrides if not o.startswith("hydra")]
                 with user_errors():
+                    check_added_keys(
+                        job_overrides,
+                        cfg,
+                        lambda name: bool(loader_options(loader, args, name)),
+                        partial(compose, config_name),
+                    )
                     job = jobs[job_key(cfg)] = read(cfg, task)
                     if resume is not None and run_dir is not None:
                         resume(job, run_dir)
     except OmegaConfBaseException as err:
-        fail(describe(err))
+        fail(describe(err, overrides))
     except HydraException as err:
         if isinstance(err.__cause__, OmegaConfBaseException):
-            fail(describe(err.__cause__))
+            fail(describe(err.__cause__, overrides))
         fail(hydra_message(err))
     return jobs
 

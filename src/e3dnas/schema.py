@@ -5,17 +5,23 @@ check and every message about a bad value (a range error or a type OmegaConf ref
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib
 import inspect
 import sys
 import types
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException
+from omegaconf.errors import (
+    ConfigAttributeError,
+    ConfigKeyError,
+    MissingMandatoryValue,
+    OmegaConfBaseException,
+)
 
 from e3dnas.errors import E3DError
 
@@ -73,16 +79,40 @@ def check_fields(obj: Any, prefix: str, error: type[E3DError], suffix: str = "")
             raise error(f"{key} must be {field.metadata['allowed']}, got {value!r}{suffix}")
 
 
-def unknown_key(key: str, schema: type) -> str:
-    return f"{key}: unknown key (known: {', '.join(f.name for f in dataclasses.fields(schema))})"
+def unknown_key(key: str, known: type | Iterable[str], hint: str = "") -> str:
+    """``key`` is not one of ``known`` (a dataclass's fields, or the keys of a config node): one line with
+    the known keys, the closest one when the key looks mistyped, and ``hint``."""
+    names = [f.name for f in dataclasses.fields(known)] if isinstance(known, type) else list(known)
+    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], names, n=1)
+    guess = f"; did you mean {key.rpartition('.')[0] + '.' if '.' in key else ''}{close[0]}?" if close else ""
+    return f"{key}: unknown key (known: {', '.join(names)}){guess}{hint}"
 
 
-def describe(err: OmegaConfBaseException) -> str:
-    """One line naming the key at fault and what it accepts, from an OmegaConf error."""
+def add_hint(key: str, value: str | None) -> str:
+    """How to add a key a config node does not list (Hydra's ``+``): a Trainer, logger or callback takes
+    any argument of its Lightning class."""
+    what = "a Lightning option" if key.split(".")[0] in LIGHTNING_GROUPS else "a key this config lacks"
+    return f"; use +{key}={'<value>' if value is None else value} to add {what}"
+
+
+#: Config groups whose nodes pass every key on to a Lightning class.
+LIGHTNING_GROUPS = ("trainer", "logger", "callbacks")
+
+
+def describe(err: OmegaConfBaseException, overrides: Iterable[str] = ()) -> str:
+    """One line naming the key at fault and what it accepts, from an OmegaConf error; ``overrides`` (the
+    command line's) give the value of an unknown key in the line that says how to add it."""
     key = err.full_key or str(err.key)
     schema = err.object_type if isinstance(err.object_type, type) else None
-    if isinstance(err, ConfigKeyError) and schema is not None:
-        return unknown_key(key, schema)
+    if isinstance(err, ConfigKeyError | ConfigAttributeError):
+        if schema is not None and dataclasses.is_dataclass(schema):
+            return unknown_key(key, schema)
+        parent = err.parent_node
+        known = [str(k) for k in parent if k != "hydra"] if isinstance(parent, DictConfig) else []
+        if "." not in key:  # a top-level key: nothing reads one that is not in the config
+            return unknown_key(key, known)
+        given = [o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0] == key and "=" in o]
+        return unknown_key(key, known, add_hint(key, given[-1] if given else None))
     if isinstance(err, MissingMandatoryValue):
         return f"{key} is missing"
     words = allowed(schema, str(err.key))

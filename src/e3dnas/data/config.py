@@ -40,6 +40,10 @@ def optional(allowed: str, check: Check) -> tuple[str, Check]:
 
 
 POSITIVE_INT = integer(1)
+#: The clip size of a dataset config that sets none, for a model without an architecture of its own (X3D).
+DEFAULT_FRAMES, DEFAULT_RESOLUTION = 16, 224
+#: A size field: a positive integer, or null (left to the architecture; null is not a value a user types).
+SIZE = (POSITIVE_INT[0], lambda v: v is None or POSITIVE_INT[1](v))
 FRACTION = ("a number in [0, 1]", lambda v: is_number(v) and 0 <= v <= 1)
 
 
@@ -53,12 +57,14 @@ class DatasetConfig:
     root: str = MISSING  # mandatory: the dataset (or its prepared copy, docs/data.md)
     media_dir: str = "."  # videos (or frame folders), relative to root
     annotation_dir: str = "."  # label and split files, relative to root
-    frames: int = setting(*POSITIVE_INT, default=16)  # T frames per clip
+    # T frames per clip; null: the trained architecture's own (the size it was searched for), else 16
+    frames: int | None = setting(*SIZE, default=None)
     # segment: T equal segments, a random frame of each (training), the centre (test) | dense: a random
     # frames × stride clip (training), test_clips evenly spaced (test)
     sampling: str = setting(*one_of(("segment", "dense")), default="segment")
     stride: int = setting(*POSITIVE_INT, default=1)  # dense sampling only: frames between sampled frames
-    resolution: int = setting(*POSITIVE_INT, default=224)  # side of the square crop the network sees
+    # side of the square crop the network sees; null: the trained architecture's own, else 224
+    resolution: int | None = setting(*SIZE, default=None)
     # [min, max] random short side in training; null: resolution × [8/7, 10/7]
     train_scale: list[float] | None = None
     # short side of val/test views; null: resolution × 8/7 (256 @ 224)
@@ -103,6 +109,9 @@ class DatasetConfig:
 
     def __post_init__(self) -> None:
         check_fields(self, "dataset", DatasetSettingError)
+        # Unset here: no architecture gave its size (a training fills it in first, e3dnas.train.settings).
+        self.frames = DEFAULT_FRAMES if self.frames is None else self.frames
+        self.resolution = DEFAULT_RESOLUTION if self.resolution is None else self.resolution
         if self.train_scale is not None and (len(self.train_scale) != 2 or min(self.train_scale) <= 0):
             raise DatasetSettingError(
                 f"dataset.train_scale must be [min, max], both > 0, got {self.train_scale}"

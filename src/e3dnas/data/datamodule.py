@@ -23,6 +23,7 @@ from e3dnas.data.failures import FailureMonitor
 from e3dnas.data.layouts import layout_settings, open_layout
 from e3dnas.data.prepare import MANIFEST, read_manifest
 from e3dnas.data.sampling import make_sampler
+from e3dnas.data.splits import SplitRow, split_rows
 from e3dnas.data.transforms import (
     ClipTransform,
     mirror_labels,
@@ -165,6 +166,11 @@ class VideoDataModule(L.LightningDataModule):
         for name in STAGES[stage]:
             if name not in self.datasets:
                 self.datasets[name] = self._dataset(name)
+
+    def split_rows(self) -> list[SplitRow]:
+        """One row per usable video of the train and val splits read so far (``setup("fit")``)."""
+        read = {name: self._splits[SOURCES[name]] for name in SOURCES if SOURCES[name] in self._splits}
+        return split_rows(read, self.class_names, getattr(self.layout, "group_of", lambda path: None))
 
     def _dataset(self, name: str) -> ClipDataset:
         source = self.test_split if name == "test" else SOURCES[name]

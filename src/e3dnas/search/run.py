@@ -10,6 +10,7 @@ from e3dnas.arch import ArchBatch
 from e3dnas.arch.released import released_nets
 from e3dnas.errors import E3DError
 from e3dnas.figures import save_png
+from e3dnas.overrides import command_line
 from e3dnas.search.config import SearchJob
 from e3dnas.search.evolution import SearchResult
 from e3dnas.search.islands import check_checkpoints, run_search
@@ -86,10 +87,10 @@ def run(job: SearchJob, run_dir: Path, command: list[str]) -> float:
         if result.interrupted:
             exit_code = 130
             again = [a for a in command if not a.startswith(("hydra.run.dir=", "search.resume="))]
+            resume = command_line("e3dnas.search", [*again, "search.resume=true", f"hydra.run.dir={run_dir}"])
             raise SearchInterrupted(
                 f"interrupted after {result.evaluated:,} candidates; checkpoint in {run_dir / 'checkpoint'}. "
-                f"Resume: python -m e3dnas.search {' '.join(again)} search.resume=true "
-                f"hydra.run.dir={run_dir}"
+                f"Resume: {resume}"
             )
         score = report(result, run_dir, problem, tracker)
         exit_code = 0

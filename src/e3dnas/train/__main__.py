@@ -6,10 +6,11 @@ import sys
 from pathlib import Path
 
 from e3dnas.command import hydra_command
-from e3dnas.errors import Interrupted
+from e3dnas.errors import E3DError, Interrupted
+from e3dnas.overrides import command_line
 from e3dnas.train.job import TrainJob, read_train
 from e3dnas.train.resume import check_resume
-from e3dnas.train.run import TrainingInterrupted, run_training
+from e3dnas.train.run import TrainingInterrupted, discard_unstarted, run_training
 
 GROUPS = ("arch", "dataset", "model", "optim", "trainer", "logger", "callbacks", "experiment")
 
@@ -32,9 +33,13 @@ def route_arch_files(argv: list[str]) -> list[str]:
 def run(job: TrainJob, run_dir: Path) -> float | None:
     try:
         results = run_training(job, run_dir)
+    except E3DError:
+        discard_unstarted(run_dir)
+        raise
     except TrainingInterrupted as stop:
-        again = " ".join(a for a in sys.argv[1:] if not a.startswith("hydra.run.dir="))
-        raise Interrupted(f"{stop}. Resume: python -m e3dnas.train {again} hydra.run.dir={run_dir}") from None
+        again = [a for a in sys.argv[1:] if not a.startswith("hydra.run.dir=")]
+        resume = command_line("e3dnas.train", [*again, f"hydra.run.dir={run_dir}"])
+        raise Interrupted(f"{stop}. Resume: {resume}") from None
     return results.get("val_top1")
 
 

@@ -12,7 +12,16 @@ from omegaconf import DictConfig, OmegaConf
 from e3dnas.arch import ArchDocument
 from e3dnas.data.config import DatasetConfig
 from e3dnas.schema import read_node
-from e3dnas.train.settings import RunSettings, rate_options, resolve_arch, run_settings
+from e3dnas.train.settings import (
+    UNLIMITED,
+    RunSettings,
+    check_run_length,
+    rate_options,
+    resolve_arch,
+    run_settings,
+    sized_dataset,
+    unset_size,
+)
 
 
 @dataclass(frozen=True)
@@ -23,6 +32,8 @@ class TrainJob:
     #: ``arch=<file.yaml>|<released name>``; None for a model that needs none (x3d).
     arch: ArchDocument | None
     data: DatasetConfig
+    #: The dataset's size fields its config left to the architecture (``frames``, ``resolution``).
+    unset_size: tuple[str, ...]
     model: dict[str, Any]
     optim: dict[str, Any]
     scheduler: dict[str, Any] | None
@@ -49,14 +60,17 @@ def read_train(cfg: DictConfig, overrides: Sequence[str] = ()) -> TrainJob:
     that cannot work: the run settings, the optimiser's rate, the dataset, the architecture."""
     settings = run_settings(cfg)
     rate_options(cfg.optim)
-    data = read_node(DatasetConfig, cfg.dataset, "dataset")
+    scheduler = plain(cfg.scheduler) if cfg.get("scheduler") else None
+    check_run_length(cfg.trainer.get("max_epochs"), cfg.trainer.get("max_steps", UNLIMITED), scheduler)
+    arch = resolve_arch(cfg)
     return TrainJob(
         settings=settings,
-        arch=resolve_arch(cfg),
-        data=data,
+        arch=arch,
+        data=read_node(DatasetConfig, sized_dataset(cfg.dataset, arch), "dataset"),
+        unset_size=unset_size(cfg.dataset),
         model=plain(cfg.model),
         optim=plain(cfg.optim),
-        scheduler=plain(cfg.scheduler) if cfg.scheduler else None,
+        scheduler=scheduler,
         loss=plain(cfg.loss),
         trainer=cfg.trainer,
         logger=cfg.logger,

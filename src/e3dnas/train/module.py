@@ -148,6 +148,10 @@ class ClipClassifier(L.LightningModule):
         if self.scheduler_factory is None:
             return optimizer
         total = int(self.trainer.estimated_stepping_batches)
-        per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1))
+        epochs = self.trainer.max_epochs
+        if epochs is not None and epochs >= 1:
+            per_epoch = max(1, total // epochs)
+        else:  # no epoch limit (-1, bounded by trainer.max_steps): the steps of one pass over the data
+            per_epoch = max(1, int(self.trainer.num_training_batches) // self.trainer.accumulate_grad_batches)
         scheduler = self.scheduler_factory(optimizer, total_steps=total, steps_per_epoch=per_epoch)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import shutil
+from contextlib import suppress
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 from hydra.utils import instantiate
+from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig
 
@@ -16,6 +19,7 @@ from e3dnas import cost
 from e3dnas.arch import ArchDocument, arch_to_dict, save_arch
 from e3dnas.data import VideoDataModule
 from e3dnas.data.config import DatasetConfig
+from e3dnas.data.splits import describe_split, write_split
 from e3dnas.records import TrainResults, write_record
 from e3dnas.schema import ConfigValueError, config_errors
 from e3dnas.train.callbacks import build_callbacks, build_loggers
@@ -23,6 +27,7 @@ from e3dnas.train.finetune import init_from
 from e3dnas.train.job import TrainJob, read_train
 from e3dnas.train.module import ClipClassifier
 from e3dnas.train.noise import silence_known_noise
+from e3dnas.train.restart import restart, resume_point
 from e3dnas.train.resume import RecordLastValidation, RecordSignature, check_resume, settings_signature
 from e3dnas.train.tracking import finish_tracking
 
@@ -41,20 +46,62 @@ class TrainingInterrupted(Exception):
         self.run_dir = checkpoint_dir.parent
 
 
-def check_input_size(doc: ArchDocument, frames: int, resolution: int) -> None:
-    """Refuse a degenerate input; say once when it is not the size the architecture was searched at."""
+def check_input_size(doc: ArchDocument, frames: int, resolution: int, unset: tuple[str, ...]) -> None:
+    """Refuse a degenerate input; say which size the network trains at when the dataset config leaves it
+    to the architecture (``unset``), and, with the FLOPs at both sizes, when it sets another."""
     problem = doc.arch.with_input(frames, resolution).skeleton.input_problem()
     if problem:
         raise ConfigValueError(f"dataset: {problem}")
-    if (frames, resolution) != (doc.arch.frames, doc.arch.resolution):
-        log.warning(
-            "architecture %s was searched for %d×%d² clips, runs on %d×%d² here: its cost and score differ",
-            doc.name or "?",
-            doc.arch.frames,
-            doc.arch.resolution,
+    name, searched = doc.name or "?", (doc.arch.frames, doc.arch.resolution)
+    if unset:
+        log.info(
+            "input %d×%d²: architecture %s's own (dataset.%s not set)",
             frames,
             resolution,
+            name,
+            "/".join(unset),
         )
+    if (frames, resolution) != searched:
+        here, there = (
+            cost.cost(doc.arch.with_input(*size)).flops / 1e9 for size in ((frames, resolution), searched)
+        )
+        log.warning(
+            "architecture %s was searched for %d×%d² clips (%.3g GFLOPs), trains at %d×%d² here as the "
+            "dataset config says (%.3g GFLOPs)",
+            name,
+            *searched,
+            there,
+            frames,
+            resolution,
+            here,
+        )
+
+
+def read_split(datamodule: VideoDataModule, run_dir: Path) -> None:
+    """List the train and val videos before any logger opens or file is written (bad data stops the run
+    with the run dir as Hydra made it), say how many there are, and write them to ``split.csv``."""
+    datamodule.setup("fit")
+    rows = datamodule.split_rows()
+    path = run_dir / "split.csv"
+    log.info("split: %s (one row per video in %s)", describe_split(rows), path)
+    if rank_zero_only.rank == 0:
+        write_split(path, rows)
+
+
+def discard_unstarted(run_dir: Path) -> None:
+    """Remove what Hydra wrote as the run started (``.hydra/``, the job's log) when that is all the run dir
+    holds, and the dir once empty: a run refused before it wrote anything of its own leaves nothing to
+    mistake for a run."""
+    entries = list(run_dir.iterdir()) if run_dir.is_dir() else []
+    if not entries or not all(p.name == ".hydra" or p.suffix == ".log" for p in entries):
+        return
+    for entry in entries:
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    with suppress(OSError):
+        run_dir.rmdir()
 
 
 def build_datamodule(settings: DatasetConfig) -> VideoDataModule:
@@ -78,7 +125,7 @@ def run_training(job: TrainJob, run_dir: Path) -> dict[str, Any]:
     data = datamodule.config
     L.seed_everything(settings.seed, workers=True)
     if doc is not None:
-        check_input_size(doc, data.frames, data.resolution)
+        check_input_size(doc, data.frames, data.resolution, job.unset_size)
     with config_errors("model"):
         module = ClipClassifier(
             model=job.model,
@@ -95,6 +142,7 @@ def run_training(job: TrainJob, run_dir: Path) -> dict[str, Any]:
         )
     if settings.train.init_from:
         init_from(module, settings.train.init_from)
+    read_split(datamodule, run_dir)
     arch_summary: dict[str, Any] = {}
     if doc is not None:
         save_arch(run_dir / "arch.yaml", doc.arch, doc.name, doc.meta)
@@ -122,6 +170,8 @@ def run_training(job: TrainJob, run_dir: Path) -> dict[str, Any]:
             },
             arch_meta=doc.meta if doc else None,
         )
+    if resume_from is not None:
+        print(restart(resume_point(resume_from), loggers))
     with config_errors("callbacks"):
         callbacks = build_callbacks(job.callbacks, checkpoint_dir, logging=bool(loggers))
     last_validation = RecordLastValidation()

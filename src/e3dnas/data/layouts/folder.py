@@ -162,17 +162,21 @@ class FolderLayout(LayoutFolders):
         train = [video for group in order[held:] for video in groups[group]]
         return sorted(train), sorted(val)
 
+    def group_of(self, path: Path) -> str | None:
+        """The group ``group_pattern`` names in a video's file name (None without a pattern or a match)."""
+        match = re.search(self.group_pattern, path.name) if self.group_pattern else None
+        return None if match is None else match.group(1)
+
     def _groups(self, videos: list[Path]) -> dict[str, list[Path]]:
-        pattern = re.compile(self.group_pattern or "")
         groups: dict[str, list[Path]] = defaultdict(list)
         for video in videos:
-            match = pattern.search(video.name)
-            if match is None or match.group(1) is None:
+            group = self.group_of(video)
+            if group is None:
                 raise DataError(
                     f"{where(video)}: dataset.group_pattern '{self.group_pattern}' does not match this file"
                     " name (its first group must name the video's group)"
                 )
-            groups[match.group(1)].append(video)
+            groups[group].append(video)
         return groups
 
     def _records(self, videos: dict[str, list[Path]]) -> Split:
