@@ -29,7 +29,7 @@ def wait_for_gate(name: str, epoch: int) -> None:
     if not gate:
         return
     (Path(gate) / f"{name}-{epoch}-{os.getpid()}").touch()
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 900
     while not (Path(gate) / "open").exists():
         if time.monotonic() > deadline:
             raise TimeoutError(f"{gate}/open never appeared")

@@ -81,6 +81,7 @@ def curves_figure(job: SelectJob, result: Outcome):
             label=f"{name} (selected)" if chosen else None, zorder=3 if chosen else 2,
         )[0]  # fmt: skip
         ax.plot(epochs[-1], values[-1], "x" if pruned else "o", color=line.get_color(), ms=6)
+        ax.annotate(name, (epochs[-1], values[-1]), xytext=(4, 0), textcoords="offset points", fontsize=7)
     ax.set_xlabel("epochs trained")
     ax.set_ylabel("validation top-1")
     ax.set_title(
@@ -128,9 +129,10 @@ def write_outputs(job: SelectJob, study: optuna.Study, home: Path, storage: str)
     atomic_write_csv(home / "ledger.csv", LEDGER_COLUMNS, ledger_rows(job, trials))
     save_png(curves_figure(job, result), home / "curves.png", dpi=120)
     chosen = result.selected
-    curve = dict(sorted(result.latest[chosen.name].intermediate_values.items()))
+    # epochs as string keys: YAML and JSON readers agree on them
+    curve = {str(e): v for e, v in sorted(result.latest[chosen.name].intermediate_values.items())}
     rung_accuracy = {
-        name: {e: v for e, v in sorted(t.intermediate_values.items()) if e in job.rungs}
+        name: {str(e): v for e, v in sorted(t.intermediate_values.items()) if e in job.rungs}
         for name, t in result.latest.items()
     }
     budget, scorer = job.search.budget, job.search.scorer

@@ -48,6 +48,16 @@ def study_ref(job: SelectJob, home: Path) -> StudyRef:
     return StudyRef(storage, f"select-{home.name}", s.min_epochs, s.reduction_factor)
 
 
+def trial_config(job: SelectJob, name: str):
+    """The training config of each trial: its wandb runs in one group, the selection's (unless
+    ``logger.wandb.group`` names one)."""
+    training = job.training.copy()
+    wandb = training.logger.get("wandb")
+    if wandb is not None and not wandb.get("group"):
+        wandb.group = name
+    return training
+
+
 def finalist_file(home: Path, finalist: Finalist) -> Path:
     return home / "finalists" / f"{finalist.name}.yaml"
 
@@ -55,6 +65,7 @@ def finalist_file(home: Path, finalist: Finalist) -> Path:
 def run(job: SelectJob, home: Path) -> float:
     """Work on the selection in ``home`` (the study, finalists/, trials/ and the results); return the
     selected network's validation accuracy."""
+    home.mkdir(parents=True, exist_ok=True)  # select.dir may be new
     ref = study_ref(job, home)
     s = job.settings
     study = ref.open(s.heartbeat_s, s.grace_s)
@@ -88,6 +99,7 @@ def work(job: SelectJob, study: optuna.Study, ref: StudyRef, home: Path) -> None
     """Run waiting trials one at a time; while others run elsewhere, wait for them (a dead worker's trial
     goes stale and waits again); return when every trial has finished."""
     by_name = {f.name: f for f in job.finalists}
+    training = trial_config(job, ref.name)
     current: dict[str, int] = {}
 
     def objective(trial: optuna.Trial) -> float:
@@ -99,7 +111,7 @@ def work(job: SelectJob, study: optuna.Study, ref: StudyRef, home: Path) -> None
             finalist=finalist,
             arch_file=finalist_file(home, finalist),
             trial_dir=home / "trials" / finalist.name,
-            training=job.training,
+            training=training,
             study=ref,
             trial_id=trial._trial_id,
             max_epochs=job.max_epochs,

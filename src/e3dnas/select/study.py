@@ -142,15 +142,12 @@ def prepare(
                 f"the study {study.study_name} in {where} was made with other {', '.join(differing)}: "
                 "select into a new dir (without hydra.run.dir=), or rerun with the study's settings"
             )
-        retry = RetryHeartbeatStaleTrialCallback(inherit_intermediate_values=True)
         latest: dict[str, FrozenTrial] = {}
         for trial in study.get_trials(deepcopy=False):
             latest[finalist_of(trial)] = trial
         for trial in latest.values():
             if trial.state == TrialState.FAIL and ERROR_ATTR in trial.user_attrs:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ExperimentalWarning)
-                    retry(study, trial)
+                put_back(study, trial.number)
 
 
 def finalist_attrs(finalist: Finalist) -> dict[str, Any]:
