@@ -3,8 +3,9 @@
 Each finalist's accuracy after each epoch comes from ``E3DNAS_TEST_CURVES`` (JSON ``{name: [acc of epoch 1,
 …]}``; a finalist not listed learns ``0.5 - 0.01 × its index + 0.001 × epoch``). Like a real training it keeps
 a checkpoint (``<trial dir>/epoch``: the epochs done) and resumes from it, and it logs each epoch it trains
-(``trained.log``: epoch and process id). With ``E3DNAS_TEST_GATE=<dir>`` an epoch first waits until
-``<dir>/open`` exists, after writing ``<dir>/<finalist>-<epoch>-<pid>`` (where a test sees it running).
+(``trained.log``: epoch and process id). With ``E3DNAS_TEST_GATE=<dir>`` an epoch (from
+``E3DNAS_TEST_GATE_EPOCH``, default 1) first waits until ``<dir>/open`` exists, after writing
+``<dir>/<finalist>-<epoch>-<pid>`` (where a test sees it running).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def accuracy(name: str, epoch: int) -> float:
 
 def wait_for_gate(name: str, epoch: int) -> None:
     gate = os.environ.get("E3DNAS_TEST_GATE")
-    if not gate:
+    if not gate or epoch < int(os.environ.get("E3DNAS_TEST_GATE_EPOCH", "1")):
         return
     (Path(gate) / f"{name}-{epoch}-{os.getpid()}").touch()
     deadline = time.monotonic() + 900

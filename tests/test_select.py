@@ -230,7 +230,7 @@ def test_a_stopped_worker_leaves_a_study_that_resumes(search_dir: Path, tmp_path
     home = tmp_path / "sel"
     args = [f"run={search_dir}", STUB, "select.finalists=3", "select.per_pattern=6", "trainer.max_epochs=3"]
     args += ["select.heartbeat_s=1", "select.grace_s=3", f"hydra.run.dir={home}"]
-    worker = start_worker(args, cli_env(E3DNAS_TEST_GATE=str(gate)))
+    worker = start_worker(args, cli_env(E3DNAS_TEST_GATE=str(gate), E3DNAS_TEST_GATE_EPOCH="2"))
     # f00 has trained and reported epoch 1 and waits in epoch 2
     wait_until(lambda: any(gate.glob("f00-2-*")), "f00 in epoch 2", worker)
     worker.send_signal(stop)

@@ -133,24 +133,27 @@ def work(job: SelectJob, study: optuna.Study, ref: StudyRef, home: Path) -> None
         return fitted.value
 
     poll_s = min(job.settings.heartbeat_s, 10.0)
-    while True:
-        states = {
-            t.state for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING))
-        }
-        if TrialState.WAITING in states:
-            current.clear()
-            try:
+    try:
+        while True:
+            states = {
+                t.state
+                for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING))
+            }
+            if TrialState.WAITING in states:
                 study.optimize(objective, n_trials=1, catch=(NoFinalistWaiting,))
-            except BaseException as err:
-                if is_interruption(err) and "number" in current:
-                    put_back(study, current["number"])
-                    raise SelectInterrupted(f"interrupted in trial {current['number']}") from None
-                raise
-        elif TrialState.RUNNING in states:
-            time.sleep(poll_s)
-            optuna.storages.fail_stale_trials(study)
-        else:
-            return
+                current.clear()  # finished: nothing to put back
+            elif TrialState.RUNNING in states:  # others' trials: wait for them, or for them to go stale
+                time.sleep(poll_s)
+                optuna.storages.fail_stale_trials(study)
+            else:
+                return
+    except BaseException as err:
+        if not is_interruption(err):
+            raise
+        if "number" not in current:
+            raise SelectInterrupted("interrupted between trials") from None
+        put_back(study, current["number"])
+        raise SelectInterrupted(f"interrupted in trial {current['number']}") from None
 
 
 def is_interruption(err: BaseException) -> bool:

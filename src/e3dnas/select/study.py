@@ -162,8 +162,13 @@ def finalist_attrs(finalist: Finalist) -> dict[str, Any]:
 
 
 def put_back(study: optuna.Study, trial_number: int) -> None:
-    """Enqueue an interrupted trial again, with the epochs it reported and its rung records."""
+    """Enqueue an interrupted trial again, with the epochs it reported and its rung records (failed
+    first if the interruption left it running; one that finished before it is left as it is)."""
     trial = study.get_trials(deepcopy=True)[trial_number]
+    if trial.state.is_finished() and trial.state != TrialState.FAIL:
+        return
+    if trial.state == TrialState.RUNNING:
+        study.tell(trial_number, state=TrialState.FAIL)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)
         RetryHeartbeatStaleTrialCallback(inherit_intermediate_values=True)(study, trial)
