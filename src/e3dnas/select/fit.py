@@ -7,6 +7,7 @@ a test's stub gives known learning curves instead.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def train_finalist(run: TrialRun) -> Fitted:
     """Train ``run``'s finalist with the train stage, pruned at the rungs."""
     from e3dnas.train.run import train
 
-    cfg = run.training.copy()
+    cfg = copy.deepcopy(run.training)
     cfg.arch_file = str(run.arch_file)
     ref = run.study
     cfg.callbacks.select_rungs = OmegaConf.create(

@@ -6,6 +6,7 @@ writes the final files (each writes the same files from the same study, under th
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from pathlib import Path
@@ -51,7 +52,7 @@ def study_ref(job: SelectJob, home: Path) -> StudyRef:
 def trial_config(job: SelectJob, name: str):
     """The training config of each trial: its wandb runs in one group, the selection's (unless
     ``logger.wandb.group`` names one)."""
-    training = job.training.copy()
+    training = copy.deepcopy(job.training)
     wandb = training.logger.get("wandb")
     if wandb is not None and not wandb.get("group"):
         wandb.group = name
