@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 GROUPS = {
     "e3dnas.search": ("budget", "scorer", "space"),
     "e3dnas.train": ("arch", "dataset", "model", "optim", "trainer", "logger", "callbacks", "experiment"),
+    "e3dnas.select": ("dataset", "model", "optim", "trainer", "logger", "callbacks", "experiment"),
     "e3dnas.evaluate": ("dataset", "trainer", "logger"),
     "e3dnas.export": (),
     "e3dnas.profile": ("budget", "space"),
@@ -31,6 +32,7 @@ GROUPS = {
 SCRIPT = {
     "e3dnas.search": "e3dnas-search",
     "e3dnas.train": "e3dnas-train",
+    "e3dnas.select": "e3dnas-select",
     "e3dnas.evaluate": "e3dnas-evaluate",
     "e3dnas.export": "e3dnas-export",
     "e3dnas.profile": "e3dnas-profile",
@@ -40,6 +42,7 @@ SCRIPT = {
 BAD_VALUE = {
     "e3dnas.search": (["+budget=demo"], "search.seed=abc", "search.seed must be an integer >= 0"),
     "e3dnas.train": (["dataset.root=/data"], "dataset.batch_size=0", "dataset.batch_size must be an integer"),
+    "e3dnas.select": (["run=x"], "select.finalists=0", "select.finalists must be an integer >= 1"),
     "e3dnas.evaluate": (["ckpt=x.ckpt"], "views=all", "views must be one of multi, single"),
     "e3dnas.export": (["ckpt=x.ckpt"], "batch_size=0", "batch_size must be an integer >= 1"),
     "e3dnas.profile": (["+budget=demo"], "threads=0", "threads must be an integer >= 1"),
@@ -49,6 +52,7 @@ BAD_VALUE = {
 MISSING = {
     "e3dnas.search": ([], "no budget given: add +budget=NAME (available: demo,"),
     "e3dnas.train": (["dataset=sthv2"], "dataset.root is missing"),
+    "e3dnas.select": ([], "run is missing"),
     "e3dnas.evaluate": ([], "ckpt is missing"),
     "e3dnas.export": ([], "ckpt is missing"),
     "e3dnas.profile": ([], "no budget given: add +budget=NAME"),
