@@ -25,9 +25,11 @@ from pathlib import Path
 
 import pytest
 
+from processes import PATIENCE_S
+
 DAEMONS = ("munged", "slurmctld", "slurmd")
 CLIENTS = ("sbatch", "srun", "sinfo", "squeue", "scancel")
-START_TIMEOUT_S = 30.0
+START_TIMEOUT_S = PATIENCE_S  # a loaded 2-core CI runner starts the daemons slowly
 PARTITION = "debug"
 
 
@@ -46,7 +48,7 @@ class SlurmCluster:
             jobs[f"{job['ArrayJobId']}_{job['ArrayTaskId']}" if "ArrayJobId" in job else job["JobId"]] = job
         return jobs
 
-    def wait_for_job(self, job_id: str, timeout_s: float = 30.0) -> dict[str, str]:
+    def wait_for_job(self, job_id: str, timeout_s: float = PATIENCE_S) -> dict[str, str]:
         """The record of ``job_id`` once Slurm has written it, a moment after the job's processes exit."""
         deadline = time.monotonic() + timeout_s
         while (job := self.finished_jobs().get(job_id)) is None:
@@ -200,7 +202,7 @@ def running_slurm(root: Path) -> Iterator[SlurmCluster]:
             _stop(procs[name])
 
 
-def _wait_for(path: Path, proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
+def _wait_for(path: Path, proc: subprocess.Popen, timeout_s: float = PATIENCE_S) -> None:
     deadline = time.monotonic() + timeout_s
     while not path.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -54,7 +54,7 @@ def search(*args: str, wait: bool = True):
     cmd = [sys.executable, "-m", "e3dnas.search", *flags, "+budget=demo", "progress=false", *overrides]
     if not wait:
         return start(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    run = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
     return run
 
