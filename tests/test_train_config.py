@@ -55,7 +55,7 @@ def _write_bad_arch(tmp_path: Path) -> Path:
         ),
         (
             ["arch=e3d_s", "dataset.layout=sthv3"],
-            "dataset.layout: unknown layout 'sthv3' (known: sthv1, sthv2, k400, folder;",
+            "dataset.layout: unknown layout 'sthv3' (known: folder, k400, sthv1, sthv2;",
         ),
         (
             ["model=x3d_xs", "model._target_=my.net"],
