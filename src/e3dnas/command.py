@@ -151,9 +151,8 @@ def read_jobs(
         with initialize_config_dir(config_dir=args.config_path or CONF_DIR, version_base="1.3"):
             for job_overrides in sweep_jobs(overrides):
                 cfg = compose(config_name, overrides=job_overrides)
-                task = [o for o in job_overrides if not o.startswith("hydra")]
-                with user_errors():
-                    job = jobs[job_key(cfg)] = read(cfg, task)
+                with user_errors():  # the search path stays in: a reader may compose (a budget's preset)
+                    job = jobs[job_key(cfg)] = read(cfg, job_overrides)
                     if resume is not None and run_dir is not None:
                         resume(job, run_dir)
     except OmegaConfBaseException as err:
