@@ -129,7 +129,7 @@ def test_resume_with_changed_settings_is_refused_naming_them(tmp_path, demo_root
     with pytest.raises(ConfigValueError) as refused:
         train(one_batch_cfg(demo_root, *changed), run_dir)
     message = str(refused.value)
-    assert "dataset.frames (checkpoint 8, now 4); optim.lr (checkpoint 0.003, now 0.5)" in message
+    assert "dataset.frames (checkpoint 8, now 4), optim.lr (checkpoint 0.003, now 0.5)" in message
     assert "max_epochs" not in message
     fed_otherwise = ["trainer.max_epochs=2", "dataset.test_clips=2", "trainer.log_every_n_steps=1"]
     assert train(one_batch_cfg(demo_root, *fed_otherwise), run_dir)["epochs"] == 2

@@ -153,15 +153,14 @@ def read_jobs(
             loader = config_loader(args)
             for job_overrides in sweep_jobs(overrides):
                 cfg = compose(config_name, overrides=job_overrides)
-                task = [o for o in job_overrides if not o.startswith("hydra")]
-                with user_errors():
+                with user_errors():  # the search path stays in: a reader may compose (a budget's preset)
                     check_added_keys(
                         job_overrides,
                         cfg,
                         lambda name: bool(loader_options(loader, args, name)),
                         partial(compose, config_name),
                     )
-                    job = jobs[job_key(cfg)] = read(cfg, task)
+                    job = jobs[job_key(cfg)] = read(cfg, job_overrides)
                     if resume is not None and run_dir is not None:
                         resume(job, run_dir)
     except OmegaConfBaseException as err:
