@@ -65,6 +65,7 @@ def curves_figure(job: SelectJob, result: Outcome):
     """Validation accuracy by epoch per finalist; a pruned one ends in a cross at its last rung, the
     selected one is drawn thick."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for epoch in job.rungs:
@@ -82,6 +83,7 @@ def curves_figure(job: SelectJob, result: Outcome):
         )[0]  # fmt: skip
         ax.plot(epochs[-1], values[-1], "x" if pruned else "o", color=line.get_color(), ms=6)
         ax.annotate(name, (epochs[-1], values[-1]), xytext=(4, 0), textcoords="offset points", fontsize=7)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epochs trained")
     ax.set_ylabel("validation top-1")
     ax.set_title(
