@@ -99,8 +99,9 @@ def read_train(run_dir: Path) -> RunRecord:
         run_dir=str(run_dir),
         budget=results.budget,
         dataset=results.dataset,
-        frames=config.get("dataset", {}).get("frames"),
-        resolution=config.get("dataset", {}).get("resolution"),
+        # the size trained at (a dataset config may leave it to the architecture)
+        frames=results.frames or config.get("dataset", {}).get("frames"),
+        resolution=results.resolution or config.get("dataset", {}).get("resolution"),
         seed=config.get("seed"),
         model=results.arch or results.model,
         scorer=None,
