@@ -34,5 +34,11 @@ def read_checkpoint(path: Path, signature: Mapping[str, Any]) -> dict[str, Any]:
     saved = pickle.loads(path.read_bytes())
     if not isinstance(saved, dict) or "signature" not in saved:
         raise ResumeError(f"{path}: written by an older e3dnas without its settings; start a new search")
-    check_signature(path, saved["signature"], signature, ADVICE)
+    check_signature(path, _settings(saved["signature"]), _settings(signature), ADVICE)
     return saved
+
+
+def _settings(signature: Mapping[str, Any]) -> dict[str, Any]:
+    """The signature as settings: an island's share of the iterations follows from ``search.iterations``
+    and ``search.workers``, both in it, and is named through them."""
+    return {k: v for k, v in signature.items() if k != "iterations"}
