@@ -35,7 +35,7 @@ bench: $(STAMP)
 	@for script in experiments/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 validity: $(STAMP)
-	$(PY) experiments/validity/run.py
+	$(PY) -m experiments.validity.run
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests experiments

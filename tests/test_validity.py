@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from experiments.validity import analyse, jobs, ledger, report, run, sample, tasks
 
 from e3dnas import cost, scores
 from e3dnas.arch import load_arch, save_arch
@@ -20,16 +21,6 @@ from e3dnas.configs import read_conf
 from e3dnas.data.layouts.folder import FolderLayout
 
 ROOT = Path(__file__).resolve().parents[1]
-STUDY = ROOT / "experiments" / "validity"
-sys.path.insert(0, str(STUDY))
-
-import analyse  # noqa: E402
-import jobs  # noqa: E402
-import ledger  # noqa: E402
-import report  # noqa: E402
-import run  # noqa: E402
-import sample  # noqa: E402
-import tasks  # noqa: E402
 
 CORRELATION_COLUMNS = ["sample", "scorer", "tau", "tau_lo", "tau_hi", "rho", "rho_lo", "rho_hi", "n_archs"]
 
@@ -233,7 +224,15 @@ def test_proxy_job_scores_study_architectures_on_real_clips(arid6, tmp_path):
         arch = load_arch(path).with_input(8, 56)
         small.append(save_arch(tmp_path / path.name, arch, name=path.stem))
     out = tmp_path / "naswot.json"
-    command = [sys.executable, str(STUDY / "proxy_scores.py"), "naswot", *map(str, small), "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "experiments.validity.proxy_scores",
+        "naswot",
+        *map(str, small),
+        "--out",
+        str(out),
+    ]
     subprocess.run([*command, "--data-root", str(arid6)], check=True, cwd=ROOT)
     scored = json.loads(out.read_text())
     assert set(scored) == {"e3d_s", "e3d_m"}
@@ -302,7 +301,17 @@ def test_a_small_study_on_real_clips_runs_then_resumes_with_nothing_to_redo(
     if launcher == "slurm":
         request.getfixturevalue("slurm_cluster")  # a running Slurm; SLURM_CONF points at it
     results = tmp_path / "results"
-    command = [sys.executable, str(STUDY / "run.py"), "--tasks", "arid6", "--archs", "3", "--seeds", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "experiments.validity.run",
+        "--tasks",
+        "arid6",
+        "--archs",
+        "3",
+        "--seeds",
+        "1",
+    ]
     command += ["--epochs", "1", "--no-winners", "--resamples", "200", "--results", str(results)]
     command += ["--work", str(tmp_path / "work"), "--arid6", str(arid6), "--launcher", launcher]
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # for the Slurm jobs

@@ -13,12 +13,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ledger import Job, Ledger
 from omegaconf import OmegaConf
-from tasks import Task
+
+from experiments.validity.ledger import Job, Ledger
+from experiments.validity.tasks import Task
 
 ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
 
 #: The study's one training recipe besides the task's data and epochs: the demo's (AdamW, clipping 1.0) at
 #: 8×56² with the demo budget's scale jitter, validated once after the last epoch.
@@ -120,7 +120,7 @@ def proxy_job(
 ) -> Job:
     """One proxy on ``archs``, the data-dependent ones on a batch of the task's training videos."""
     out = settings.work / task.name / f"proxy-{name}.json"
-    command = [sys.executable, str(HERE / "proxy_scores.py"), name, *map(str, archs.values())]
+    command = [sys.executable, "-m", "experiments.validity.proxy_scores", name, *map(str, archs.values())]
     command += ["--out", str(out), "--data-root", str(videos / "train"), "--device", settings.device]
 
     def collect(seconds: float) -> None:

@@ -7,10 +7,9 @@ import json
 import statistics
 from pathlib import Path
 
-from tasks import TASKS
-
 from e3dnas.atomic import atomic_write_text
 from e3dnas.report.tables import markdown_table
+from experiments.validity.tasks import TASKS
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -109,7 +108,7 @@ def write_results(results: Path, tasks: list[str]) -> Path:
         f"{budget['layers']} layers). One recipe: the demo's (AdamW, clipping 1.0) at 8×56², "
         f"{study['seeds']} seeds per architecture; metric: last-epoch val top-1, mean over seeds.",
         "",
-        "    make validity        # = python experiments/validity/run.py (resumable across sessions)",
+        "    make validity        # = python -m experiments.validity.run (resumable across sessions)",
         "",
         "## Tasks",
         "",

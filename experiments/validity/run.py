@@ -1,4 +1,4 @@
-"""Does the score pick better networks?  ``make validity`` or ``python experiments/validity/run.py``
+"""Does the score pick better networks?  ``make validity`` or ``python -m experiments.validity.run``
 
 For each task (camera motion on real footage; arid6's real human actions, tasks.py):
 
@@ -27,26 +27,23 @@ import os
 import platform
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 import torch
-from analyse import correlation_rows, difference_rows, scatter, top_k_rows
-from jobs import Settings, proxy_job, sweep_job, training_job
-from ledger import Job, Ledger, log, run_jobs
-from report import write_results
-from sample import spanning, stratified, visited_architectures
-from tasks import ARID6, TASKS
-from winners import decide
 
 from e3dnas import cost, scores
 from e3dnas.arch import load_arch, save_arch
 from e3dnas.atomic import atomic_write_csv, atomic_write_text
 from e3dnas.budget import Budget
 from e3dnas.configs import read_conf
+from experiments.validity.analyse import correlation_rows, difference_rows, scatter, top_k_rows
+from experiments.validity.jobs import Settings, proxy_job, sweep_job, training_job
+from experiments.validity.ledger import Job, Ledger, log, run_jobs
+from experiments.validity.report import write_results
+from experiments.validity.sample import spanning, stratified, visited_architectures
+from experiments.validity.tasks import ARID6, TASKS
+from experiments.validity.winners import decide
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
