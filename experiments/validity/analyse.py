@@ -16,8 +16,17 @@ from e3dnas.figures import plt, save_png
 
 #: Every scorer the study measures, in the order of its tables.
 SCORERS = ("stentr", "entropy", "params", "flops", "naswot", "synflow", "snip", "grad_norm", "zen", "random")
-#: The samples of the tables: each of run.py's two, and both together.
-SAMPLES = ("range", "near_budget", "all")
+#: The samples of the tables and the networks' samples each is of: run.py's two spanning samples, each and
+#: together (``all``), and the decision regions (region.py), each and together (``region``).
+SAMPLES = {
+    "range": ("range",),
+    "near_budget": ("near_budget",),
+    "all": ("range", "near_budget"),
+    "top-stentr": ("top-stentr",),
+    "top-params": ("top-params",),
+    "top-zen": ("top-zen",),
+    "region": ("top-stentr", "top-params", "top-zen"),
+}
 #: Below this many architectures a rank correlation is not reported.
 MIN_ARCHS = 5
 
@@ -49,7 +58,7 @@ def correlation(x: np.ndarray, y: np.ndarray, resamples: int, seed: int) -> dict
 
 
 def sample_rows(table: list[dict], sample: str) -> list[dict]:
-    return table if sample == "all" else [row for row in table if row["sample"] == sample]
+    return [row for row in table if row["sample"] in SAMPLES[sample]]
 
 
 def scored(rows: list[dict], scorer: str) -> tuple[np.ndarray, np.ndarray]:
@@ -154,7 +163,7 @@ def scatter(table: list[dict], correlations: list[dict], path: Path, title: str)
         -(-len(SCORERS) // columns), columns, figsize=(3.2 * columns, 6.4), sharey=True, squeeze=False
     )
     for ax, scorer in zip(axes.flat, SCORERS, strict=True):
-        for sample, marker in (("range", "o"), ("near_budget", "s")):
+        for sample, marker in (("range", "o"), ("near_budget", "s"), ("region", "^")):
             rows = sample_rows(table, sample)
             x = np.array([row[f"score_{scorer}"] for row in rows], dtype=float)
             y = 100 * np.array([row["val_top1_mean"] for row in rows])

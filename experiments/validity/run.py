@@ -40,6 +40,7 @@ from e3dnas.configs import read_conf
 from experiments.validity.analyse import correlation_rows, difference_rows, scatter, top_k_rows
 from experiments.validity.jobs import Settings, proxy_job, sweep_job, training_job
 from experiments.validity.ledger import Job, Ledger, log, run_jobs
+from experiments.validity.region import REGION_TASKS, REGIONS, region_archs
 from experiments.validity.report import write_results
 from experiments.validity.sample import spanning, stratified, visited_architectures
 from experiments.validity.tasks import ARID6, TASKS
@@ -99,7 +100,7 @@ def study_jobs(
         missing = {a: p for a, p in archs.items() if not proxies.has(a, proxy)}
         if missing:
             jobs.append(proxy_job(task, videos, proxy, missing, proxies, settings))
-    order = sorted(archs, key=lambda a: (a.rsplit("-", 1)[1], a))  # range-00, near_budget-00, range-01 …
+    order = sorted(archs, key=lambda a: (rank_fraction(a, archs), a))  # near_budget-00, range-00, … -01 …
     if settings.launcher == "slurm":
         for seed in range(seeds):
             pending = {a: archs[a] for a in order if not trainings.has(a, seed)}
@@ -113,6 +114,12 @@ def study_jobs(
             if not trainings.has(arch, seed)
         ]
     return jobs
+
+
+def rank_fraction(arch_id: str, archs: dict[str, Path]) -> float:
+    """An id's place in its sample (``top-stentr-007`` of 100: 0.07): samples of any size interleave."""
+    sample, index = arch_id.rsplit("-", 1)
+    return int(index) / sum(a.rsplit("-", 1)[0] == sample for a in archs)
 
 
 def score_table(archs: dict[str, Path], trainings: Ledger, proxies: Ledger, seeds: int) -> list[dict]:
@@ -158,6 +165,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--launcher", choices=("local", "slurm"), default="local", help="where trainings run")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="local jobs at once")
+    parser.add_argument("--threads", type=int, help="torch threads per job (default: cores / jobs)")
+    parser.add_argument(
+        "--regions",
+        nargs="*",
+        choices=[r.scorer for r in REGIONS],
+        default=[r.scorer for r in REGIONS],
+        help=f"decision regions sampled and trained on {', '.join(REGION_TASKS)} (region.py)",
+    )
     parser.add_argument("--arid6", type=Path, default=ARID6, help="the arid6 clips (env E3DNAS_ARID6)")
     parser.add_argument("--results", type=Path, default=HERE / "results", help="tables, figures, ledgers")
     parser.add_argument("--work", type=Path, default=ROOT / "outputs" / "validity", help="runs and data")
@@ -177,10 +192,13 @@ def main() -> None:
         epochs=args.epochs,
         launcher=args.launcher,
         slots=args.jobs,
-        threads=max(1, (os.cpu_count() or 1) // args.jobs) if args.device == "cpu" else 1,
+        threads=args.threads or max(1, (os.cpu_count() or 1) // args.jobs) if args.device == "cpu" else 1,
     )
     budget = Budget.from_config(read_conf("budget", "demo"))
-    archs = study_archs(budget, args.archs, args.results)
+    spread = study_archs(budget, args.archs, args.results)
+    space = budget.space(read_conf("space", "e3d"))
+    regions = region_archs(space, budget, args.results, list(spread.values()), args.regions)
+    archs = {name: spread | regions if name in REGION_TASKS else spread for name in args.tasks}
     ledgers = {
         name: (
             Ledger(args.results / name / "trainings.csv", TRAINING_COLUMNS, ("arch", "seed")),
@@ -195,7 +213,7 @@ def main() -> None:
         jobs = [
             job
             for name in args.tasks
-            for job in study_jobs(name, task_data[name], archs, args.seeds, ledgers[name], settings)
+            for job in study_jobs(name, task_data[name], archs[name], args.seeds, ledgers[name], settings)
         ]
         log(f"{len(jobs)} jobs to run, {settings.slots} at a time with {settings.threads} thread(s) each")
         failures = run_jobs(jobs, settings.slots, settings.threads)
@@ -204,7 +222,7 @@ def main() -> None:
     summary = {}
     for name in args.tasks:
         task, (trainings, proxies), out = TASKS[name], ledgers[name], args.results / name
-        table = score_table(archs, trainings, proxies, args.seeds)
+        table = score_table(archs[name], trainings, proxies, args.seeds)
         correlations = correlation_rows(table, args.resamples)
         write_csv(out / "table.csv", table)
         write_csv(out / "correlations.csv", correlations)
@@ -213,7 +231,11 @@ def main() -> None:
         if table:
             scatter(table, correlations, out / "scatter.png", title=f"{name}: {len(table)} architectures")
         proxy = best_proxy(correlations)
-        if len(table) == len(archs) and proxy and not (args.no_winners or args.analyse_only):
+        if (
+            {row["arch"] for row in table} >= set(spread)
+            and proxy
+            and not (args.no_winners or args.analyse_only)
+        ):
             videos, data = task_data[name]
             rows = decide(task, data, videos, proxy, budget, trainings, out, args.winner_seeds, settings)
             write_csv(out / "winners.csv", rows)
