@@ -203,10 +203,33 @@ def test_a_slurm_study_sweeps_the_missing_architectures_once_per_seed(study):
     assert "trainer.max_epochs=3" in command and "dataset.flip=label_pairs" in command
 
 
+@pytest.fixture(scope="session")
+def ucf9() -> Path:
+    """The 873 real UCF101 clips ``<Class>/v_<Class>_g<NN>_c<MM>.mp4``; missing is a failure, not a skip."""
+    if not (tasks.UCF9 / "Archery").is_dir():
+        pytest.fail(f"{tasks.UCF9}: the ucf9 clips are missing (set E3DNAS_UCF9 to their folder)")
+    return tasks.UCF9
+
+
+def test_ucf9_split_keeps_each_source_video_on_one_side(ucf9, tmp_path):
+    out = tasks.split_folder(ucf9, tmp_path / "videos", tasks.UCF9_SPLIT)
+    sides = {side: list(out.glob(f"{side}/*/*.mp4")) for side in ("train", "val")}
+    groups = {side: {(p.parent.name, p.name.split("_")[-2]) for p in paths} for side, paths in sides.items()}
+    assert len(sides["train"]) + len(sides["val"]) == 873
+    assert not groups["train"] & groups["val"]
+    assert 0.2 <= len(sides["val"]) / 873 <= 0.3
+    assert (
+        {c for c, _ in groups["train"]}
+        == {c for c, _ in groups["val"]}
+        == {p.name for p in ucf9.iterdir() if p.is_dir()}
+    )
+    assert len(groups["train"]) + len(groups["val"]) == 9 * 18
+
+
 def test_arid6_split_is_the_folder_datasets_own_and_idempotent(arid6, tmp_path):
-    out = tasks.split_arid6(arid6, tmp_path / "videos")
+    out = tasks.split_folder(arid6, tmp_path / "videos", tasks.ARID6_SPLIT)
     layout = FolderLayout(
-        arid6, arid6, val_fraction=tasks.ARID6_VAL_FRACTION, split_seed=tasks.ARID6_SPLIT_SEED
+        arid6, arid6, val_fraction=tasks.ARID6_SPLIT.val_fraction, split_seed=tasks.ARID6_SPLIT.seed
     )
     for split in ("train", "val"):
         linked = sorted(str(p.relative_to(out / split)) for p in (out / split).glob("*/*.mp4"))
@@ -214,7 +237,9 @@ def test_arid6_split_is_the_folder_datasets_own_and_idempotent(arid6, tmp_path):
     val, train = list(out.glob("val/*/*.mp4")), list(out.glob("train/*/*.mp4"))
     assert len(val) + len(train) == 150 and len(val) == 6 * 8
     assert not {p.name for p in val} & {p.name for p in train}
-    assert tasks.split_arid6(arid6, out) == out and len(list(out.glob("*/*/*.mp4"))) == 150
+    assert (
+        tasks.split_folder(arid6, out, tasks.ARID6_SPLIT) == out and len(list(out.glob("*/*/*.mp4"))) == 150
+    )
 
 
 def test_proxy_job_scores_study_architectures_on_real_clips(arid6, tmp_path):

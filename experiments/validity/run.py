@@ -43,7 +43,7 @@ from experiments.validity.ledger import Job, Ledger, log, run_jobs
 from experiments.validity.region import REGION_TASKS, REGIONS, region_archs
 from experiments.validity.report import write_results
 from experiments.validity.sample import spanning, stratified, visited_architectures
-from experiments.validity.tasks import ARID6, TASKS
+from experiments.validity.tasks import SOURCES, TASKS
 from experiments.validity.winners import decide
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -157,7 +157,7 @@ def best_proxy(correlations: list[dict]) -> str | None:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=["arid6", "camera"])
+    parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=sorted(TASKS))
     parser.add_argument("--archs", type=int, default=24, help="per sample (two samples)")
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--winner-seeds", type=int, default=3)
@@ -173,7 +173,10 @@ def parse_args() -> argparse.Namespace:
         default=[r.scorer for r in REGIONS],
         help=f"decision regions sampled and trained on {', '.join(REGION_TASKS)} (region.py)",
     )
-    parser.add_argument("--arid6", type=Path, default=ARID6, help="the arid6 clips (env E3DNAS_ARID6)")
+    for name, path in SOURCES.items():
+        parser.add_argument(
+            f"--{name}", type=Path, default=path, help=f"the {name} clips (env E3DNAS_{name.upper()})"
+        )
     parser.add_argument("--results", type=Path, default=HERE / "results", help="tables, figures, ledgers")
     parser.add_argument("--work", type=Path, default=ROOT / "outputs" / "validity", help="runs and data")
     parser.add_argument("--resamples", type=int, default=5000, help="bootstrap resamples")
@@ -207,7 +210,9 @@ def main() -> None:
         for name in args.tasks
     }
     task_data = (
-        {} if args.analyse_only else {name: TASKS[name].data(args.work, args.arid6) for name in args.tasks}
+        {}
+        if args.analyse_only
+        else {name: TASKS[name].data(args.work, getattr(args, name, None)) for name in args.tasks}
     )
     if not args.analyse_only:
         jobs = [
