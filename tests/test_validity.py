@@ -3,6 +3,7 @@ proxies' job, the report, and (slow) a whole small study run twice on real clips
 
 import csv
 import dataclasses
+import itertools
 import json
 import os
 import signal
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from experiments.validity import analyse, jobs, ledger, report, run, sample, tasks
+from experiments.validity import analyse, decision, jobs, ledger, noise, report, run, sample, tasks
+from scipy import stats
 
 from e3dnas import cost, scores
 from e3dnas.arch import load_arch, save_arch
@@ -22,7 +24,10 @@ from e3dnas.data.layouts.folder import FolderLayout
 
 ROOT = Path(__file__).resolve().parents[1]
 
-CORRELATION_COLUMNS = ["sample", "scorer", "tau", "tau_lo", "tau_hi", "rho", "rho_lo", "rho_hi", "n_archs"]
+CORRELATION_COLUMNS = [
+    *("sample", "scorer", "tau", "tau_lo", "tau_hi", "rho", "rho_lo", "rho_hi", "n_archs"),
+    *("seed_tau", "ceiling"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +89,8 @@ def fake_table(n: int = 12) -> list[dict]:
             "score_params": float(-i),
             "score_zen": float(i) if i > 1 else np.nan,
         }
-        rows.append(row | {"val_top1_range": 0.01})
+        seeds = {"val_top1_seed0": i / n - 0.005 * (i % 3), "val_top1_seed1": i / n + 0.005 * (i % 3)}
+        rows.append(row | seeds | {"val_top1_range": 0.01, "flops": 1e8 * (i + 1) / n, "params": 1000 - i})
     return rows
 
 
@@ -92,10 +98,11 @@ def test_correlation_rows_have_the_promised_columns_per_sample_and_scorer():
     rows = analyse.correlation_rows(fake_table(), resamples=200)
     assert all(list(row) == CORRELATION_COLUMNS for row in rows)
     by = {(r["sample"], r["scorer"]): r for r in rows}
-    assert {s for s, _ in by} == {"all", "range", "near_budget"}
+    assert {s for s, _ in by} == {"all", "range", "near_budget"}  # no decision-region network in the table
     assert by["all", "stentr"]["tau"] == pytest.approx(1.0) and by["all", "stentr"]["n_archs"] == 12
     assert by["all", "params"]["rho"] == pytest.approx(-1.0)
     assert by["range", "stentr"]["n_archs"] == 6
+    assert by["all", "stentr"]["seed_tau"] == by["all", "zen"]["seed_tau"] > 0.8  # the sample's, per scorer
     assert by["all", "zen"]["n_archs"] == 10  # measured on the architectures that have its score
     assert ("near_budget", "zen") not in by or by["near_budget", "zen"]["n_archs"] == 5
 
@@ -116,6 +123,66 @@ def test_top_k_overlap_and_top_pick():
     assert rows["all", "params"]["overlap"] == 0
     assert rows["all", "params"]["top_pick_val_top1"] == 0.0
     assert ("range", "stentr") not in rows  # 6 architectures cannot hold two disjoint top 5s
+
+
+def test_noise_ceiling_is_what_a_perfect_score_reaches_with_the_mean_of_noisy_seeds():
+    rng = np.random.default_rng(0)
+    true = rng.normal(size=3000)
+    seeds = true + rng.normal(scale=0.7, size=(2, 3000))
+    seed_tau = float(stats.kendalltau(seeds[0], seeds[1]).statistic)
+    reached = float(stats.kendalltau(true, seeds.mean(axis=0)).statistic)
+    assert noise.noise_ceiling(seed_tau, seeds=2) == pytest.approx(reached, abs=0.02)
+    assert noise.noise_ceiling(1.0, 2) == pytest.approx(1.0)
+    assert noise.noise_ceiling(-0.05, 2) == noise.noise_ceiling(0.0, 2) == 0.0
+    assert seed_tau < noise.noise_ceiling(seed_tau, 2) < noise.noise_ceiling(seed_tau, 3)
+
+
+def test_seed_reliability_compares_seed_0_with_seed_1():
+    table = fake_table()
+    assert noise.seed_reliability(table)["seed_tau"] == pytest.approx(
+        stats.kendalltau([r["val_top1_seed0"] for r in table], [r["val_top1_seed1"] for r in table]).statistic
+    )
+    for row in table:
+        row["val_top1_seed1"] = -row["val_top1_seed0"]
+    assert noise.seed_reliability(table) == {"seed_tau": pytest.approx(-1.0), "ceiling": 0.0}
+    assert np.isnan(noise.seed_reliability(table[:4])["seed_tau"])  # too few networks
+
+
+def test_partial_tau_holds_params_fixed():
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=400)
+    size_only = z + rng.normal(scale=0.1, size=400)  # a score that is #params in disguise
+    assert abs(decision.partial_tau(size_only, z, z + 1e-3 * rng.normal(size=400))) < 0.15
+    x = rng.normal(size=400)  # a score independent of size that explains the rest of accuracy
+    assert decision.partial_tau(x, x + z, z) > stats.kendalltau(x, x + z).statistic > 0.2
+
+
+def test_random_pick_of_k_is_exact():
+    y = np.array([0.3, 0.9, 0.1, 0.5, 0.7, 0.2, 0.8])
+    for k in (1, 3, 5):
+        picks = [max(c) for c in itertools.combinations(y, k)]
+        assert decision.random_pick_best(y, k) == pytest.approx(np.mean(picks))
+        assert decision.random_at_least(y, k, 0.8) == pytest.approx(np.mean([p >= 0.8 for p in picks]))
+
+
+def test_regret_of_a_scorer_that_ranks_by_accuracy_is_zero():
+    rows = {(r["sample"], r["scorer"], r["k"]): r for r in decision.regret_rows(fake_table(24))}
+    perfect, reversed_ = rows["all", "stentr", 3], rows["all", "params", 3]
+    assert perfect["regret"] == 0 and perfect["p_random_as_good"] == pytest.approx(3 / 24)
+    assert reversed_["regret"] == pytest.approx(100 * 21 / 24) and reversed_["p_random_as_good"] == 1.0
+    assert 0 < perfect["random_regret"] < reversed_["regret"]
+    assert ("all", "stentr", 10) in rows and ("range", "stentr", 10) not in rows  # 12 < 2k networks
+
+
+def test_bands_hold_the_networks_of_their_cost():
+    rows = decision.band_rows(fake_table(20), budget_flops=1e8, resamples=100)
+    count = {r["band"]: r["n_archs"] for r in rows if r["scorer"] == "stentr"}
+    assert count == {"0%-50%": 10, "50%-90%": 8}  # 90-100 % holds 2 networks: too few for a τ
+
+
+def test_smallest_detectable_difference_is_2_8_standard_errors():
+    rows = analyse.difference_rows(fake_table(), resamples=300)
+    assert all(r["detectable"] == pytest.approx(2.8 * r["dtau_se"]) and r["dtau_se"] > 0 for r in rows)
 
 
 def test_ledger_keeps_rows_across_instances_and_refuses_other_columns(tmp_path):
@@ -277,6 +344,8 @@ def test_results_md_is_written_from_the_numbers(tmp_path):
     write_rows(results / "arid6" / "correlations.csv", analyse.correlation_rows(fake_table(), resamples=200))
     write_rows(results / "arid6" / "topk.csv", analyse.top_k_rows(fake_table(), k=5))
     write_rows(results / "arid6" / "differences.csv", analyse.difference_rows(fake_table(), resamples=200))
+    write_rows(results / "arid6" / "bands.csv", decision.band_rows(fake_table(), 1e8, resamples=100))
+    write_rows(results / "arid6" / "partial.csv", decision.partial_rows(fake_table(), resamples=100))
     write_rows(
         results / "arid6" / "winners.csv",
         [
@@ -304,6 +373,7 @@ def test_results_md_is_written_from_the_numbers(tmp_path):
         "tasks": {"arid6": {"epochs": 12}},
     }
     (results / "study.json").write_text(json.dumps(study))
+    (tmp_path / "plan.md").write_text("## Plan\nplanned")
     (tmp_path / "reading.md").write_text("## Reading\nhand-written")
     text = report.write_results(results, ["arid6"]).read_text()
     assert "| stentr | +1.00 [+1.00, +1.00] (12) |" in text
@@ -312,7 +382,11 @@ def test_results_md_is_written_from_the_numbers(tmp_path):
     assert "| search-stentr | 0.0998 | 870144 | 80.0 ± 5.0 |" in text
     assert "| arid6 | training | 30.00 | 1 | 0.01 |" in text
     assert "* **arid6** (12 epochs): 6 real human actions" in text
-    assert "![arid6](results/arid6/scatter.png)" in text and text.endswith("hand-written")
+    assert "![arid6](results/arid6/scatter.png)" in text and text.endswith(
+        "planned\n\n## Reading\nhand-written"
+    )
+    assert "| arid6 | all | 12 | +1.00 | 1.00 | repeats |" in text  # seed-to-seed τ and its ceiling
+    assert "| scorer | 0%-50% of the budget |" in text and "| stentr | +1.00 [+1.00, +1.00] (6) |" in text
 
 
 @pytest.mark.slow

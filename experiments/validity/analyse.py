@@ -13,11 +13,15 @@ import numpy as np
 from scipy import stats
 
 from e3dnas.figures import plt, save_png
+from experiments.validity.noise import MIN_ARCHS, seed_reliability
 
 #: Every scorer the study measures, in the order of its tables.
 SCORERS = ("stentr", "entropy", "params", "flops", "naswot", "synflow", "snip", "grad_norm", "zen", "random")
 #: The samples of the tables and the networks' samples each is of: run.py's two spanning samples, each and
 #: together (``all``), and the decision regions (region.py), each and together (``region``).
+#: 80 % power at a two-sided α of 0.05 (z 0.975 + z 0.8 = 1.96 + 0.84): the smallest Δτ a study detects is
+#: this many standard errors of its paired bootstrap.
+DETECTABLE_SE = 2.8
 SAMPLES = {
     "range": ("range",),
     "near_budget": ("near_budget",),
@@ -27,8 +31,6 @@ SAMPLES = {
     "top-zen": ("top-zen",),
     "region": ("top-stentr", "top-params", "top-zen"),
 }
-#: Below this many architectures a rank correlation is not reported.
-MIN_ARCHS = 5
 
 
 def _kendall(x, y):
@@ -70,16 +72,20 @@ def scored(rows: list[dict], scorer: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def correlation_rows(table: list[dict], resamples: int) -> list[dict]:
-    """correlations.csv: ``sample,scorer,tau,tau_lo,tau_hi,rho,rho_lo,rho_hi,n_archs``."""
+    """correlations.csv: ``sample,scorer,tau,tau_lo,tau_hi,rho,rho_lo,rho_hi,n_archs,seed_tau,ceiling``:
+    the last two are the sample's (noise.py), the same for every scorer."""
     rows = []
     for sample in SAMPLES:
+        members = sample_rows(table, sample)
+        noise = seed_reliability(members)
         for scorer in SCORERS:
-            x, y = scored(sample_rows(table, sample), scorer)
+            x, y = scored(members, scorer)
             if len(x) >= MIN_ARCHS:
                 rows.append(
                     {"sample": sample, "scorer": scorer}
                     | correlation(x, y, resamples, seed=0)
                     | {"n_archs": len(x)}
+                    | noise
                 )
     return rows
 
@@ -107,7 +113,7 @@ def difference_rows(table: list[dict], resamples: int, baseline: str = "params")
             def gap(x, b, y):
                 return _kendall(x, y) - _kendall(b, y)
 
-            ci = stats.bootstrap(
+            boot = stats.bootstrap(
                 (x, b, y),
                 gap,
                 paired=True,
@@ -115,7 +121,8 @@ def difference_rows(table: list[dict], resamples: int, baseline: str = "params")
                 n_resamples=resamples,
                 method="percentile",
                 random_state=0,
-            ).confidence_interval
+            )
+            ci = boot.confidence_interval
             rows.append(
                 {
                     "sample": sample,
@@ -124,6 +131,8 @@ def difference_rows(table: list[dict], resamples: int, baseline: str = "params")
                     "dtau": float(gap(x, b, y)),
                     "dtau_lo": float(ci.low),
                     "dtau_hi": float(ci.high),
+                    "dtau_se": float(boot.standard_error),
+                    "detectable": DETECTABLE_SE * float(boot.standard_error),
                     "n_archs": len(keep),
                 }
             )

@@ -38,6 +38,7 @@ from e3dnas.atomic import atomic_write_csv, atomic_write_text
 from e3dnas.budget import Budget
 from e3dnas.configs import read_conf
 from experiments.validity.analyse import correlation_rows, difference_rows, scatter, top_k_rows
+from experiments.validity.decision import band_rows, partial_rows, regret_rows
 from experiments.validity.jobs import Settings, proxy_job, sweep_job, training_job
 from experiments.validity.ledger import Job, Ledger, log, run_jobs
 from experiments.validity.region import REGION_TASKS, REGIONS, region_archs
@@ -209,10 +210,12 @@ def main() -> None:
         )
         for name in args.tasks
     }
+    sources = {name: getattr(args, name, None) for name in args.tasks}
+    for name, source in sources.items():
+        if source is not None and not source.is_dir() and not args.analyse_only:
+            raise SystemExit(f"{source}: the {name} clips are not there (--{name} or E3DNAS_{name.upper()})")
     task_data = (
-        {}
-        if args.analyse_only
-        else {name: TASKS[name].data(args.work, getattr(args, name, None)) for name in args.tasks}
+        {} if args.analyse_only else {name: TASKS[name].data(args.work, sources[name]) for name in args.tasks}
     )
     if not args.analyse_only:
         jobs = [
@@ -233,6 +236,9 @@ def main() -> None:
         write_csv(out / "correlations.csv", correlations)
         write_csv(out / "differences.csv", difference_rows(table, args.resamples))
         write_csv(out / "topk.csv", top_k_rows(table, k=5))
+        write_csv(out / "bands.csv", band_rows(table, budget.flops, args.resamples))
+        write_csv(out / "partial.csv", partial_rows(table, args.resamples))
+        write_csv(out / "regret.csv", regret_rows(table))
         if table:
             scatter(table, correlations, out / "scatter.png", title=f"{name}: {len(table)} architectures")
         proxy = best_proxy(correlations)
