@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from experiments.validity import analyse, decision, jobs, ledger, noise, report, run, sample, tasks
+from experiments.validity import analyse, decision, jobs, ledger, noise, report, routes, run, sample, tasks
 from scipy import stats
 
 from e3dnas import cost, scores
@@ -276,6 +276,59 @@ def ucf9() -> Path:
     if not (tasks.UCF9 / "Archery").is_dir():
         pytest.fail(f"{tasks.UCF9}: the ucf9 clips are missing (set E3DNAS_UCF9 to their folder)")
     return tasks.UCF9
+
+
+def test_route_b_runs_select_on_the_search_with_the_study_recipe(study, tmp_path):
+    _, _, settings = study
+    task = tasks.TASKS["camera"]
+    command = routes.select_command(tmp_path / "search", task, tmp_path / "data", tmp_path / "sel", settings)
+    assert command[1:4] == ["-m", "e3dnas.select", f"run={tmp_path / 'search'}"]
+    assert f"dataset.root={tmp_path / 'data'}" in command and "trainer.max_epochs=5" in command
+    assert (
+        f"select.finalists={routes.FINALISTS}" in command and f"hydra.run.dir={tmp_path / 'sel'}" in command
+    )
+    assert not [c for c in command if "check_val_every_n_epoch" in c]  # select validates every epoch
+
+
+def test_route_c_draws_a_network_near_the_budget(visited):
+    budget, _, _ = visited
+    space = budget.space(read_conf("space", "e3d"))
+    picks = [routes.random_near_budget(space, budget, seed, iterations=4000) for seed in (0, 1)]
+    assert all(0.9 * budget.flops <= cost.cost(a).flops <= budget.flops for a in picks)
+    assert repr(picks[0]) != repr(picks[1])
+    assert repr(routes.random_near_budget(space, budget, 0, iterations=4000)) == repr(picks[0])
+
+
+def test_rung_trainings_run_one_epoch_beside_the_full_recipe(study):
+    archs, (trainings, _), settings = study
+    rungs = ledger.Ledger(trainings.path.with_name("rungs1.csv"), run.TRAINING_COLUMNS, ("arch", "seed"))
+    made = routes.rung_jobs(tasks.TASKS["camera"], Path("data"), archs, rungs, settings)
+    assert len(made) == 2 and all("trainer.max_epochs=1" in job.command for job in made)
+    run_dirs = {c for job in made for c in job.command if c.startswith("hydra.run.dir=")}
+    assert run_dirs == {
+        f"hydra.run.dir={settings.work / 'camera' / 'runs' / f'rung1-{a}-seed0'}" for a in archs
+    }
+
+
+def test_routes_table_averages_picks_over_search_seeds(tmp_path):
+    trainings = ledger.Ledger(tmp_path / "trainings.csv", run.TRAINING_COLUMNS, ("arch", "seed"))
+    for label, accuracies in {
+        "route-a-s0": (0.8, 0.9),
+        "route-a-s1": (0.6, 0.7),
+        "x3d-w1.45": (0.5, 0.6),
+    }.items():
+        for seed, top1 in enumerate(accuracies):
+            trainings.add(
+                {"arch": label, "seed": seed, "val_top1": top1, "seconds": 1, "device": "cpu", "commit": "c"}
+            )
+    chosen = {
+        label: ROOT / "conf" / "arch" / "e3d_s.yaml" for label in ("route-a-s0", "route-a-s1", "route-c-s0")
+    }
+    rows = {r["route"]: r for r in routes.route_rows(trainings, chosen, seeds=2)}
+    assert set(rows) == {"a", "d"}  # route (c)'s pick is not trained yet
+    assert rows["a"]["val_top1_mean"] == pytest.approx(75.0) and rows["a"]["picks"] == 2
+    assert rows["a"]["val_top1_sd"] == pytest.approx(np.std([85.0, 65.0], ddof=1))
+    assert rows["d"]["val_top1_mean"] == pytest.approx(55.0) and rows["d"]["over"] == "training seeds"
 
 
 def test_ucf9_split_keeps_each_source_video_on_one_side(ucf9, tmp_path):

@@ -79,11 +79,18 @@ def training_row(label: str, seed: int, run_dir: Path, seconds: float, settings:
 
 
 def training_job(
-    task: Task, data: Path, label: str, seed: int, model: list[str], ledger: Ledger, settings: Settings
+    task: Task,
+    data: Path,
+    label: str,
+    seed: int,
+    model: list[str],
+    ledger: Ledger,
+    settings: Settings,
+    run_name: str | None = None,
 ) -> Job:
     """One training of ``label`` (a study architecture or contender) with ``seed``; a killed one continues
-    from its last checkpoint when run again (same run dir)."""
-    run_dir = settings.work / task.name / "runs" / f"{label}-seed{seed}"
+    from its last checkpoint when run again (same run dir, ``<run_name or label>-seed<seed>``)."""
+    run_dir = settings.work / task.name / "runs" / f"{run_name or label}-seed{seed}"
     command = [sys.executable, "-m", "e3dnas.train", *model, *training_overrides(task, data, settings)]
     command += [f"seed={seed}", f"hydra.run.dir={run_dir}"]
 

@@ -69,11 +69,17 @@ def top_region(
 
 
 def region_archs(
-    space: SearchSpace, budget: Budget, results: Path, earlier: list[Path], scorers: list[str]
+    space: SearchSpace,
+    budget: Budget,
+    results: Path,
+    earlier: list[Path],
+    scorers: list[str],
+    draw_missing: bool,
 ) -> dict[str, Path]:
     """The networks of the regions of ``scorers`` by id (``top-stentr-000`` …), each region drawn once and
     then read from results/archs/; none is one of the ``earlier`` samples' or an earlier region's (in
-    REGIONS' order), so a region added later draws the same networks as one drawn with the others.
+    REGIONS' order), so a region added later draws the same networks as one drawn with the others. A
+    region not drawn yet is left out unless ``draw_missing``.
     ``results/archs/regions.json`` records each search's visited count, region size and score range."""
     folder = results / "archs"
     record = folder / "regions.json"
@@ -83,7 +89,7 @@ def region_archs(
     for region in REGIONS:
         files = {arch_id: folder / f"{arch_id}.yaml" for arch_id in region.ids()}
         if not all(path.exists() for path in files.values()):
-            if region.scorer not in scorers:
+            if region.scorer not in scorers or not draw_missing:
                 continue
             provenance[region.sample] = draw(region, space, budget, drawn, files)
             atomic_write_text(record, json.dumps(provenance, indent=1))

@@ -43,6 +43,16 @@ from experiments.validity.jobs import Settings, proxy_job, sweep_job, training_j
 from experiments.validity.ledger import Job, Ledger, log, run_jobs
 from experiments.validity.region import REGION_TASKS, REGIONS, region_archs
 from experiments.validity.report import write_results
+from experiments.validity.routes import (
+    ROUTES,
+    RUNG_EPOCHS,
+    picks,
+    route_jobs,
+    route_rows,
+    rung_fidelity,
+    rung_jobs,
+    saved_picks,
+)
 from experiments.validity.sample import spanning, stratified, visited_architectures
 from experiments.validity.tasks import SOURCES, TASKS
 from experiments.validity.winners import decide
@@ -183,6 +193,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--resamples", type=int, default=5000, help="bootstrap resamples")
     parser.add_argument("--analyse-only", action="store_true", help="tables and figures from the ledgers")
     parser.add_argument("--no-winners", action="store_true", help="stop after the correlation trainings")
+    parser.add_argument(
+        "--routes", nargs="*", choices=ROUTES, default=[], help="routes to a network (routes.py)"
+    )
+    parser.add_argument("--search-seeds", type=int, default=5, help="search seeds per route")
+    parser.add_argument("--route-seeds", type=int, default=3, help="training seeds per route's pick")
+    parser.add_argument("--rungs", action="store_true", help="1-epoch trainings of the spanning networks")
     return parser.parse_args()
 
 
@@ -201,13 +217,19 @@ def main() -> None:
     budget = Budget.from_config(read_conf("budget", "demo"))
     spread = study_archs(budget, args.archs, args.results)
     space = budget.space(read_conf("space", "e3d"))
-    regions = region_archs(space, budget, args.results, list(spread.values()), args.regions)
+    regions = region_archs(
+        space, budget, args.results, list(spread.values()), args.regions, draw_missing=not args.analyse_only
+    )
     archs = {name: spread | regions if name in REGION_TASKS else spread for name in args.tasks}
     ledgers = {
         name: (
             Ledger(args.results / name / "trainings.csv", TRAINING_COLUMNS, ("arch", "seed")),
             Ledger(args.results / name / "proxy_scores.csv", PROXY_COLUMNS, ("arch", "scorer")),
         )
+        for name in args.tasks
+    }
+    rungs = {
+        name: Ledger(args.results / name / f"rungs{RUNG_EPOCHS}.csv", TRAINING_COLUMNS, ("arch", "seed"))
         for name in args.tasks
     }
     sources = {name: getattr(args, name, None) for name in args.tasks}
@@ -217,12 +239,21 @@ def main() -> None:
     task_data = (
         {} if args.analyse_only else {name: TASKS[name].data(args.work, sources[name]) for name in args.tasks}
     )
+    chosen: dict[str, dict[str, Path]] = {name: {} for name in args.tasks}
     if not args.analyse_only:
         jobs = [
             job
             for name in args.tasks
             for job in study_jobs(name, task_data[name], archs[name], args.seeds, ledgers[name], settings)
         ]
+        for name in args.tasks if args.rungs else []:
+            jobs += rung_jobs(TASKS[name], task_data[name][1], spread, rungs[name], settings)
+        for name in args.tasks if args.routes else []:
+            task, data = TASKS[name], task_data[name][1]
+            chosen[name] = picks(
+                task, data, space, budget, args.routes, args.search_seeds, args.results, settings
+            )
+            jobs += route_jobs(task, data, chosen[name], args.route_seeds, ledgers[name][0], settings)
         log(f"{len(jobs)} jobs to run, {settings.slots} at a time with {settings.threads} thread(s) each")
         failures = run_jobs(jobs, settings.slots, settings.threads)
         if failures:
@@ -239,6 +270,9 @@ def main() -> None:
         write_csv(out / "bands.csv", band_rows(table, budget.flops, args.resamples))
         write_csv(out / "partial.csv", partial_rows(table, args.resamples))
         write_csv(out / "regret.csv", regret_rows(table))
+        picked = chosen[name] or saved_picks(args.results, name)
+        write_csv(out / "routes.csv", route_rows(trainings, picked, args.route_seeds))
+        fidelity = rung_fidelity(rungs[name], table)
         if table:
             scatter(table, correlations, out / "scatter.png", title=f"{name}: {len(table)} architectures")
         proxy = best_proxy(correlations)
@@ -251,6 +285,7 @@ def main() -> None:
             rows = decide(task, data, videos, proxy, budget, trainings, out, args.winner_seeds, settings)
             write_csv(out / "winners.csv", rows)
         summary[name] = {"archs": len(table), "best_proxy": proxy, "epochs": args.epochs or task.epochs}
+        summary[name] |= {"rung_fidelity": fidelity} if fidelity else {}
     study = {
         "commit": settings.commit,
         "machine": machine(args.device),
