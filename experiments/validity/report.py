@@ -89,6 +89,20 @@ def winners_table(task: str, results: Path) -> str | None:
     )
 
 
+def routes_table(task: str, results: Path) -> str | None:
+    rows = read_csv(results / task / "routes.csv")
+    cells = [
+        [
+            r["route"],
+            r["picks"],
+            f"{float(r['val_top1_mean']):.1f} ± {float(r['val_top1_sd']):.1f}",
+            r["over"],
+        ]
+        for r in rows
+    ]
+    return markdown_table(["route", "picks trained", "val top-1 (%)", "sd over"], cells) if rows else None
+
+
 def top_k_table(task: str, results: Path) -> str:
     rows = [r for r in read_csv(results / task / "topk.csv") if r["sample"] == "all"]
     cells = [
@@ -265,6 +279,13 @@ def write_results(results: Path, tasks: list[str]) -> Path:
         table = winners_table(task, results)
         if table:
             text += ["", "Search winners under the same budget, and X3D at the same conv FLOPs:", "", table]
+        routes = routes_table(task, results)
+        if routes:
+            text += ["", "Routes to a network (routes.py), val top-1 % mean ± sd:", "", routes]
+        fidelity = study["tasks"].get(task, {}).get("rung_fidelity")
+        if fidelity:
+            text += ["", f"Rung fidelity: τ(1-epoch accuracy, full recipe) = {fidelity['tau']:+.2f} over "]
+            text[-1] += f"{fidelity['n_archs']} networks."
         text += ["", f"Every number: results/{task}/ (table.csv, correlations.csv, topk.csv, the ledgers)."]
     text += ["", "## Cost", "", cost_table(tasks, results)]
     for hand_written in ("plan.md", "reading.md"):
