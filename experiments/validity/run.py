@@ -217,8 +217,17 @@ def main() -> None:
     budget = Budget.from_config(read_conf("budget", "demo"))
     spread = study_archs(budget, args.archs, args.results)
     space = budget.space(read_conf("space", "e3d"))
-    regions = region_archs(
-        space, budget, args.results, list(spread.values()), args.regions, draw_missing=not args.analyse_only
+    regions = (
+        region_archs(
+            space,
+            budget,
+            args.results,
+            list(spread.values()),
+            args.regions,
+            draw_missing=not args.analyse_only,
+        )
+        if set(REGION_TASKS) & set(args.tasks)
+        else {}
     )
     archs = {name: spread | regions if name in REGION_TASKS else spread for name in args.tasks}
     ledgers = {
