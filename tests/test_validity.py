@@ -3,6 +3,7 @@ proxies' job, the report, and (slow) a whole small study run twice on real clips
 
 import csv
 import dataclasses
+import itertools
 import json
 import os
 import signal
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from experiments.validity import analyse, decision, jobs, ledger, noise, report, routes, run, sample, tasks
+from scipy import stats
 
 from e3dnas import cost, scores
 from e3dnas.arch import load_arch, save_arch
@@ -20,18 +23,11 @@ from e3dnas.configs import read_conf
 from e3dnas.data.layouts.folder import FolderLayout
 
 ROOT = Path(__file__).resolve().parents[1]
-STUDY = ROOT / "experiments" / "validity"
-sys.path.insert(0, str(STUDY))
 
-import analyse  # noqa: E402
-import jobs  # noqa: E402
-import ledger  # noqa: E402
-import report  # noqa: E402
-import run  # noqa: E402
-import sample  # noqa: E402
-import tasks  # noqa: E402
-
-CORRELATION_COLUMNS = ["sample", "scorer", "tau", "tau_lo", "tau_hi", "rho", "rho_lo", "rho_hi", "n_archs"]
+CORRELATION_COLUMNS = [
+    *("sample", "scorer", "tau", "tau_lo", "tau_hi", "rho", "rho_lo", "rho_hi", "n_archs"),
+    *("seed_tau", "ceiling"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +89,8 @@ def fake_table(n: int = 12) -> list[dict]:
             "score_params": float(-i),
             "score_zen": float(i) if i > 1 else np.nan,
         }
-        rows.append(row | {"val_top1_range": 0.01})
+        seeds = {"val_top1_seed0": i / n - 0.005 * (i % 3), "val_top1_seed1": i / n + 0.005 * (i % 3)}
+        rows.append(row | seeds | {"val_top1_range": 0.01, "flops": 1e8 * (i + 1) / n, "params": 1000 - i})
     return rows
 
 
@@ -101,10 +98,11 @@ def test_correlation_rows_have_the_promised_columns_per_sample_and_scorer():
     rows = analyse.correlation_rows(fake_table(), resamples=200)
     assert all(list(row) == CORRELATION_COLUMNS for row in rows)
     by = {(r["sample"], r["scorer"]): r for r in rows}
-    assert {s for s, _ in by} == {"all", "range", "near_budget"}
+    assert {s for s, _ in by} == {"all", "range", "near_budget"}  # no decision-region network in the table
     assert by["all", "stentr"]["tau"] == pytest.approx(1.0) and by["all", "stentr"]["n_archs"] == 12
     assert by["all", "params"]["rho"] == pytest.approx(-1.0)
     assert by["range", "stentr"]["n_archs"] == 6
+    assert by["all", "stentr"]["seed_tau"] == by["all", "zen"]["seed_tau"] > 0.8  # the sample's, per scorer
     assert by["all", "zen"]["n_archs"] == 10  # measured on the architectures that have its score
     assert ("near_budget", "zen") not in by or by["near_budget", "zen"]["n_archs"] == 5
 
@@ -125,6 +123,66 @@ def test_top_k_overlap_and_top_pick():
     assert rows["all", "params"]["overlap"] == 0
     assert rows["all", "params"]["top_pick_val_top1"] == 0.0
     assert ("range", "stentr") not in rows  # 6 architectures cannot hold two disjoint top 5s
+
+
+def test_noise_ceiling_is_what_a_perfect_score_reaches_with_the_mean_of_noisy_seeds():
+    rng = np.random.default_rng(0)
+    true = rng.normal(size=3000)
+    seeds = true + rng.normal(scale=0.7, size=(2, 3000))
+    seed_tau = float(stats.kendalltau(seeds[0], seeds[1]).statistic)
+    reached = float(stats.kendalltau(true, seeds.mean(axis=0)).statistic)
+    assert noise.noise_ceiling(seed_tau, seeds=2) == pytest.approx(reached, abs=0.02)
+    assert noise.noise_ceiling(1.0, 2) == pytest.approx(1.0)
+    assert noise.noise_ceiling(-0.05, 2) == noise.noise_ceiling(0.0, 2) == 0.0
+    assert seed_tau < noise.noise_ceiling(seed_tau, 2) < noise.noise_ceiling(seed_tau, 3)
+
+
+def test_seed_reliability_compares_seed_0_with_seed_1():
+    table = fake_table()
+    assert noise.seed_reliability(table)["seed_tau"] == pytest.approx(
+        stats.kendalltau([r["val_top1_seed0"] for r in table], [r["val_top1_seed1"] for r in table]).statistic
+    )
+    for row in table:
+        row["val_top1_seed1"] = -row["val_top1_seed0"]
+    assert noise.seed_reliability(table) == {"seed_tau": pytest.approx(-1.0), "ceiling": 0.0}
+    assert np.isnan(noise.seed_reliability(table[:4])["seed_tau"])  # too few networks
+
+
+def test_partial_tau_holds_params_fixed():
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=400)
+    size_only = z + rng.normal(scale=0.1, size=400)  # a score that is #params in disguise
+    assert abs(decision.partial_tau(size_only, z, z + 1e-3 * rng.normal(size=400))) < 0.15
+    x = rng.normal(size=400)  # a score independent of size that explains the rest of accuracy
+    assert decision.partial_tau(x, x + z, z) > stats.kendalltau(x, x + z).statistic > 0.2
+
+
+def test_random_pick_of_k_is_exact():
+    y = np.array([0.3, 0.9, 0.1, 0.5, 0.7, 0.2, 0.8])
+    for k in (1, 3, 5):
+        picks = [max(c) for c in itertools.combinations(y, k)]
+        assert decision.random_pick_best(y, k) == pytest.approx(np.mean(picks))
+        assert decision.random_at_least(y, k, 0.8) == pytest.approx(np.mean([p >= 0.8 for p in picks]))
+
+
+def test_regret_of_a_scorer_that_ranks_by_accuracy_is_zero():
+    rows = {(r["sample"], r["scorer"], r["k"]): r for r in decision.regret_rows(fake_table(24))}
+    perfect, reversed_ = rows["all", "stentr", 3], rows["all", "params", 3]
+    assert perfect["regret"] == 0 and perfect["p_random_as_good"] == pytest.approx(3 / 24)
+    assert reversed_["regret"] == pytest.approx(100 * 21 / 24) and reversed_["p_random_as_good"] == 1.0
+    assert 0 < perfect["random_regret"] < reversed_["regret"]
+    assert ("all", "stentr", 10) in rows and ("range", "stentr", 10) not in rows  # 12 < 2k networks
+
+
+def test_bands_hold_the_networks_of_their_cost():
+    rows = decision.band_rows(fake_table(20), budget_flops=1e8, resamples=100)
+    count = {r["band"]: r["n_archs"] for r in rows if r["scorer"] == "stentr"}
+    assert count == {"0%-50%": 10, "50%-90%": 8}  # 90-100 % holds 2 networks: too few for a τ
+
+
+def test_smallest_detectable_difference_is_2_8_standard_errors():
+    rows = analyse.difference_rows(fake_table(), resamples=300)
+    assert all(r["detectable"] == pytest.approx(2.8 * r["dtau_se"]) and r["dtau_se"] > 0 for r in rows)
 
 
 def test_ledger_keeps_rows_across_instances_and_refuses_other_columns(tmp_path):
@@ -212,10 +270,86 @@ def test_a_slurm_study_sweeps_the_missing_architectures_once_per_seed(study):
     assert "trainer.max_epochs=3" in command and "dataset.flip=label_pairs" in command
 
 
+@pytest.fixture(scope="session")
+def ucf9() -> Path:
+    """The 873 real UCF101 clips ``<Class>/v_<Class>_g<NN>_c<MM>.mp4``; missing is a failure, not a skip."""
+    if not (tasks.UCF9 / "Archery").is_dir():
+        pytest.fail(f"{tasks.UCF9}: the ucf9 clips are missing (set E3DNAS_UCF9 to their folder)")
+    return tasks.UCF9
+
+
+def test_route_b_runs_select_on_the_search_with_the_study_recipe(study, tmp_path):
+    _, _, settings = study
+    task = tasks.TASKS["camera"]
+    command = routes.select_command(tmp_path / "search", task, tmp_path / "data", tmp_path / "sel", settings)
+    assert command[1:4] == ["-m", "e3dnas.select", f"run={tmp_path / 'search'}"]
+    assert f"dataset.root={tmp_path / 'data'}" in command and "trainer.max_epochs=5" in command
+    assert (
+        f"select.finalists={routes.FINALISTS}" in command and f"hydra.run.dir={tmp_path / 'sel'}" in command
+    )
+    assert not [c for c in command if "check_val_every_n_epoch" in c]  # select validates every epoch
+
+
+def test_route_c_draws_a_network_near_the_budget(visited):
+    budget, _, _ = visited
+    space = budget.space(read_conf("space", "e3d"))
+    picks = [routes.random_near_budget(space, budget, seed, iterations=4000) for seed in (0, 1)]
+    assert all(0.9 * budget.flops <= cost.cost(a).flops <= budget.flops for a in picks)
+    assert repr(picks[0]) != repr(picks[1])
+    assert repr(routes.random_near_budget(space, budget, 0, iterations=4000)) == repr(picks[0])
+
+
+def test_rung_trainings_run_one_epoch_beside_the_full_recipe(study):
+    archs, (trainings, _), settings = study
+    rungs = ledger.Ledger(trainings.path.with_name("rungs1.csv"), run.TRAINING_COLUMNS, ("arch", "seed"))
+    made = routes.rung_jobs(tasks.TASKS["camera"], Path("data"), archs, rungs, settings)
+    assert len(made) == 2 and all("trainer.max_epochs=1" in job.command for job in made)
+    run_dirs = {c for job in made for c in job.command if c.startswith("hydra.run.dir=")}
+    assert run_dirs == {
+        f"hydra.run.dir={settings.work / 'camera' / 'runs' / f'rung1-{a}-seed0'}" for a in archs
+    }
+
+
+def test_routes_table_averages_picks_over_search_seeds(tmp_path):
+    trainings = ledger.Ledger(tmp_path / "trainings.csv", run.TRAINING_COLUMNS, ("arch", "seed"))
+    for label, accuracies in {
+        "route-a-s0": (0.8, 0.9),
+        "route-a-s1": (0.6, 0.7),
+        "x3d-w1.45": (0.5, 0.6),
+    }.items():
+        for seed, top1 in enumerate(accuracies):
+            trainings.add(
+                {"arch": label, "seed": seed, "val_top1": top1, "seconds": 1, "device": "cpu", "commit": "c"}
+            )
+    chosen = {
+        label: ROOT / "conf" / "arch" / "e3d_s.yaml" for label in ("route-a-s0", "route-a-s1", "route-c-s0")
+    }
+    rows = {r["route"]: r for r in routes.route_rows(trainings, chosen, seeds=2)}
+    assert set(rows) == {"a", "d"}  # route (c)'s pick is not trained yet
+    assert rows["a"]["val_top1_mean"] == pytest.approx(75.0) and rows["a"]["picks"] == 2
+    assert rows["a"]["val_top1_sd"] == pytest.approx(np.std([85.0, 65.0], ddof=1))
+    assert rows["d"]["val_top1_mean"] == pytest.approx(55.0) and rows["d"]["over"] == "training seeds"
+
+
+def test_ucf9_split_keeps_each_source_video_on_one_side(ucf9, tmp_path):
+    out = tasks.split_folder(ucf9, tmp_path / "videos", tasks.UCF9_SPLIT)
+    sides = {side: list(out.glob(f"{side}/*/*.mp4")) for side in ("train", "val")}
+    groups = {side: {(p.parent.name, p.name.split("_")[-2]) for p in paths} for side, paths in sides.items()}
+    assert len(sides["train"]) + len(sides["val"]) == 873
+    assert not groups["train"] & groups["val"]
+    assert 0.2 <= len(sides["val"]) / 873 <= 0.3
+    assert (
+        {c for c, _ in groups["train"]}
+        == {c for c, _ in groups["val"]}
+        == {p.name for p in ucf9.iterdir() if p.is_dir()}
+    )
+    assert len(groups["train"]) + len(groups["val"]) == 9 * 18
+
+
 def test_arid6_split_is_the_folder_datasets_own_and_idempotent(arid6, tmp_path):
-    out = tasks.split_arid6(arid6, tmp_path / "videos")
+    out = tasks.split_folder(arid6, tmp_path / "videos", tasks.ARID6_SPLIT)
     layout = FolderLayout(
-        arid6, arid6, val_fraction=tasks.ARID6_VAL_FRACTION, split_seed=tasks.ARID6_SPLIT_SEED
+        arid6, arid6, val_fraction=tasks.ARID6_SPLIT.val_fraction, split_seed=tasks.ARID6_SPLIT.seed
     )
     for split in ("train", "val"):
         linked = sorted(str(p.relative_to(out / split)) for p in (out / split).glob("*/*.mp4"))
@@ -223,7 +357,9 @@ def test_arid6_split_is_the_folder_datasets_own_and_idempotent(arid6, tmp_path):
     val, train = list(out.glob("val/*/*.mp4")), list(out.glob("train/*/*.mp4"))
     assert len(val) + len(train) == 150 and len(val) == 6 * 8
     assert not {p.name for p in val} & {p.name for p in train}
-    assert tasks.split_arid6(arid6, out) == out and len(list(out.glob("*/*/*.mp4"))) == 150
+    assert (
+        tasks.split_folder(arid6, out, tasks.ARID6_SPLIT) == out and len(list(out.glob("*/*/*.mp4"))) == 150
+    )
 
 
 def test_proxy_job_scores_study_architectures_on_real_clips(arid6, tmp_path):
@@ -233,7 +369,15 @@ def test_proxy_job_scores_study_architectures_on_real_clips(arid6, tmp_path):
         arch = load_arch(path).with_input(8, 56)
         small.append(save_arch(tmp_path / path.name, arch, name=path.stem))
     out = tmp_path / "naswot.json"
-    command = [sys.executable, str(STUDY / "proxy_scores.py"), "naswot", *map(str, small), "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "experiments.validity.proxy_scores",
+        "naswot",
+        *map(str, small),
+        "--out",
+        str(out),
+    ]
     subprocess.run([*command, "--data-root", str(arid6)], check=True, cwd=ROOT)
     scored = json.loads(out.read_text())
     assert set(scored) == {"e3d_s", "e3d_m"}
@@ -253,6 +397,8 @@ def test_results_md_is_written_from_the_numbers(tmp_path):
     write_rows(results / "arid6" / "correlations.csv", analyse.correlation_rows(fake_table(), resamples=200))
     write_rows(results / "arid6" / "topk.csv", analyse.top_k_rows(fake_table(), k=5))
     write_rows(results / "arid6" / "differences.csv", analyse.difference_rows(fake_table(), resamples=200))
+    write_rows(results / "arid6" / "bands.csv", decision.band_rows(fake_table(), 1e8, resamples=100))
+    write_rows(results / "arid6" / "partial.csv", decision.partial_rows(fake_table(), resamples=100))
     write_rows(
         results / "arid6" / "winners.csv",
         [
@@ -280,6 +426,7 @@ def test_results_md_is_written_from_the_numbers(tmp_path):
         "tasks": {"arid6": {"epochs": 12}},
     }
     (results / "study.json").write_text(json.dumps(study))
+    (tmp_path / "plan.md").write_text("## Plan\nplanned")
     (tmp_path / "reading.md").write_text("## Reading\nhand-written")
     text = report.write_results(results, ["arid6"]).read_text()
     assert "| stentr | +1.00 [+1.00, +1.00] (12) |" in text
@@ -288,7 +435,11 @@ def test_results_md_is_written_from_the_numbers(tmp_path):
     assert "| search-stentr | 0.0998 | 870144 | 80.0 ± 5.0 |" in text
     assert "| arid6 | training | 30.00 | 1 | 0.01 |" in text
     assert "* **arid6** (12 epochs): 6 real human actions" in text
-    assert "![arid6](results/arid6/scatter.png)" in text and text.endswith("hand-written")
+    assert "![arid6](results/arid6/scatter.png)" in text and text.endswith(
+        "planned\n\n## Reading\nhand-written"
+    )
+    assert "| arid6 | all | 12 | +1.00 | 1.00 | repeats |" in text  # seed-to-seed τ and its ceiling
+    assert "| scorer | 0%-50% of the budget |" in text and "| stentr | +1.00 [+1.00, +1.00] (6) |" in text
 
 
 @pytest.mark.slow
@@ -302,7 +453,17 @@ def test_a_small_study_on_real_clips_runs_then_resumes_with_nothing_to_redo(
     if launcher == "slurm":
         request.getfixturevalue("slurm_cluster")  # a running Slurm; SLURM_CONF points at it
     results = tmp_path / "results"
-    command = [sys.executable, str(STUDY / "run.py"), "--tasks", "arid6", "--archs", "3", "--seeds", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "experiments.validity.run",
+        "--tasks",
+        "arid6",
+        "--archs",
+        "3",
+        "--seeds",
+        "1",
+    ]
     command += ["--epochs", "1", "--no-winners", "--resamples", "200", "--results", str(results)]
     command += ["--work", str(tmp_path / "work"), "--arid6", str(arid6), "--launcher", launcher]
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # for the Slurm jobs

@@ -13,13 +13,24 @@ import numpy as np
 from scipy import stats
 
 from e3dnas.figures import plt, save_png
+from experiments.validity.noise import MIN_ARCHS, seed_reliability
 
 #: Every scorer the study measures, in the order of its tables.
 SCORERS = ("stentr", "entropy", "params", "flops", "naswot", "synflow", "snip", "grad_norm", "zen", "random")
-#: The samples of the tables: each of run.py's two, and both together.
-SAMPLES = ("range", "near_budget", "all")
-#: Below this many architectures a rank correlation is not reported.
-MIN_ARCHS = 5
+#: The samples of the tables and the networks' samples each is of: run.py's two spanning samples, each and
+#: together (``all``), and the decision regions (region.py), each and together (``region``).
+#: 80 % power at a two-sided α of 0.05 (z 0.975 + z 0.8 = 1.96 + 0.84): the smallest Δτ a study detects is
+#: this many standard errors of its paired bootstrap.
+DETECTABLE_SE = 2.8
+SAMPLES = {
+    "range": ("range",),
+    "near_budget": ("near_budget",),
+    "all": ("range", "near_budget"),
+    "top-stentr": ("top-stentr",),
+    "top-params": ("top-params",),
+    "top-zen": ("top-zen",),
+    "region": ("top-stentr", "top-params", "top-zen"),
+}
 
 
 def _kendall(x, y):
@@ -49,7 +60,7 @@ def correlation(x: np.ndarray, y: np.ndarray, resamples: int, seed: int) -> dict
 
 
 def sample_rows(table: list[dict], sample: str) -> list[dict]:
-    return table if sample == "all" else [row for row in table if row["sample"] == sample]
+    return [row for row in table if row["sample"] in SAMPLES[sample]]
 
 
 def scored(rows: list[dict], scorer: str) -> tuple[np.ndarray, np.ndarray]:
@@ -61,16 +72,20 @@ def scored(rows: list[dict], scorer: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def correlation_rows(table: list[dict], resamples: int) -> list[dict]:
-    """correlations.csv: ``sample,scorer,tau,tau_lo,tau_hi,rho,rho_lo,rho_hi,n_archs``."""
+    """correlations.csv: ``sample,scorer,tau,tau_lo,tau_hi,rho,rho_lo,rho_hi,n_archs,seed_tau,ceiling``:
+    the last two are the sample's (noise.py), the same for every scorer."""
     rows = []
     for sample in SAMPLES:
+        members = sample_rows(table, sample)
+        noise = seed_reliability(members)
         for scorer in SCORERS:
-            x, y = scored(sample_rows(table, sample), scorer)
+            x, y = scored(members, scorer)
             if len(x) >= MIN_ARCHS:
                 rows.append(
                     {"sample": sample, "scorer": scorer}
                     | correlation(x, y, resamples, seed=0)
                     | {"n_archs": len(x)}
+                    | noise
                 )
     return rows
 
@@ -98,7 +113,7 @@ def difference_rows(table: list[dict], resamples: int, baseline: str = "params")
             def gap(x, b, y):
                 return _kendall(x, y) - _kendall(b, y)
 
-            ci = stats.bootstrap(
+            boot = stats.bootstrap(
                 (x, b, y),
                 gap,
                 paired=True,
@@ -106,7 +121,8 @@ def difference_rows(table: list[dict], resamples: int, baseline: str = "params")
                 n_resamples=resamples,
                 method="percentile",
                 random_state=0,
-            ).confidence_interval
+            )
+            ci = boot.confidence_interval
             rows.append(
                 {
                     "sample": sample,
@@ -115,6 +131,8 @@ def difference_rows(table: list[dict], resamples: int, baseline: str = "params")
                     "dtau": float(gap(x, b, y)),
                     "dtau_lo": float(ci.low),
                     "dtau_hi": float(ci.high),
+                    "dtau_se": float(boot.standard_error),
+                    "detectable": DETECTABLE_SE * float(boot.standard_error),
                     "n_archs": len(keep),
                 }
             )
@@ -154,7 +172,7 @@ def scatter(table: list[dict], correlations: list[dict], path: Path, title: str)
         -(-len(SCORERS) // columns), columns, figsize=(3.2 * columns, 6.4), sharey=True, squeeze=False
     )
     for ax, scorer in zip(axes.flat, SCORERS, strict=True):
-        for sample, marker in (("range", "o"), ("near_budget", "s")):
+        for sample, marker in (("range", "o"), ("near_budget", "s"), ("region", "^")):
             rows = sample_rows(table, sample)
             x = np.array([row[f"score_{scorer}"] for row in rows], dtype=float)
             y = 100 * np.array([row["val_top1_mean"] for row in rows])

@@ -13,12 +13,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ledger import Job, Ledger
 from omegaconf import OmegaConf
-from tasks import Task
+
+from experiments.validity.ledger import Job, Ledger
+from experiments.validity.tasks import Task
 
 ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
 
 #: The study's one training recipe besides the task's data and epochs: the demo's (AdamW, clipping 1.0) at
 #: 8×56² with the demo budget's scale jitter, validated once after the last epoch.
@@ -79,11 +79,18 @@ def training_row(label: str, seed: int, run_dir: Path, seconds: float, settings:
 
 
 def training_job(
-    task: Task, data: Path, label: str, seed: int, model: list[str], ledger: Ledger, settings: Settings
+    task: Task,
+    data: Path,
+    label: str,
+    seed: int,
+    model: list[str],
+    ledger: Ledger,
+    settings: Settings,
+    run_name: str | None = None,
 ) -> Job:
     """One training of ``label`` (a study architecture or contender) with ``seed``; a killed one continues
-    from its last checkpoint when run again (same run dir)."""
-    run_dir = settings.work / task.name / "runs" / f"{label}-seed{seed}"
+    from its last checkpoint when run again (same run dir, ``<run_name or label>-seed<seed>``)."""
+    run_dir = settings.work / task.name / "runs" / f"{run_name or label}-seed{seed}"
     command = [sys.executable, "-m", "e3dnas.train", *model, *training_overrides(task, data, settings)]
     command += [f"seed={seed}", f"hydra.run.dir={run_dir}"]
 
@@ -120,7 +127,7 @@ def proxy_job(
 ) -> Job:
     """One proxy on ``archs``, the data-dependent ones on a batch of the task's training videos."""
     out = settings.work / task.name / f"proxy-{name}.json"
-    command = [sys.executable, str(HERE / "proxy_scores.py"), name, *map(str, archs.values())]
+    command = [sys.executable, "-m", "experiments.validity.proxy_scores", name, *map(str, archs.values())]
     command += ["--out", str(out), "--data-root", str(videos / "train"), "--device", settings.device]
 
     def collect(seconds: float) -> None:

@@ -1,4 +1,4 @@
-"""One proxy on the study's architectures: ``python experiments/validity/proxy_scores.py NAME ARCH… --out F``.
+"""One proxy on the study's architectures: ``python -m experiments.validity.proxy_scores NAME ARCH… --out F``.
 
 Run by run.py as a job of its pool (one process per proxy and task, so torch's import and the proxy's
 batch are paid once). Writes ``{arch file stem: {"score": s, "seconds": wall s}}`` as JSON.

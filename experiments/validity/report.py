@@ -1,16 +1,21 @@
-"""results.md: the study's tables and figures, generated from results/, then the hand-written reading."""
+"""results.md: the study's tables and figures, generated from results/, then the hand-written plan and
+reading (plan.md, reading.md beside it)."""
 
 from __future__ import annotations
 
 import csv
 import json
 import statistics
+from collections.abc import Callable
 from pathlib import Path
-
-from tasks import TASKS
 
 from e3dnas.atomic import atomic_write_text
 from e3dnas.report.tables import markdown_table
+from experiments.validity.noise import REPEATS
+from experiments.validity.tasks import TASKS
+
+#: The samples of the tables on differences and decisions: the spanning samples and the decision regions.
+DECISION_SAMPLES = ("all", "near_budget", "top-stentr", "region")
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -84,6 +89,20 @@ def winners_table(task: str, results: Path) -> str | None:
     )
 
 
+def routes_table(task: str, results: Path) -> str | None:
+    rows = read_csv(results / task / "routes.csv")
+    cells = [
+        [
+            r["route"],
+            r["picks"],
+            f"{float(r['val_top1_mean']):.1f} ± {float(r['val_top1_sd']):.1f}",
+            r["over"],
+        ]
+        for r in rows
+    ]
+    return markdown_table(["route", "picks trained", "val top-1 (%)", "sd over"], cells) if rows else None
+
+
 def top_k_table(task: str, results: Path) -> str:
     rows = [r for r in read_csv(results / task / "topk.csv") if r["sample"] == "all"]
     cells = [
@@ -92,6 +111,82 @@ def top_k_table(task: str, results: Path) -> str:
     ]
     best = f"{100 * float(rows[0]['best_val_top1']):.1f}" if rows else "–"
     header = ["scorer", "top-5 ∩ best 5", f"its top pick's val top-1 (%; best {best})"]
+    return markdown_table(header, cells)
+
+
+def repeat_table(tasks: list[str], results: Path) -> str:
+    """Each task's seed-to-seed τ and noise ceiling per sample (correlations.csv), flagged below REPEATS."""
+    cells = []
+    for task in tasks:
+        for row in read_csv(results / task / "correlations.csv"):
+            if row["scorer"] != "stentr" or row["seed_tau"] in ("", "nan"):
+                continue
+            seed_tau, ceiling = float(row["seed_tau"]), float(row["ceiling"])
+            verdict = "repeats" if seed_tau >= REPEATS else "**does not repeat: no headline**"
+            cells.append([task, row["sample"], row["n_archs"], f"{seed_tau:+.2f}", f"{ceiling:.2f}", verdict])
+    return markdown_table(["task", "sample", "networks", "seed-to-seed τ", "ceiling", ""], cells)
+
+
+def grid(
+    rows: list[dict[str, str]], column: str, label: str, cell: Callable[[dict[str, str]], str]
+) -> str | None:
+    """A row per scorer, a column per value of ``column`` (headed ``<value> <label>``), ``cell`` in each."""
+    if not rows:
+        return None
+    columns = list(dict.fromkeys(r[column] for r in rows))
+    by = {(r["scorer"], r[column]): r for r in rows}
+    scorers = list(dict.fromkeys(r["scorer"] for r in rows))
+    cells = [[s, *(cell(by[s, c]) if (s, c) in by else "–" for c in columns)] for s in scorers]
+    return markdown_table(["scorer", *(f"{c} {label}" for c in columns)], cells)
+
+
+def with_count(statistic: str) -> Callable[[dict[str, str]], str]:
+    return lambda row: f"{interval(row, statistic)} ({row['n_archs']})"
+
+
+def regret(row: dict[str, str]) -> str:
+    random = f"random {float(row['random_regret']):.1f}; p {float(row['p_random_as_good']):.2f}"
+    return f"{float(row['regret']):.1f} ({random})"
+
+
+def decision_tables(task: str, results: Path) -> list[tuple[str, str | None]]:
+    """(what, table) of the decision-region analyses of ``task`` (decision.py), None where not measured."""
+    partial = [r for r in read_csv(results / task / "partial.csv") if r["sample"] in DECISION_SAMPLES]
+    regrets = [r for r in read_csv(results / task / "regret.csv") if r["sample"] == "region"]
+    return [
+        (
+            "τ within FLOPs bands (every network of the task):",
+            grid(read_csv(results / task / "bands.csv"), "band", "of the budget", with_count("tau")),
+        ),
+        (
+            "Kendall's partial τ with #params held fixed:",
+            grid(partial, "sample", "partial τ [95% CI] (n)", with_count("partial_tau")),
+        ),
+        (
+            "Train a scorer's top k of the decision regions and keep the best: regret in points below the "
+            "best network of the regions, the expected regret of k networks picked at random, and the chance "
+            "p that a random pick of k does at least as well:",
+            grid([{**r, "k": f"k = {r['k']}"} for r in regrets], "k", "", regret),
+        ),
+    ]
+
+
+def detectable_table(tasks: list[str], results: Path) -> str:
+    """The smallest Δτ(STEntr − #params) each task's sample can detect (differences.csv)."""
+    cells = [
+        [
+            task,
+            r["sample"],
+            r["n_archs"],
+            interval(r, "dtau"),
+            f"{float(r['dtau_se']):.3f}",
+            f"{float(r['detectable']):.2f}",
+        ]
+        for task in tasks
+        for r in read_csv(results / task / "differences.csv")
+        if r["scorer"] == "stentr" and r["sample"] in DECISION_SAMPLES
+    ]
+    header = ["task", "sample", "networks", "Δτ(stentr − params) [95% CI]", "SE", "smallest detectable Δτ"]
     return markdown_table(header, cells)
 
 
@@ -109,7 +204,7 @@ def write_results(results: Path, tasks: list[str]) -> Path:
         f"{budget['layers']} layers). One recipe: the demo's (AdamW, clipping 1.0) at 8×56², "
         f"{study['seeds']} seeds per architecture; metric: last-epoch val top-1, mean over seeds.",
         "",
-        "    make validity        # = python experiments/validity/run.py (resumable across sessions)",
+        "    make validity        # = python -m experiments.validity.run (resumable across sessions)",
         "",
         "## Tasks",
         "",
@@ -118,15 +213,27 @@ def write_results(results: Path, tasks: list[str]) -> Path:
             for task in tasks
         ),
         "",
+        "## Does each task repeat?",
+        "",
+        "Kendall τ between the per-network accuracies of seed 0 and seed 1, and the noise ceiling it "
+        "implies: the τ a score that ranks the networks exactly by their true accuracy is expected to reach "
+        "with the mean of the seeds (Gaussian model: r = sin(π τ/2), Spearman–Brown reliability of the mean "
+        "R = 2r/(1 + r), ceiling 2/π·arcsin √R; noise.py). A task below a seed-to-seed τ of "
+        f"{REPEATS} does not repeat: its τ figures are listed but carry no finding.",
+        "",
+        repeat_table(tasks, results),
+        "",
         "## Kendall τ of each scorer with trained accuracy",
         "",
         f"The networks: {visited_line(results)} 95 % percentile-bootstrap intervals over architectures; n: "
         "architectures trained with every seed.",
     ]
     for sample, what in (
-        ("all", "both samples together"),
+        ("all", "both spanning samples together"),
         ("range", "evenly spaced over the whole STEntr range a search visits"),
-        ("near_budget", "one per equal-count STEntr stratum: where the search makes its choices"),
+        ("near_budget", "one per equal-count STEntr stratum of everything the search visits"),
+        ("top-stentr", "the decision region: top 5 % of STEntr at ≥ 90 % of the budget"),
+        ("region", "the three decision regions together (STEntr, #params, Zen-score searches)"),
     ):
         text += [
             "",
@@ -143,7 +250,7 @@ def write_results(results: Path, tasks: list[str]) -> Path:
         "τ(scorer) − τ(params) with a 95 % interval from one paired bootstrap over architectures: an "
         "interval above zero means the scorer ranks these networks better than their parameter count does.",
     ]
-    for sample in ("all", "near_budget"):
+    for sample in DECISION_SAMPLES:
         text += [
             "",
             f"`{sample}`:",
@@ -152,14 +259,36 @@ def write_results(results: Path, tasks: list[str]) -> Path:
                 tasks, results, "differences.csv", sample, "dtau", "Δτ vs params [95% CI]", count=False
             ),
         ]
+    text += [
+        "",
+        "## What the study can detect",
+        "",
+        "The smallest Δτ(STEntr − #params) a sample can detect: 2.8 × the standard error of its paired "
+        "bootstrap (80 % power at a two-sided α of 0.05). A gap smaller than that is not shown either way.",
+        "",
+        detectable_table(tasks, results),
+    ]
+    for task in tasks:
+        decided = [(what, table) for what, table in decision_tables(task, results) if table]
+        if decided:
+            text += ["", f"## {task}: where the search decides"]
+            text += [line for what, table in decided for line in ("", what, "", table)]
     for task in tasks:
         text += ["", f"## {task}", "", f"![{task}]({link}/{task}/scatter.png)", ""]
         text += ["Top 5 over all architectures:", "", top_k_table(task, results)]
         table = winners_table(task, results)
         if table:
             text += ["", "Search winners under the same budget, and X3D at the same conv FLOPs:", "", table]
+        routes = routes_table(task, results)
+        if routes:
+            text += ["", "Routes to a network (routes.py), val top-1 % mean ± sd:", "", routes]
+        fidelity = study["tasks"].get(task, {}).get("rung_fidelity")
+        if fidelity:
+            text += ["", f"Rung fidelity: τ(1-epoch accuracy, full recipe) = {fidelity['tau']:+.2f} over "]
+            text[-1] += f"{fidelity['n_archs']} networks."
         text += ["", f"Every number: results/{task}/ (table.csv, correlations.csv, topk.csv, the ledgers)."]
     text += ["", "## Cost", "", cost_table(tasks, results)]
-    reading = here / "reading.md"
-    text += ["", reading.read_text() if reading.exists() else ""]
+    for hand_written in ("plan.md", "reading.md"):
+        path = here / hand_written
+        text += ["", path.read_text()] if path.exists() else []
     return atomic_write_text(here / "results.md", "\n".join(text))

@@ -1,4 +1,4 @@
-"""Does the score pick better networks?  ``make validity`` or ``python experiments/validity/run.py``
+"""Does the score pick better networks?  ``make validity`` or ``python -m experiments.validity.run``
 
 For each task (camera motion on real footage; arid6's real human actions, tasks.py):
 
@@ -27,26 +27,35 @@ import os
 import platform
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 import torch
-from analyse import correlation_rows, difference_rows, scatter, top_k_rows
-from jobs import Settings, proxy_job, sweep_job, training_job
-from ledger import Job, Ledger, log, run_jobs
-from report import write_results
-from sample import spanning, stratified, visited_architectures
-from tasks import ARID6, TASKS
-from winners import decide
 
 from e3dnas import cost, scores
 from e3dnas.arch import load_arch, save_arch
 from e3dnas.atomic import atomic_write_csv, atomic_write_text
 from e3dnas.budget import Budget
 from e3dnas.configs import read_conf
+from experiments.validity.analyse import correlation_rows, difference_rows, scatter, top_k_rows
+from experiments.validity.decision import band_rows, partial_rows, regret_rows
+from experiments.validity.jobs import Settings, proxy_job, sweep_job, training_job
+from experiments.validity.ledger import Job, Ledger, log, run_jobs
+from experiments.validity.region import REGION_TASKS, REGIONS, region_archs
+from experiments.validity.report import write_results
+from experiments.validity.routes import (
+    ROUTES,
+    RUNG_EPOCHS,
+    picks,
+    route_jobs,
+    route_rows,
+    rung_fidelity,
+    rung_jobs,
+    saved_picks,
+)
+from experiments.validity.sample import spanning, stratified, visited_architectures
+from experiments.validity.tasks import SOURCES, TASKS
+from experiments.validity.winners import decide
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -102,7 +111,7 @@ def study_jobs(
         missing = {a: p for a, p in archs.items() if not proxies.has(a, proxy)}
         if missing:
             jobs.append(proxy_job(task, videos, proxy, missing, proxies, settings))
-    order = sorted(archs, key=lambda a: (a.rsplit("-", 1)[1], a))  # range-00, near_budget-00, range-01 …
+    order = sorted(archs, key=lambda a: (rank_fraction(a, archs), a))  # near_budget-00, range-00, … -01 …
     if settings.launcher == "slurm":
         for seed in range(seeds):
             pending = {a: archs[a] for a in order if not trainings.has(a, seed)}
@@ -116,6 +125,12 @@ def study_jobs(
             if not trainings.has(arch, seed)
         ]
     return jobs
+
+
+def rank_fraction(arch_id: str, archs: dict[str, Path]) -> float:
+    """An id's place in its sample (``top-stentr-007`` of 100: 0.07): samples of any size interleave."""
+    sample, index = arch_id.rsplit("-", 1)
+    return int(index) / sum(a.rsplit("-", 1)[0] == sample for a in archs)
 
 
 def score_table(archs: dict[str, Path], trainings: Ledger, proxies: Ledger, seeds: int) -> list[dict]:
@@ -153,7 +168,7 @@ def best_proxy(correlations: list[dict]) -> str | None:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=["arid6", "camera"])
+    parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=sorted(TASKS))
     parser.add_argument("--archs", type=int, default=24, help="per sample (two samples)")
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--winner-seeds", type=int, default=3)
@@ -161,12 +176,29 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--launcher", choices=("local", "slurm"), default="local", help="where trainings run")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="local jobs at once")
-    parser.add_argument("--arid6", type=Path, default=ARID6, help="the arid6 clips (env E3DNAS_ARID6)")
+    parser.add_argument("--threads", type=int, help="torch threads per job (default: cores / jobs)")
+    parser.add_argument(
+        "--regions",
+        nargs="*",
+        choices=[r.scorer for r in REGIONS],
+        default=[r.scorer for r in REGIONS],
+        help=f"decision regions sampled and trained on {', '.join(REGION_TASKS)} (region.py)",
+    )
+    for name, path in SOURCES.items():
+        parser.add_argument(
+            f"--{name}", type=Path, default=path, help=f"the {name} clips (env E3DNAS_{name.upper()})"
+        )
     parser.add_argument("--results", type=Path, default=HERE / "results", help="tables, figures, ledgers")
     parser.add_argument("--work", type=Path, default=ROOT / "outputs" / "validity", help="runs and data")
     parser.add_argument("--resamples", type=int, default=5000, help="bootstrap resamples")
     parser.add_argument("--analyse-only", action="store_true", help="tables and figures from the ledgers")
     parser.add_argument("--no-winners", action="store_true", help="stop after the correlation trainings")
+    parser.add_argument(
+        "--routes", nargs="*", choices=ROUTES, default=[], help="routes to a network (routes.py)"
+    )
+    parser.add_argument("--search-seeds", type=int, default=5, help="search seeds per route")
+    parser.add_argument("--route-seeds", type=int, default=3, help="training seeds per route's pick")
+    parser.add_argument("--rungs", action="store_true", help="1-epoch trainings of the spanning networks")
     return parser.parse_args()
 
 
@@ -180,10 +212,24 @@ def main() -> None:
         epochs=args.epochs,
         launcher=args.launcher,
         slots=args.jobs,
-        threads=max(1, (os.cpu_count() or 1) // args.jobs) if args.device == "cpu" else 1,
+        threads=args.threads or max(1, (os.cpu_count() or 1) // args.jobs) if args.device == "cpu" else 1,
     )
     budget = Budget.from_config(read_conf("budget", "demo"))
-    archs = study_archs(budget, args.archs, args.results)
+    spread = study_archs(budget, args.archs, args.results)
+    space = budget.space(read_conf("space", "e3d"))
+    regions = (
+        region_archs(
+            space,
+            budget,
+            args.results,
+            list(spread.values()),
+            args.regions,
+            draw_missing=not args.analyse_only,
+        )
+        if set(REGION_TASKS) & set(args.tasks)
+        else {}
+    )
+    archs = {name: spread | regions if name in REGION_TASKS else spread for name in args.tasks}
     ledgers = {
         name: (
             Ledger(args.results / name / "trainings.csv", TRAINING_COLUMNS, ("arch", "seed")),
@@ -191,15 +237,32 @@ def main() -> None:
         )
         for name in args.tasks
     }
+    rungs = {
+        name: Ledger(args.results / name / f"rungs{RUNG_EPOCHS}.csv", TRAINING_COLUMNS, ("arch", "seed"))
+        for name in args.tasks
+    }
+    sources = {name: getattr(args, name, None) for name in args.tasks}
+    for name, source in sources.items():
+        if source is not None and not source.is_dir() and not args.analyse_only:
+            raise SystemExit(f"{source}: the {name} clips are not there (--{name} or E3DNAS_{name.upper()})")
     task_data = (
-        {} if args.analyse_only else {name: TASKS[name].data(args.work, args.arid6) for name in args.tasks}
+        {} if args.analyse_only else {name: TASKS[name].data(args.work, sources[name]) for name in args.tasks}
     )
+    chosen: dict[str, dict[str, Path]] = {name: {} for name in args.tasks}
     if not args.analyse_only:
         jobs = [
             job
             for name in args.tasks
-            for job in study_jobs(name, task_data[name], archs, args.seeds, ledgers[name], settings)
+            for job in study_jobs(name, task_data[name], archs[name], args.seeds, ledgers[name], settings)
         ]
+        for name in args.tasks if args.rungs else []:
+            jobs += rung_jobs(TASKS[name], task_data[name][1], spread, rungs[name], settings)
+        for name in args.tasks if args.routes else []:
+            task, data = TASKS[name], task_data[name][1]
+            chosen[name] = picks(
+                task, data, space, budget, args.routes, args.search_seeds, args.results, settings
+            )
+            jobs += route_jobs(task, data, chosen[name], args.route_seeds, ledgers[name][0], settings)
         log(f"{len(jobs)} jobs to run, {settings.slots} at a time with {settings.threads} thread(s) each")
         failures = run_jobs(jobs, settings.slots, settings.threads)
         if failures:
@@ -207,20 +270,31 @@ def main() -> None:
     summary = {}
     for name in args.tasks:
         task, (trainings, proxies), out = TASKS[name], ledgers[name], args.results / name
-        table = score_table(archs, trainings, proxies, args.seeds)
+        table = score_table(archs[name], trainings, proxies, args.seeds)
         correlations = correlation_rows(table, args.resamples)
         write_csv(out / "table.csv", table)
         write_csv(out / "correlations.csv", correlations)
         write_csv(out / "differences.csv", difference_rows(table, args.resamples))
         write_csv(out / "topk.csv", top_k_rows(table, k=5))
+        write_csv(out / "bands.csv", band_rows(table, budget.flops, args.resamples))
+        write_csv(out / "partial.csv", partial_rows(table, args.resamples))
+        write_csv(out / "regret.csv", regret_rows(table))
+        picked = chosen[name] or saved_picks(args.results, name)
+        write_csv(out / "routes.csv", route_rows(trainings, picked, args.route_seeds))
+        fidelity = rung_fidelity(rungs[name], table)
         if table:
             scatter(table, correlations, out / "scatter.png", title=f"{name}: {len(table)} architectures")
         proxy = best_proxy(correlations)
-        if len(table) == len(archs) and proxy and not (args.no_winners or args.analyse_only):
+        if (
+            {row["arch"] for row in table} >= set(spread)
+            and proxy
+            and not (args.no_winners or args.analyse_only)
+        ):
             videos, data = task_data[name]
             rows = decide(task, data, videos, proxy, budget, trainings, out, args.winner_seeds, settings)
             write_csv(out / "winners.csv", rows)
         summary[name] = {"archs": len(table), "best_proxy": proxy, "epochs": args.epochs or task.epochs}
+        summary[name] |= {"rung_fidelity": fidelity} if fidelity else {}
     study = {
         "commit": settings.commit,
         "machine": machine(args.device),

@@ -18,15 +18,26 @@ from e3dnas.space import SearchSpace
 
 
 def visited_architectures(space: SearchSpace, budget: Budget, iterations: int, seed: int) -> ArchBatch:
-    """Every distinct admitted child of one evolution run."""
+    """Every distinct admitted child of one evolution run by STEntr."""
     settings = SearchSettings(iterations=iterations, seed=seed)
-    problem = SearchProblem(space, ScorerSpec("stentr"), budget, settings)
-    evolution = Evolution(problem, np.random.default_rng(seed))
-    kept = []
-    while evolution.evaluated < iterations:
+    return visited(space, budget, ScorerSpec("stentr"), settings)[0]
+
+
+def visited(
+    space: SearchSpace, budget: Budget, scorer: ScorerSpec, settings: SearchSettings
+) -> tuple[ArchBatch, np.ndarray, np.ndarray]:
+    """Every distinct admitted child of one evolution run by ``scorer``, with the score and FLOPs the
+    search gave it (read from the evolution's own samples: a slow proxy is not run again)."""
+    problem = SearchProblem(space, scorer, budget, settings)
+    evolution = Evolution(problem, np.random.default_rng(settings.seed))
+    genes, seen = [], []
+    while evolution.evaluated < settings.iterations:
         children, ok = evolution.step(settings.batch)
-        kept.append(children.genes[ok])
-    return ArchBatch(space.skeleton, np.unique(np.concatenate(kept), axis=0))
+        genes.append(children.genes[ok])
+        seen.append(evolution.samples[-1][ok])
+    unique, first = np.unique(np.concatenate(genes), axis=0, return_index=True)
+    columns = np.concatenate(seen)[first]
+    return ArchBatch(space.skeleton, unique), columns[:, 1], columns[:, 0]
 
 
 def spanning(batch: ArchBatch, scores: np.ndarray, count: int) -> list[Arch]:
@@ -40,7 +51,11 @@ def spanning(batch: ArchBatch, scores: np.ndarray, count: int) -> list[Arch]:
 
 def stratified(batch: ArchBatch, scores: np.ndarray, count: int, seed: int) -> list[Arch]:
     """One architecture from each of ``count`` equal-count STEntr strata, lowest first."""
+    return [batch.arch(i) for i in stratum_picks(scores, count, seed)]
+
+
+def stratum_picks(scores: np.ndarray, count: int, seed: int) -> list[int]:
+    """The index of one random member of each of ``count`` equal-count strata of ``scores``, lowest first."""
     rng = np.random.default_rng(seed)
-    order = np.argsort(scores, kind="stable")
-    strata = np.array_split(order, count)
-    return [batch.arch(int(rng.choice(stratum))) for stratum in strata]
+    strata = np.array_split(np.argsort(scores, kind="stable"), count)
+    return [int(rng.choice(stratum)) for stratum in strata]

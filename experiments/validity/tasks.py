@@ -16,18 +16,25 @@ from pathlib import Path
 from e3dnas.data.demo import build_demo
 from e3dnas.data.layouts.folder import FolderLayout
 
-#: The arid6 clips (the project never ships them): ../shared/data/arid6 beside the checkout, or $E3DNAS_ARID6.
-ARID6 = Path(
-    os.environ.get("E3DNAS_ARID6", Path(__file__).resolve().parents[3] / "shared" / "data" / "arid6")
-)
+#: Where the shared clips are (the project never ships them): ../shared/data/<name> beside the checkout, or
+#: the environment variable E3DNAS_<NAME> (e.g. E3DNAS_UCF9).
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+ARID6 = Path(os.environ.get("E3DNAS_ARID6", SHARED / "arid6"))
+UCF9 = Path(os.environ.get("E3DNAS_UCF9", SHARED / "ucf9"))
 #: Camera pan speed of the camera-motion task in px per frame: the speed the first study calibrated the
 #: task at (the searched demo network reached 82 % there, 31 % at 0.5 px, 93 % at 2 px).
 CAMERA_STEP = 1.0
-#: arid6's random within-subject split: this share of each class's clips to val, drawn by this seed.
-ARID6_VAL_FRACTION = 0.3
-ARID6_SPLIT_SEED = 0
 #: Short side of the prepared JPEG copies (the study trains at 56 px with scale jitter up to 64).
 SHORT_SIDE = 64
+
+
+@dataclass(frozen=True)
+class Split:
+    """How a task of real clips ``<root>/<class>/<video>`` is split by ``dataset=folder``'s own draw."""
+
+    val_fraction: float
+    seed: int = 0
+    group_pattern: str | None = None  # whole groups (one source video each) on one side
 
 
 @dataclass(frozen=True)
@@ -36,14 +43,16 @@ class Task:
     epochs: int
     flip: str  # dataset.flip: "label_pairs" where classes name left/right
     summary: str  # one sentence for results.md
+    split: Split | None = None  # None: the camera-motion clips, built with their own train/val
 
-    def data(self, work: Path, arid6: Path) -> tuple[Path, Path]:
+    def data(self, work: Path, source: Path | None) -> tuple[Path, Path]:
         """(videos, prepared): the task's videos as ``<root>/{train,val}/<class>/<video>`` and the JPEG copy
-        the trainings read, both built under ``work`` once (later calls find them done)."""
-        if self.name == "camera":
+        the trainings read, both built under ``work`` once (later calls find them done); ``source``: the
+        real clips' folder."""
+        if self.split is None:
             videos = build_demo(work / "camera" / "videos", step=CAMERA_STEP, layout="folder")
         else:
-            videos = split_arid6(arid6, work / "arid6" / "videos")
+            videos = split_folder(source, work / self.name / "videos", self.split)
         out = work / self.name / "prepared"
         command = [
             sys.executable,
@@ -59,6 +68,12 @@ class Task:
         return videos, out
 
 
+#: ucf9's epochs at the study's 8×56² recipe: one epoch (649 training clips, then the 224 validation clips)
+#: measured 62 CPU-s on one thread, so 6 epochs is about 5 CPU-minutes a training. Whether ucf9 repeats at
+#: 6 epochs (seed-to-seed τ ≥ 0.5) is still to be measured: results.md's plan.
+UCF9_EPOCHS = 6
+ARID6_SPLIT = Split(val_fraction=0.3)
+UCF9_SPLIT = Split(val_fraction=0.25, group_pattern=r"_g(\d+)_")
 TASKS = {
     "camera": Task(
         "camera",
@@ -73,19 +88,37 @@ TASKS = {
         epochs=12,
         flip="plain",
         summary="6 real human actions in the dark (arid6, 150 clips); a random split of each class "
-        f"({ARID6_VAL_FRACTION:.0%} val, seed {ARID6_SPLIT_SEED}) with subjects on both sides, so it "
+        f"({ARID6_SPLIT.val_fraction:.0%} val, seed {ARID6_SPLIT.seed}) with subjects on both sides, so it "
         "measures how well a network learns these actions from few clips (appearance as much as motion), "
         "not how it generalises to new people",
+        split=ARID6_SPLIT,
+    ),
+    "ucf9": Task(
+        "ucf9",
+        epochs=UCF9_EPOCHS,
+        flip="plain",
+        summary="9 real UCF101 actions (ucf9, 873 clips from 18 source videos per class, groups g08–g25); "
+        f"each class's groups drawn to val until about {UCF9_SPLIT.val_fraction:.0%} of its clips (seed "
+        f"{UCF9_SPLIT.seed}), whole groups on one side, so no source video is on both sides",
+        split=UCF9_SPLIT,
     ),
 }
+#: The real clips each task is made from.
+SOURCES = {"arid6": ARID6, "ucf9": UCF9}
 
 
-def split_arid6(source: Path, out: Path) -> Path:
-    """Links to arid6's clips in ``out/{train,val}/<class>/``, split as ``dataset=folder`` draws it."""
-    layout = FolderLayout(source, source, val_fraction=ARID6_VAL_FRACTION, split_seed=ARID6_SPLIT_SEED)
-    for split in ("train", "val"):
-        for record in layout.split(split).records:
-            link = out / split / record.video_id
+def split_folder(source: Path, out: Path, split: Split) -> Path:
+    """Links to ``source``'s clips in ``out/{train,val}/<class>/``, split as ``dataset=folder`` draws it."""
+    layout = FolderLayout(
+        source,
+        source,
+        val_fraction=split.val_fraction,
+        split_seed=split.seed,
+        group_pattern=split.group_pattern,
+    )
+    for name in ("train", "val"):
+        for record in layout.split(name).records:
+            link = out / name / record.video_id
             if not link.exists():
                 link.parent.mkdir(parents=True, exist_ok=True)
                 os.symlink(Path(record.path).resolve(), link)

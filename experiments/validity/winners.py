@@ -13,16 +13,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from jobs import Settings, search_job, training_job
-from ledger import Ledger, run_jobs
-from proxy_scores import takes_data
-from tasks import Task
 
 from e3dnas import cost
 from e3dnas.arch import load_arch, save_arch
 from e3dnas.budget import Budget
 from e3dnas.models import build_model
 from e3dnas.train.tracking import conv_flops
+from experiments.validity.jobs import Settings, search_job, training_job
+from experiments.validity.ledger import Ledger, run_jobs
+from experiments.validity.proxy_scores import takes_data
+from experiments.validity.tasks import Task
 
 #: Candidates of a proxy-driven search (its seconds per candidate are in results.md's cost table).
 PROXY_SEARCH = ("search.iterations=256", "search.population=32", "search.batch=16")

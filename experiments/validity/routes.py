@@ -1,0 +1,198 @@
+"""The routes a user can take to a network for a task, each repeated over search seeds, each pick trained with
+the study's recipe and several seeds; and whether one rung (an epoch) predicts the full recipe.
+
+* (a) the winner of a search by STEntr (``search.seed=s``, the demo budget's defaults);
+* (b) that search's finalists narrowed by ``python -m e3dnas.select`` (successive halving by training);
+* (c) a network drawn at random from the distinct networks at ≥ 90 % of the budget that a 100k-candidate
+  STEntr search with seed s visits (a random near-budget network, as a user without a score would take);
+* (d) X3D-XS at the width whose conv FLOPs are nearest route (a)'s seed-0 winner's (one network: its spread
+  is over training seeds only; 56 px input and E3D's recipe, far from what X3D was designed for).
+
+Picks are saved once in ``results/routes/`` (route (b)'s per task), and their trainings are rows of the
+task's trainings.csv labelled ``route-<r>-s<seed>``, so a later session redoes nothing. Rung fidelity: the
+study's spanning networks trained for ``RUNG_EPOCHS`` epoch with validation, rows of ``rungs.csv``
+(``results/<task>/``), against their full-recipe accuracy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from e3dnas import cost
+from e3dnas.arch import Arch, load_arch, save_arch
+from e3dnas.budget import Budget
+from e3dnas.scores import ScorerSpec
+from e3dnas.search import SearchSettings
+from e3dnas.space import SearchSpace
+from experiments.validity.jobs import Settings, search_job, training_job, training_overrides
+from experiments.validity.ledger import Job, Ledger, run_jobs
+from experiments.validity.region import MIN_BUDGET_FRACTION
+from experiments.validity.sample import visited
+from experiments.validity.tasks import Task
+
+ROUTES = ("a", "b", "c", "d")
+#: Finalists that route (b) hands to e3dnas.select.
+FINALISTS = 16
+#: The first rung of a selection: its accuracy against the full recipe's is the rung fidelity.
+RUNG_EPOCHS = 1
+
+
+def search_dir(seed: int, settings: Settings) -> Path:
+    return settings.work / "routes" / f"search-stentr-seed{seed}"
+
+
+def select_command(search: Path, task: Task, data: Path, out: Path, settings: Settings) -> list[str]:
+    """Route (b): ``python -m e3dnas.select`` over ``search``'s finalists with the study's recipe for
+    ``task`` (validated every epoch by select itself); its pick is ``out/selected.yaml``."""
+    recipe = [o for o in training_overrides(task, data, settings) if "check_val_every_n_epoch" not in o]
+    return [
+        sys.executable,
+        "-m",
+        "e3dnas.select",
+        f"run={search}",
+        *recipe,
+        f"select.finalists={FINALISTS}",
+        f"hydra.run.dir={out}",
+    ]
+
+
+def random_near_budget(space: SearchSpace, budget: Budget, seed: int, iterations: int = 100_000) -> Arch:
+    """Route (c)'s pick: one of the distinct networks at ≥ 90 % of the budget a STEntr search visits."""
+    settings = SearchSettings(iterations=iterations, seed=seed)
+    batch, _, flops = visited(space, budget, ScorerSpec("stentr"), settings)
+    near = np.flatnonzero(flops >= MIN_BUDGET_FRACTION * budget.flops)
+    return batch.arch(int(np.random.default_rng(seed).choice(near)))
+
+
+def picks(
+    task: Task,
+    data: Path,
+    space: SearchSpace,
+    budget: Budget,
+    routes: list[str],
+    seeds: int,
+    results: Path,
+    settings: Settings,
+) -> dict[str, Path]:
+    """Each route's pick per search seed by label (``route-a-s0`` …), made once and saved in results/routes/.
+    Route (d) is not a pick of a search (winners.py trains its X3D)."""
+    folder = results / "routes"
+    saved = {
+        f"route-{route}-s{seed}": (folder / task.name if route == "b" else folder) / f"{route}-s{seed}.yaml"
+        for route in routes
+        if route != "d"
+        for seed in range(seeds)
+    }
+    searched = [r for r in routes if r in ("a", "b")]
+    searches = [
+        search_job("stentr", search_dir(seed, settings), [f"search.seed={seed}"])
+        for seed in range(seeds)
+        if not all(saved[f"route-{r}-s{seed}"].exists() for r in searched)
+        and not (search_dir(seed, settings) / "best.yaml").exists()
+    ]
+    selections = [
+        Job(
+            f"{task.name} select over search seed {seed}",
+            select_command(
+                search_dir(seed, settings), task, data, selection_dir(task, seed, settings), settings
+            ),
+            lambda seconds: None,
+            Path(__file__).resolve().parents[2],
+        )
+        for seed in range(seeds)
+        if "b" in routes and not saved[f"route-b-s{seed}"].exists()
+    ]
+    for phase in (searches, selections):
+        if run_jobs(phase, settings.slots, settings.threads):
+            raise SystemExit("a route's search or selection failed (its output is above); rerun to retry it")
+    for label, path in saved.items():
+        if path.exists():
+            continue
+        route, seed = label.split("-")[1], int(label.rsplit("s", 1)[1])
+        if route == "a":
+            arch = load_arch(search_dir(seed, settings) / "best.yaml")
+        elif route == "b":
+            arch = load_arch(selection_dir(task, seed, settings) / "selected.yaml")
+        else:
+            arch = random_near_budget(space, budget, seed)
+        save_arch(path, arch, name=f"validity-{label}")
+    return saved
+
+
+def selection_dir(task: Task, seed: int, settings: Settings) -> Path:
+    return settings.work / task.name / "routes" / f"select-seed{seed}"
+
+
+def route_jobs(
+    task: Task, data: Path, chosen: dict[str, Path], seeds: int, ledger: Ledger, settings
+) -> list[Job]:
+    """The trainings of every pick that the ledger lacks, ``seeds`` seeds each."""
+    return [
+        training_job(task, data, label, seed, [f"arch={path}"], ledger, settings)
+        for label, path in chosen.items()
+        for seed in range(seeds)
+        if not ledger.has(label, seed)
+    ]
+
+
+def rung_jobs(
+    task: Task, data: Path, archs: dict[str, Path], ledger: Ledger, settings: Settings
+) -> list[Job]:
+    """Each network of ``archs`` trained for RUNG_EPOCHS epoch(s) with validation, seed 0: rows of the
+    rungs ledger (the columns of trainings.csv), runs beside the full recipe's as ``rung<E>-<arch>``."""
+    rung = dataclasses.replace(settings, epochs=RUNG_EPOCHS)
+    return [
+        training_job(
+            task, data, label, 0, [f"arch={path}"], ledger, rung, run_name=f"rung{RUNG_EPOCHS}-{label}"
+        )
+        for label, path in archs.items()
+        if not ledger.has(label, 0)
+    ]
+
+
+def saved_picks(results: Path, task: str) -> dict[str, Path]:
+    """The picks saved by earlier runs (``route-a-s0`` …): routes (a), (c) shared, (b) the task's own."""
+    folder = results / "routes"
+    return {f"route-{p.stem}": p for p in sorted([*folder.glob("*.yaml"), *(folder / task).glob("*.yaml")])}
+
+
+def route_rows(trainings: Ledger, chosen: dict[str, Path], seeds: int) -> list[dict]:
+    """routes.csv: per route, the mean over search seeds of each pick's mean val top-1 (%) over ``seeds``
+    training seeds, its sd over search seeds, and how many picks are fully trained. Route (d) is the X3D
+    that winners.py trained (its sd is over training seeds)."""
+    accuracy: dict[str, list[float]] = {}
+    for row in trainings.rows:
+        accuracy.setdefault(row["arch"], []).append(100 * float(row["val_top1"]))
+    members: dict[str, list[str]] = {}
+    for label in chosen:
+        members.setdefault(label.split("-")[1], []).append(label)
+    rows = []
+    for route, labels in sorted(members.items()):
+        means = [statistics.mean(accuracy[x][:seeds]) for x in labels if len(accuracy.get(x, [])) >= seeds]
+        if means:
+            flops = statistics.mean(cost.cost(load_arch(chosen[x])).flops / 1e9 for x in labels)
+            sd = statistics.stdev(means) if len(means) > 1 else float("nan")
+            rows.append({"route": route, "picks": len(means), "val_top1_mean": statistics.mean(means)})
+            rows[-1] |= {"val_top1_sd": sd, "over": "search seeds", "gflops": flops}
+    x3d = [label for label in accuracy if label.startswith("x3d-")]
+    for label in x3d:
+        top1 = accuracy[label]
+        rows.append({"route": "d", "picks": 1, "val_top1_mean": statistics.mean(top1)})
+        rows[-1] |= {"val_top1_sd": statistics.stdev(top1), "over": "training seeds", "gflops": float("nan")}
+    return rows
+
+
+def rung_fidelity(rungs: Ledger, table: list[dict]) -> dict[str, float] | None:
+    """Kendall τ of the 1-rung accuracy with the full recipe's mean accuracy over the networks with both."""
+    first = {row["arch"]: float(row["val_top1"]) for row in rungs.rows}
+    both = [(first[row["arch"]], row["val_top1_mean"]) for row in table if row["arch"] in first]
+    if len(both) < 5:
+        return None
+    x, y = zip(*both, strict=True)
+    return {"tau": float(stats.kendalltau(x, y).statistic), "n_archs": len(both)}
