@@ -41,7 +41,11 @@ SCRIPT = {
 #: module → (a command line that passes the checks, a bad value for it, the start of its message)
 BAD_VALUE = {
     "e3dnas.search": (["+budget=demo"], "search.seed=abc", "search.seed must be an integer >= 0"),
-    "e3dnas.train": (["dataset.root=/data"], "dataset.batch_size=0", "dataset.batch_size must be an integer"),
+    "e3dnas.train": (
+        ["arch=e3d_s", "dataset.root=/data"],
+        "dataset.batch_size=0",
+        "dataset.batch_size must be an integer",
+    ),
     "e3dnas.select": (["run=x"], "select.finalists=0", "select.finalists must be an integer >= 1"),
     "e3dnas.evaluate": (["ckpt=x.ckpt"], "views=all", "views must be one of multi, single"),
     "e3dnas.export": (["ckpt=x.ckpt"], "batch_size=0", "batch_size must be an integer >= 1"),
@@ -51,7 +55,7 @@ BAD_VALUE = {
 #: module → (a command line missing a mandatory key, the start of its message)
 MISSING = {
     "e3dnas.search": ([], "no budget given: add +budget=NAME (available: demo,"),
-    "e3dnas.train": (["dataset=sthv2"], "dataset.root is missing"),
+    "e3dnas.train": (["arch=e3d_s", "dataset=sthv2"], "dataset.root is missing"),
     "e3dnas.select": ([], "run is missing"),
     "e3dnas.evaluate": ([], "ckpt is missing"),
     "e3dnas.export": ([], "ckpt is missing"),
