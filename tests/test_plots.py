@@ -261,15 +261,15 @@ def test_released_nets_over_the_budget_are_marked_and_their_input_size_named(tmp
     references = released_references(problem)
     assert {name: ref.over for name, ref in references.items()} == {
         "E3D-S": "",
-        "E3D-M (searched at 16×224²)": "2.02 > 2.00 GFLOPs",
-        "E3D-L (searched at 16×312²)": "3.95 > 2.00 GFLOPs; 167 > 83 layers",
+        "E3D-M (searched at 16×224²)": "2.016 > 2.000 GFLOPs (authors)",
+        "E3D-L (searched at 16×312²)": "3.951 > 2.000 GFLOPs (authors); 167 > 83 layers",
     }
     samples, pop_flops, pop_scores = search_samples(2e9, 202.4)
     fig = pareto_figure(samples, pop_flops, pop_scores, 2e9, "authors", references, "stentr", "13×160²")
     left, right = fig.axes[:2]
     assert fig.get_suptitle() == "Every point scored at 13×160² clips"
     legend = [t.get_text() for t in right.get_legend().get_texts()]
-    over = [f"released {name}, over budget: {ref.over}" for name, ref in references.items() if ref.over]
+    over = [f"released {name},\nover budget: {ref.over}" for name, ref in references.items() if ref.over]
     assert "released E3D-S" in legend and set(over) <= set(legend) and len(over) == 2
     diamonds = {c.get_label(): c for c in left.collections if c.get_label().startswith("released ")}
     hollow = {label for label, c in diamonds.items() if not np.asarray(c.get_facecolor())[:, 3].any()}

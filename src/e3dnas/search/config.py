@@ -83,6 +83,11 @@ def budget_and_space(
     return budget, budget.space(space_cfg)
 
 
+#: The budget names of the jobs read in this process, by their budget node as composed: the run dir of a job
+#: read before Hydra started is named from its own budget, not from a second one built for the name.
+_budget_names: dict[str, str] = {}
+
+
 def budget_dir(node: DictConfig | None) -> str:
     """``${budget_dir:...}`` in run-dir patterns: a folder named like the budget's outputs, as the run's
     reader names it (from the overrides of the job Hydra is starting)."""
@@ -90,6 +95,9 @@ def budget_dir(node: DictConfig | None) -> str:
 
     if not is_given(node):
         return "no-budget"
+    known = _budget_names.get(OmegaConf.to_yaml(node))
+    if known is not None:
+        return known
     hydra = HydraConfig.get()
     try:
         return read_budget(node, list(hydra.overrides.task), hydra.job.config_name).name
@@ -126,6 +134,6 @@ def search_problem(cfg: DictConfig, overrides: Sequence[str] = ()) -> SearchProb
 
 def read_search(cfg: DictConfig, overrides: Sequence[str] = ()) -> SearchJob:
     """The search job of a composed config and the command line's overrides of it (:mod:`e3dnas.command`)."""
-    return SearchJob(
-        search_problem(cfg, overrides), cfg.progress, cfg.wandb, OmegaConf.to_container(cfg, resolve=True)
-    )
+    problem = search_problem(cfg, overrides)
+    _budget_names[OmegaConf.to_yaml(cfg.budget)] = problem.budget.name
+    return SearchJob(problem, cfg.progress, cfg.wandb, OmegaConf.to_container(cfg, resolve=True))

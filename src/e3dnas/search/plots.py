@@ -72,7 +72,7 @@ def _draw_candidates(
             marker="D",
             s=45,
             zorder=3,
-            label=f"released {name}" + (f", over budget: {over}" if over else ""),
+            label=f"released {name}" + (f",\nover budget: {over}" if over else ""),
             **({"edgecolors": "k", "linewidths": 0.6} | style),
         )
     ax.grid(alpha=0.3, which="both")
