@@ -31,7 +31,7 @@ class Finalist:
     arch: Arch
     score: float
     flops: float  # in the budget's counter
-    params: int
+    params_backbone: int
     search_dir: Path
     search_rank: int
 
@@ -147,7 +147,8 @@ def choose_finalists(
                 arch=arch,
                 score=float(record["score"]),
                 flops=flops,
-                params=int(record["params"]),
+                # population files from before params were named hold "params", the backbone's too
+                params_backbone=int(record.get("params_backbone", record.get("params"))),
                 search_dir=record["search_dir"],
                 search_rank=int(record["rank"]),
             )

@@ -20,7 +20,8 @@ from e3dnas.select.settings import SelectJob
 from e3dnas.select.study import PARAM, finalist_of
 
 LEDGER_COLUMNS = (
-    "finalist", "trial", "state", "epoch", "val_top1", "rung", "score", "flops", "params", "temporal_pattern",
+    "finalist", "trial", "state", "epoch", "val_top1", "rung",
+    "score", "flops", "params_backbone", "temporal_pattern",
 )  # fmt: skip
 
 
@@ -57,7 +58,7 @@ def ledger_rows(job: SelectJob, trials: list[FrozenTrial]) -> list[list[Any]]:
         for epoch, value in steps:
             rung = job.rungs.index(epoch) if epoch in job.rungs else ""
             row = (f.name, trial.number, trial.state.name, epoch, value, rung)
-            rows.append([*row, f.score, f.flops, f.params, f.pattern])
+            rows.append([*row, f.score, f.flops, f.params_backbone, f.pattern])
     return rows
 
 
@@ -141,7 +142,7 @@ def write_outputs(job: SelectJob, study: optuna.Study, home: Path, storage: str)
     c = cost.cost(chosen.arch)
     meta = {
         "flops": {counter: c.flops_by(counter) for counter in cost.FLOPS_COUNTERS},
-        "params": c.params,
+        "params_backbone": c.params,
         "layers": c.layers,
         "scores": {scorer: chosen.score},
         "source": {
@@ -172,7 +173,7 @@ def write_outputs(job: SelectJob, study: optuna.Study, home: Path, storage: str)
     )
     summary = {
         "selected": {"finalist": chosen.name, "val_top1": result.value, "score": chosen.score,
-                     "flops": chosen.flops, "params": chosen.params, "file": str(selected)},
+                     "flops": chosen.flops, "params_backbone": chosen.params_backbone, "file": str(selected)},
         "finalists": len(job.finalists),
         "rung_epochs": list(job.rungs),
         "max_epochs": job.max_epochs,

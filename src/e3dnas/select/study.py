@@ -155,7 +155,7 @@ def finalist_attrs(finalist: Finalist) -> dict[str, Any]:
     return {
         "score": finalist.score,
         "flops": finalist.flops,
-        "params": finalist.params,
+        "params_backbone": finalist.params_backbone,
         "temporal_pattern": finalist.pattern,
         "search_rank": finalist.search_rank,
     }
