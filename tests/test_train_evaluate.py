@@ -9,6 +9,7 @@ import torch
 
 from e3dnas.data.demo import build_demo
 from e3dnas.evaluate.run import evaluate
+from e3dnas.records import SCHEMA_VERSION
 from e3dnas.schema import ConfigValueError
 from e3dnas.train.run import train
 from train_helpers import QUICK, cli, compose_cfg
@@ -110,7 +111,7 @@ def test_evaluate_writes_one_prediction_per_video_that_reproduces_top1(
     ]
     # the command line's dataset.* fields go on top of the checkpoint's data config
     metrics = evaluate(compose_cfg("eval", *overrides), tmp_path, overrides)
-    assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
+    assert json.loads((tmp_path / "metrics.json").read_text()) == {"schema_version": SCHEMA_VERSION} | metrics
     # the demo's crops of 56 px from a 64 px short side, not X3D's full-short-side crops
     assert metrics["protocol"] == {
         "name": "inner_crop",
