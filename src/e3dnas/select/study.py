@@ -66,6 +66,8 @@ class StudyRef:
                 {"connect_args": {"timeout": SQLITE_TIMEOUT_S}} if self.storage.startswith("sqlite") else {}
             )
             storage = RDBStorage(self.storage, engine_kwargs=engine, **heartbeat)
+            if self.storage.startswith("sqlite"):
+                serialise_sqlite(storage.engine)
             pruner = SuccessiveHalvingPruner(
                 min_resource=self.min_epochs, reduction_factor=self.reduction_factor
             )
@@ -96,6 +98,27 @@ class RungReporter:
             warnings.simplefilter("ignore", UserWarning)  # a step reported again after a resume
             self._trial.report(float(value), step=epochs)
         return self._trial.should_prune()
+
+
+def serialise_sqlite(engine: Any) -> None:
+    """Make each SQLite transaction take the write lock when it begins (``BEGIN IMMEDIATE``).
+
+    Optuna claims a waiting trial by reading its state and then writing RUNNING, with a row lock that
+    SQLite does not have: two workers that read at once both claim it (seen under load: one finalist
+    trained by two workers). Taking the write lock first serialises the read and the write; this is
+    SQLAlchemy's documented recipe for SQLite transactions (pysqlite's own BEGIN is turned off).
+    """
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_driver_begin(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections opened before the listeners reconnect with them
 
 
 def signature(finalists: tuple[Finalist, ...], min_epochs: int, reduction_factor: int) -> dict[str, Any]:
