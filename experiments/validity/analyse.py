@@ -41,19 +41,25 @@ def _spearman(x, y):
     return stats.spearmanr(x, y).statistic
 
 
+def paired_bootstrap(data: tuple[np.ndarray, ...], statistic, resamples: int, seed: int = 0):
+    """scipy's percentile bootstrap over architectures (the arrays resampled together), as every interval of
+    the study is drawn."""
+    return stats.bootstrap(
+        data,
+        statistic,
+        paired=True,
+        vectorized=False,
+        n_resamples=resamples,
+        method="percentile",
+        random_state=seed,
+    )
+
+
 def correlation(x: np.ndarray, y: np.ndarray, resamples: int, seed: int) -> dict[str, float]:
     """Kendall τ and Spearman ρ, each with a 95 % percentile-bootstrap interval over architectures."""
     out = {}
     for name, statistic in (("tau", _kendall), ("rho", _spearman)):
-        ci = stats.bootstrap(
-            (x, y),
-            statistic,
-            paired=True,
-            vectorized=False,
-            n_resamples=resamples,
-            method="percentile",
-            random_state=seed,
-        ).confidence_interval
+        ci = paired_bootstrap((x, y), statistic, resamples, seed).confidence_interval
         out[name] = float(statistic(x, y))
         out[f"{name}_lo"], out[f"{name}_hi"] = float(ci.low), float(ci.high)
     return out
@@ -113,15 +119,7 @@ def difference_rows(table: list[dict], resamples: int, baseline: str = "params")
             def gap(x, b, y):
                 return _kendall(x, y) - _kendall(b, y)
 
-            boot = stats.bootstrap(
-                (x, b, y),
-                gap,
-                paired=True,
-                vectorized=False,
-                n_resamples=resamples,
-                method="percentile",
-                random_state=0,
-            )
+            boot = paired_bootstrap((x, b, y), gap, resamples)
             ci = boot.confidence_interval
             rows.append(
                 {

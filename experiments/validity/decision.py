@@ -19,7 +19,15 @@ import numpy as np
 from scipy import stats
 from scipy.special import comb
 
-from experiments.validity.analyse import MIN_ARCHS, SAMPLES, SCORERS, correlation, sample_rows, scored
+from experiments.validity.analyse import (
+    MIN_ARCHS,
+    SAMPLES,
+    SCORERS,
+    correlation,
+    paired_bootstrap,
+    sample_rows,
+    scored,
+)
 
 #: FLOPs bands as fractions of the budget: small networks, the middle, and where the search decides.
 BANDS = ((0.0, 0.5), (0.5, 0.9), (0.9, 1.0))
@@ -61,15 +69,7 @@ def partial_rows(table: list[dict], resamples: int) -> list[dict]:
                 np.array([r[k] for r in keep], dtype=float)
                 for k in (f"score_{scorer}", "val_top1_mean", "params")
             )
-            ci = stats.bootstrap(
-                (x, y, z),
-                partial_tau,
-                paired=True,
-                vectorized=False,
-                n_resamples=resamples,
-                method="percentile",
-                random_state=0,
-            ).confidence_interval
+            ci = paired_bootstrap((x, y, z), partial_tau, resamples).confidence_interval
             rows.append(
                 {
                     "sample": sample,
