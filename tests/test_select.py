@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -26,6 +27,7 @@ from e3dnas.configs import CONF_DIR
 from e3dnas.select.finalists import read_search
 from e3dnas.select.run import run as select
 from e3dnas.select.settings import check, read, rung_epochs
+from e3dnas.select.study import StudyRef, open_shared
 from slurm_cluster import SlurmCluster
 from wandb_records import wandb_run_record
 
@@ -189,6 +191,32 @@ def start_worker(args: list[str], env: dict[str, str]) -> subprocess.Popen:
         text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
+
+
+def open_at_once(barrier, storage: str, lock: str, outcomes) -> None:
+    barrier.wait()
+    try:
+        open_shared(StudyRef(storage, "s", 1, 3), Path(lock), 1, 3)
+        outcomes.put("opened")
+    except Exception as error:
+        outcomes.put(f"{type(error).__name__}: {error}")
+
+
+def test_workers_that_create_one_study_at_once_all_open_it(tmp_path: Path):
+    # Without the lock, 6 processes creating one SQLite storage fail on its schema tables most times
+    # (IntegrityError on alembic_version, as two Slurm workers did in CI).
+    fork = multiprocessing.get_context("fork")  # the children only open SQLite; forking is fast
+    for attempt in range(5):
+        storage, lock = f"sqlite:///{tmp_path / f'{attempt}.db'}", str(tmp_path / f"{attempt}.lock")
+        barrier, outcomes = fork.Barrier(6), fork.Queue()
+        workers = [
+            fork.Process(target=open_at_once, args=(barrier, storage, lock, outcomes)) for _ in range(6)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=120)
+        assert [outcomes.get(timeout=5) for _ in workers] == ["opened"] * 6
 
 
 def test_two_workers_on_one_study_train_each_trial_once(search_dir: Path, tmp_path: Path):

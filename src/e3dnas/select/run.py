@@ -27,6 +27,7 @@ from e3dnas.select.study import (
     finalist_attrs,
     finalist_of,
     locked,
+    open_shared,
     prepare,
     put_back,
     signature,
@@ -69,12 +70,12 @@ def run(job: SelectJob, home: Path) -> float:
     home.mkdir(parents=True, exist_ok=True)  # select.dir may be new
     ref = study_ref(job, home)
     s = job.settings
-    study = ref.open(s.heartbeat_s, s.grace_s)
+    lock = home / ".study.lock"
+    study = open_shared(ref, lock, s.heartbeat_s, s.grace_s)
     for finalist in job.finalists:
         path = finalist_file(home, finalist)
         if not path.exists():
             save_arch(path, finalist.arch, name=finalist.name, meta={"select": finalist_attrs(finalist)})
-    lock = home / ".study.lock"
     prepare(
         study, job.finalists, signature(job.finalists, s.min_epochs, s.reduction_factor), lock, ref.storage
     )

@@ -130,6 +130,14 @@ def signature(finalists: tuple[Finalist, ...], min_epochs: int, reduction_factor
     }
 
 
+def open_shared(ref: StudyRef, lock: Path, heartbeat_s: float, grace_s: float) -> optuna.Study:
+    """A worker's study, opened (created if new) under the lock: processes that create one storage at
+    once race on its schema tables (seen with two Slurm workers: ``UNIQUE constraint failed:
+    alembic_version``)."""
+    with locked(lock):
+        return ref.open(heartbeat_s, grace_s)
+
+
 @contextmanager
 def locked(path: Path) -> Iterator[None]:
     """An exclusive lock on ``path`` (created) across processes; workers on other hosts share it through
