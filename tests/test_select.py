@@ -27,7 +27,7 @@ from e3dnas.configs import CONF_DIR
 from e3dnas.select.finalists import read_search
 from e3dnas.select.run import run as select
 from e3dnas.select.settings import check, read, rung_epochs
-from e3dnas.select.study import StudyRef, open_shared
+from e3dnas.select.study import PARAM, StudyRef, open_shared, run_waiting_trial
 from slurm_cluster import SlurmCluster
 from wandb_records import wandb_run_record
 
@@ -217,6 +217,44 @@ def test_workers_that_create_one_study_at_once_all_open_it(tmp_path: Path):
         for worker in workers:
             worker.join(timeout=120)
         assert [outcomes.get(timeout=5) for _ in workers] == ["opened"] * 6
+
+
+def claim_at_once(barrier, storage: str, lock: str, outcomes) -> None:
+    study = open_shared(StudyRef(storage, "s", 1, 3), Path(lock), 1, 3)
+
+    def objective(trial) -> float:
+        trial.suggest_categorical(PARAM, ["a", "b"])
+        time.sleep(0.2)  # still running while the others look for a waiting trial
+        return 1.0
+
+    barrier.wait()
+    try:
+        outcomes.put("ran" if run_waiting_trial(study, Path(lock), objective) else "none")
+    except Exception as error:
+        outcomes.put(f"{type(error).__name__}: {error}")
+
+
+def test_workers_that_claim_the_last_waiting_trials_at_once_leave_no_empty_trial(tmp_path: Path):
+    # 6 workers race for 2 waiting trials: without claiming under the lock, those that saw a waiting trial
+    # but lost it to another made a new, empty trial (a failed trial without a finalist, seen in CI).
+    fork = multiprocessing.get_context("fork")
+    for attempt in range(5):
+        storage, lock = f"sqlite:///{tmp_path / f'{attempt}.db'}", str(tmp_path / f"{attempt}.lock")
+        study = open_shared(StudyRef(storage, "s", 1, 3), Path(lock), 1, 3)
+        for name in ("a", "b"):
+            study.enqueue_trial({PARAM: name})
+        barrier, outcomes = fork.Barrier(6), fork.Queue()
+        workers = [
+            fork.Process(target=claim_at_once, args=(barrier, storage, lock, outcomes)) for _ in range(6)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=120)
+        assert sorted(outcomes.get(timeout=5) for _ in workers) == ["none"] * 4 + ["ran"] * 2
+        trials = study.get_trials()
+        assert sorted(t.params.get(PARAM) for t in trials) == ["a", "b"], trials
+        assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
 
 
 def test_two_workers_on_one_study_train_each_trial_once(search_dir: Path, tmp_path: Path):

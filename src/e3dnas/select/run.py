@@ -30,6 +30,7 @@ from e3dnas.select.study import (
     open_shared,
     prepare,
     put_back,
+    run_waiting_trial,
     signature,
 )
 
@@ -38,10 +39,6 @@ log = logging.getLogger("e3dnas.select")
 
 class SelectInterrupted(Exception):
     """Ctrl-C stopped a trial; it waits in the study again and resumes from its checkpoint."""
-
-
-class NoFinalistWaiting(Exception):
-    """Another worker took the last waiting finalist between this worker's look and its ask."""
 
 
 def study_ref(job: SelectJob, home: Path) -> StudyRef:
@@ -84,7 +81,7 @@ def run(job: SelectJob, home: Path) -> float:
         f"(reduction factor {s.reduction_factor}); study {ref.name} in {ref.storage} "
         f"(optuna-dashboard {ref.storage})"
     )
-    work(job, study, ref, home)
+    work(job, study, ref, home, lock)
     with locked(lock):
         summary = write_outputs(job, study, home, ref.storage)
     chosen, c = summary["selected"], summary["cost"]
@@ -97,16 +94,19 @@ def run(job: SelectJob, home: Path) -> float:
     return chosen["val_top1"]
 
 
-def work(job: SelectJob, study: optuna.Study, ref: StudyRef, home: Path) -> None:
-    """Run waiting trials one at a time; while others run elsewhere, wait for them (a dead worker's trial
-    goes stale and waits again); return when every trial has finished."""
+def work(job: SelectJob, study: optuna.Study, ref: StudyRef, home: Path, lock: Path) -> None:
+    """Run waiting trials one at a time (each claimed under ``lock``); while others run elsewhere, wait for
+    them (a dead worker's trial goes stale and waits again); return when every trial has finished."""
     by_name = {f.name: f for f in job.finalists}
     training = trial_config(job, ref.name)
     current: dict[str, int] = {}
 
     def objective(trial: optuna.Trial) -> float:
         if finalist_of(trial.storage.get_trial(trial._trial_id)) is None:
-            raise NoFinalistWaiting
+            raise E3DError(
+                f"trial {trial.number} of {ref.name} names no finalist: a process outside e3dnas.select "
+                "took a trial from the study"
+            )
         current["number"] = trial.number
         finalist = by_name[trial.suggest_categorical(PARAM, list(by_name))]
         trial_run = TrialRun(
@@ -137,14 +137,10 @@ def work(job: SelectJob, study: optuna.Study, ref: StudyRef, home: Path) -> None
     poll_s = min(job.settings.heartbeat_s, 10.0)
     try:
         while True:
-            states = {
-                t.state
-                for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING))
-            }
-            if TrialState.WAITING in states:
-                study.optimize(objective, n_trials=1, catch=(NoFinalistWaiting,))
+            if run_waiting_trial(study, lock, objective):
                 current.clear()  # finished: nothing to put back
-            elif TrialState.RUNNING in states:  # others' trials: wait for them, or for them to go stale
+            elif study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                # others' trials: wait for them, or for them to go stale
                 time.sleep(poll_s)
                 optuna.storages.fail_stale_trials(study)
             else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,16 +139,35 @@ def open_shared(ref: StudyRef, lock: Path, heartbeat_s: float, grace_s: float) -
 
 
 @contextmanager
-def locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[Callable[[], None]]:
     """An exclusive lock on ``path`` (created) across processes; workers on other hosts share it through
-    the file system the select dir is on."""
+    the file system the select dir is on. Yields a function that releases it early."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            yield lambda: fcntl.flock(handle, fcntl.LOCK_UN)
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def run_waiting_trial(study: optuna.Study, lock: Path, objective: Callable[[optuna.Trial], float]) -> bool:
+    """Run one waiting trial with ``objective`` and return True, or return False when none waits.
+
+    The trial is claimed under the lock, released as the objective starts (trainings still run side by
+    side): Optuna's ask takes a waiting trial if one is left and otherwise creates a new, empty one, so two
+    workers that both saw the last waiting trial left an empty failed trial in the study (seen in CI).
+    """
+    with locked(lock) as release:
+        if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            return False
+
+        def claimed(trial: optuna.Trial) -> float:
+            release()
+            return objective(trial)
+
+        study.optimize(claimed, n_trials=1)
+        return True
 
 
 def finalist_of(trial: FrozenTrial) -> str | None:
