@@ -77,6 +77,38 @@ def test_correlation_of_monotone_and_reversed_data():
     assert noisy["tau_lo"] < noisy["tau"] < noisy["tau_hi"] <= 1.0
 
 
+def test_counted_tau_and_rho_are_scipys_on_the_resampled_arrays():
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 6, size=30).astype(float)  # many ties, as rounded accuracies have
+    y = np.round(x + rng.normal(size=30), 0)
+    assert analyse.kendall_tau(x, y) == pytest.approx(stats.kendalltau(x, y).statistic)
+    assert analyse.spearman_rho(x, y) == pytest.approx(stats.spearmanr(x, y).statistic)
+    counts = rng.multinomial(30, np.full(30, 1 / 30), size=4)  # 4 bootstrap resamples at once
+    taus, rhos = analyse.kendall_tau(x, y, counts), analyse.spearman_rho(x, y, counts)
+    for count, tau, rho in zip(counts, taus, rhos, strict=True):
+        xs, ys = np.repeat(x, count), np.repeat(y, count)
+        assert tau == pytest.approx(stats.kendalltau(xs, ys).statistic)
+        assert rho == pytest.approx(stats.spearmanr(xs, ys).statistic)
+    assert np.isnan(analyse.kendall_tau(np.ones(5), np.arange(5.0)))  # constant: undefined, as scipy
+
+
+def test_bootstrap_interval_is_scipys_per_resample_one():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=25)
+    y = np.round(x + rng.normal(size=25), 1)
+    ours = analyse.paired_bootstrap((x, y), analyse.kendall_tau, 400, seed=2).confidence_interval
+    per_resample = stats.bootstrap(
+        (x, y),
+        lambda a, b: stats.kendalltau(a, b).statistic,
+        paired=True,
+        vectorized=False,
+        n_resamples=400,
+        method="percentile",
+        random_state=2,
+    ).confidence_interval
+    assert (ours.low, ours.high) == pytest.approx((per_resample.low, per_resample.high))
+
+
 def fake_table(n: int = 12) -> list[dict]:
     """Architectures whose accuracy rises with ``stentr``, falls with ``params``; ``zen`` is missing for
     the first two."""
@@ -181,8 +213,10 @@ def test_bands_hold_the_networks_of_their_cost():
 
 
 def test_smallest_detectable_difference_is_2_8_standard_errors():
-    rows = analyse.difference_rows(fake_table(), resamples=300)
-    assert all(r["detectable"] == pytest.approx(2.8 * r["dtau_se"]) and r["dtau_se"] > 0 for r in rows)
+    rows = {(r["sample"], r["scorer"]): r for r in analyse.difference_rows(fake_table(), resamples=300)}
+    assert all(r["detectable"] == pytest.approx(2.8 * r["dtau_se"]) for r in rows.values())
+    assert rows["all", "entropy"]["dtau_se"] > 0.1  # its gap to #params varies over resamples
+    assert rows["all", "stentr"]["dtau_se"] == pytest.approx(0.0)  # τ +1 against −1 in every resample
 
 
 def test_ledger_keeps_rows_across_instances_and_refuses_other_columns(tmp_path):

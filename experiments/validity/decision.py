@@ -13,10 +13,7 @@ of k networks to train.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from scipy import stats
 from scipy.special import comb
 
 from experiments.validity.analyse import (
@@ -24,6 +21,7 @@ from experiments.validity.analyse import (
     SAMPLES,
     SCORERS,
     correlation,
+    kendall_tau,
     paired_bootstrap,
     sample_rows,
     scored,
@@ -35,11 +33,13 @@ BANDS = ((0.0, 0.5), (0.5, 0.9), (0.9, 1.0))
 KS = (1, 3, 5, 10)
 
 
-def partial_tau(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> float:
-    """Kendall's partial τ of x and y with z held fixed (NaN where x or y is a function of z's ranks)."""
-    txy, txz, tyz = (stats.kendalltau(a, b).statistic for a, b in ((x, y), (x, z), (y, z)))
-    denominator = math.sqrt(max((1 - txz**2) * (1 - tyz**2), 0.0))
-    return (txy - txz * tyz) / denominator if denominator > 1e-9 else float("nan")
+def partial_tau(x: np.ndarray, y: np.ndarray, z: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Kendall's partial τ of x and y with z held fixed (NaN where x or y is a function of z's ranks), of
+    the sample ``weights`` counts (analyse.kendall_tau)."""
+    txy, txz, tyz = (kendall_tau(a, b, weights) for a, b in ((x, y), (x, z), (y, z)))
+    denominator = np.sqrt(np.clip((1 - txz**2) * (1 - tyz**2), 0.0, None))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 1e-9, (txy - txz * tyz) / denominator, np.nan)
 
 
 def band_rows(table: list[dict], budget_flops: float, resamples: int) -> list[dict]:
@@ -74,7 +74,7 @@ def partial_rows(table: list[dict], resamples: int) -> list[dict]:
                 {
                     "sample": sample,
                     "scorer": scorer,
-                    "partial_tau": partial_tau(x, y, z),
+                    "partial_tau": float(partial_tau(x, y, z)),
                     "partial_tau_lo": float(ci.low),
                     "partial_tau_hi": float(ci.high),
                     "n_archs": len(keep),
