@@ -344,25 +344,37 @@ def test_rung_trainings_run_one_epoch_beside_the_full_recipe(study):
     }
 
 
-def test_routes_table_averages_picks_over_search_seeds(tmp_path):
+def test_routes_table_averages_picks_over_search_seeds_with_each_routes_cost(tmp_path):
     trainings = ledger.Ledger(tmp_path / "trainings.csv", run.TRAINING_COLUMNS, ("arch", "seed"))
     for label, accuracies in {
         "route-a-s0": (0.8, 0.9),
         "route-a-s1": (0.6, 0.7),
+        "route-b-s0": (0.9, 0.9),
         "x3d-w1.45": (0.5, 0.6),
     }.items():
         for seed, top1 in enumerate(accuracies):
             trainings.add(
                 {"arch": label, "seed": seed, "val_top1": top1, "seconds": 1, "device": "cpu", "commit": "c"}
             )
-    chosen = {
-        label: ROOT / "conf" / "arch" / "e3d_s.yaml" for label in ("route-a-s0", "route-a-s1", "route-c-s0")
+    e3d_s = load_arch(ROOT / "conf" / "arch" / "e3d_s.yaml")
+    spent = {
+        "route-a-s0": {"search_s": 20.0, "selection_epochs": 0},
+        "route-a-s1": {"search_s": 40.0, "selection_epochs": 0},
+        "route-b-s0": {"search_s": 30.0, "selection_epochs": 38},
+        "route-c-s0": {"search_s": 0.0, "selection_epochs": 0},
     }
-    rows = {r["route"]: r for r in routes.route_rows(trainings, chosen, seeds=2)}
-    assert set(rows) == {"a", "d"}  # route (c)'s pick is not trained yet
+    chosen = {
+        label: save_arch(tmp_path / f"{label}.yaml", e3d_s, meta={routes.ROUTE_COST: cost})
+        for label, cost in spent.items()
+    }
+    rows = {r["route"]: r for r in routes.route_rows(trainings, chosen, seeds=2, recipe_epochs=5)}
+    assert set(rows) == {"a", "b", "d"}  # route (c)'s pick is not trained yet
     assert rows["a"]["val_top1_mean"] == pytest.approx(75.0) and rows["a"]["picks"] == 2
     assert rows["a"]["val_top1_sd"] == pytest.approx(np.std([85.0, 65.0], ddof=1))
+    assert rows["a"]["search_s"] == pytest.approx(30.0) and rows["a"]["epochs_to_network"] == 5
+    assert rows["b"]["epochs_to_network"] == 38 and rows["b"]["search_s"] == pytest.approx(30.0)
     assert rows["d"]["val_top1_mean"] == pytest.approx(55.0) and rows["d"]["over"] == "training seeds"
+    assert rows["d"]["search_s"] == 0.0 and rows["d"]["epochs_to_network"] == 5
 
 
 def test_ucf9_split_keeps_each_source_video_on_one_side(ucf9, tmp_path):
@@ -449,6 +461,8 @@ def test_results_md_is_written_from_the_numbers(tmp_path):
         results / "arid6" / "trainings.csv",
         [{"arch": "a0", "seed": 0, "val_top1": 0.5, "seconds": 30.0, "device": "cpu", "commit": "c"}],
     )
+    route_b = {"route": "b", "picks": 5, "val_top1_mean": 81.24, "val_top1_sd": 2.5, "over": "search seeds"}
+    write_rows(results / "arid6" / "routes.csv", [route_b | {"search_s": 31.2, "epochs_to_network": 37.4}])
     budget = {"frames": 8, "resolution": 56, "flops": 1e8, "layers": 35}
     study = {
         "commit": "c0ffee",
@@ -468,6 +482,7 @@ def test_results_md_is_written_from_the_numbers(tmp_path):
     assert "| stentr | +2.00 [+2.00, +2.00] |" in text  # Δτ against params
     assert "| search-stentr | 0.0998 | 870144 | 80.0 ± 5.0 |" in text
     assert "| arid6 | training | 30.00 | 1 | 0.01 |" in text
+    assert "| b | 5 | 81.2 ± 2.5 | search seeds | 31 | 37 |" in text  # a route and what it costs
     assert "* **arid6** (12 epochs): 6 real human actions" in text
     assert "![arid6](results/arid6/scatter.png)" in text and text.endswith(
         "planned\n\n## Reading\nhand-written"

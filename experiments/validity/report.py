@@ -97,10 +97,20 @@ def routes_table(task: str, results: Path) -> str | None:
             r["picks"],
             f"{float(r['val_top1_mean']):.1f} ± {float(r['val_top1_sd']):.1f}",
             r["over"],
+            f"{float(r['search_s']):.0f}",
+            f"{float(r['epochs_to_network']):.0f}",
         ]
         for r in rows
     ]
-    return markdown_table(["route", "picks trained", "val top-1 (%)", "sd over"], cells) if rows else None
+    header = [
+        "route",
+        "picks trained",
+        "val top-1 (%)",
+        "sd over",
+        "search (s)",
+        "epochs to the trained pick",
+    ]
+    return markdown_table(header, cells) if rows else None
 
 
 def top_k_table(task: str, results: Path) -> str:

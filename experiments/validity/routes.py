@@ -17,6 +17,7 @@ study's spanning networks trained for ``RUNG_EPOCHS`` epoch with validation, row
 from __future__ import annotations
 
 import dataclasses
+import json
 import statistics
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ import numpy as np
 from scipy import stats
 
 from e3dnas import cost
-from e3dnas.arch import Arch, load_arch, save_arch
+from e3dnas.arch import Arch, load_arch, read_arch, save_arch
 from e3dnas.budget import Budget
 from e3dnas.scores import ScorerSpec
 from e3dnas.search import SearchSettings
@@ -39,6 +40,8 @@ from experiments.validity.tasks import Task
 ROUTES = ("a", "b", "c", "d")
 #: Finalists that route (b) hands to e3dnas.select.
 FINALISTS = 16
+#: The meta key of a saved pick: what its route spent before training it (search seconds, selection epochs).
+ROUTE_COST = "route_cost"
 #: The first rung of a selection: its accuracy against the full recipe's is the rung fidelity.
 RUNG_EPOCHS = 1
 
@@ -115,13 +118,19 @@ def picks(
         if path.exists():
             continue
         route, seed = label.split("-")[1], int(label.rsplit("s", 1)[1])
+        spent = {"search_s": 0.0, "selection_epochs": 0}
+        if route in ("a", "b"):
+            search = json.loads((search_dir(seed, settings) / "summary.json").read_text())
+            spent["search_s"] = float(search["seconds"])
         if route == "a":
             arch = load_arch(search_dir(seed, settings) / "best.yaml")
         elif route == "b":
-            arch = load_arch(selection_dir(task, seed, settings) / "selected.yaml")
+            selection = selection_dir(task, seed, settings)
+            arch = load_arch(selection / "selected.yaml")
+            spent["selection_epochs"] = json.loads((selection / "summary.json").read_text())["cost"]["epochs"]
         else:
             arch = random_near_budget(space, budget, seed)
-        save_arch(path, arch, name=f"validity-{label}")
+        save_arch(path, arch, name=f"validity-{label}", meta={ROUTE_COST: spent})
     return saved
 
 
@@ -162,10 +171,12 @@ def saved_picks(results: Path, task: str) -> dict[str, Path]:
     return {f"route-{p.stem}": p for p in sorted([*folder.glob("*.yaml"), *(folder / task).glob("*.yaml")])}
 
 
-def route_rows(trainings: Ledger, chosen: dict[str, Path], seeds: int) -> list[dict]:
+def route_rows(trainings: Ledger, chosen: dict[str, Path], seeds: int, recipe_epochs: int) -> list[dict]:
     """routes.csv: per route, the mean over search seeds of each pick's mean val top-1 (%) over ``seeds``
-    training seeds, its sd over search seeds, and how many picks are fully trained. Route (d) is the X3D
-    that winners.py trained (its sd is over training seeds)."""
+    training seeds, its sd over search seeds, how many picks are fully trained, and what the route costs a
+    user: search seconds and the epochs trained until they hold the pick trained to the recipe (a selection
+    trains its survivor to the recipe itself). Route (d) is the X3D that winners.py trained (its sd is over
+    training seeds)."""
     accuracy: dict[str, list[float]] = {}
     for row in trainings.rows:
         accuracy.setdefault(row["arch"], []).append(100 * float(row["val_top1"]))
@@ -174,17 +185,31 @@ def route_rows(trainings: Ledger, chosen: dict[str, Path], seeds: int) -> list[d
         members.setdefault(label.split("-")[1], []).append(label)
     rows = []
     for route, labels in sorted(members.items()):
-        means = [statistics.mean(accuracy[x][:seeds]) for x in labels if len(accuracy.get(x, [])) >= seeds]
-        if means:
-            flops = statistics.mean(cost.cost(load_arch(chosen[x])).flops / 1e9 for x in labels)
-            sd = statistics.stdev(means) if len(means) > 1 else float("nan")
-            rows.append({"route": route, "picks": len(means), "val_top1_mean": statistics.mean(means)})
-            rows[-1] |= {"val_top1_sd": sd, "over": "search seeds", "gflops": flops}
+        trained = [x for x in labels if len(accuracy.get(x, [])) >= seeds]
+        if not trained:
+            continue
+        means = [statistics.mean(accuracy[x][:seeds]) for x in trained]
+        documents = [read_arch(chosen[x]) for x in trained]
+        spent = [d.meta.get(ROUTE_COST, {}) for d in documents]
+        selection = [s.get("selection_epochs", 0) for s in spent]
+        rows.append(
+            {
+                "route": route,
+                "picks": len(means),
+                "val_top1_mean": statistics.mean(means),
+                "val_top1_sd": statistics.stdev(means) if len(means) > 1 else float("nan"),
+                "over": "search seeds",
+                "gflops": statistics.mean(cost.cost(d.arch).flops / 1e9 for d in documents),
+                "search_s": statistics.mean(s.get("search_s", 0.0) for s in spent),
+                "epochs_to_network": statistics.mean(e or recipe_epochs for e in selection),
+            }
+        )
     x3d = [label for label in accuracy if label.startswith("x3d-")]
     for label in x3d:
         top1 = accuracy[label]
         rows.append({"route": "d", "picks": 1, "val_top1_mean": statistics.mean(top1)})
         rows[-1] |= {"val_top1_sd": statistics.stdev(top1), "over": "training seeds", "gflops": float("nan")}
+        rows[-1] |= {"search_s": 0.0, "epochs_to_network": recipe_epochs}
     return rows
 
 

@@ -280,7 +280,8 @@ def main() -> None:
         write_csv(out / "partial.csv", partial_rows(table, args.resamples))
         write_csv(out / "regret.csv", regret_rows(table))
         picked = chosen[name] or saved_picks(args.results, name)
-        write_csv(out / "routes.csv", route_rows(trainings, picked, args.route_seeds))
+        recipe = args.epochs or task.epochs
+        write_csv(out / "routes.csv", route_rows(trainings, picked, args.route_seeds, recipe))
         fidelity = rung_fidelity(rungs[name], table)
         if table:
             scatter(table, correlations, out / "scatter.png", title=f"{name}: {len(table)} architectures")
@@ -293,7 +294,7 @@ def main() -> None:
             videos, data = task_data[name]
             rows = decide(task, data, videos, proxy, budget, trainings, out, args.winner_seeds, settings)
             write_csv(out / "winners.csv", rows)
-        summary[name] = {"archs": len(table), "best_proxy": proxy, "epochs": args.epochs or task.epochs}
+        summary[name] = {"archs": len(table), "best_proxy": proxy, "epochs": recipe}
         summary[name] |= {"rung_fidelity": fidelity} if fidelity else {}
     study = {
         "commit": settings.commit,
