@@ -377,6 +377,33 @@ def test_routes_table_averages_picks_over_search_seeds_with_each_routes_cost(tmp
     assert rows["d"]["search_s"] == 0.0 and rows["d"]["epochs_to_network"] == 5
 
 
+def test_paired_routes_compare_the_picks_of_one_search_seed(tmp_path):
+    trainings = ledger.Ledger(tmp_path / "trainings.csv", run.TRAINING_COLUMNS, ("arch", "seed"))
+    picks = {"a": (0.70, 0.80, 0.60), "b": (0.75, 0.80, 0.66), "c": (0.50, 0.80, 0.40)}  # per search seed
+    for route, by_seed in picks.items():
+        for search_seed, top1 in enumerate(by_seed):
+            for seed in (0, 1):
+                row = {"arch": f"route-{route}-s{search_seed}", "seed": seed, "val_top1": top1 + 0.02 * seed}
+                trainings.add(row | {"seconds": 1, "device": "cpu", "commit": "c"})
+    e3d_s, e3d_m = (load_arch(ROOT / "conf" / "arch" / f"{n}.yaml") for n in ("e3d_s", "e3d_m"))
+    chosen = {
+        f"route-{route}-s{s}": save_arch(
+            tmp_path / f"{route}-s{s}.yaml", e3d_m if route != "a" and s != 1 else e3d_s
+        )
+        for route in picks
+        for s in range(3)
+    }
+    rows = {(r["route"], r["baseline"]): r for r in routes.paired_route_rows(trainings, chosen, seeds=2)}
+    b_a = rows["b", "a"]
+    gaps = np.array([5.0, 0.0, 6.0])
+    assert b_a["diff_mean"] == pytest.approx(gaps.mean()) and b_a["search_seeds"] == 3
+    half = stats.t.ppf(0.975, 2) * gaps.std(ddof=1) / np.sqrt(3)
+    assert (b_a["diff_lo"], b_a["diff_hi"]) == pytest.approx((gaps.mean() - half, gaps.mean() + half))
+    assert b_a["detectable"] > half  # 80 % power needs more than the interval's half-width
+    assert b_a["same_pick"] == 1  # search seed 1: both routes picked E3D-S
+    assert rows["a", "c"]["diff_mean"] == pytest.approx(40 / 3) and rows["b", "c"]["same_pick"] == 3
+
+
 def test_ucf9_split_keeps_each_source_video_on_one_side(ucf9, tmp_path):
     out = tasks.split_folder(ucf9, tmp_path / "videos", tasks.UCF9_SPLIT)
     sides = {side: list(out.glob(f"{side}/*/*.mp4")) for side in ("train", "val")}
@@ -463,6 +490,9 @@ def test_results_md_is_written_from_the_numbers(tmp_path):
     )
     route_b = {"route": "b", "picks": 5, "val_top1_mean": 81.24, "val_top1_sd": 2.5, "over": "search seeds"}
     write_rows(results / "arid6" / "routes.csv", [route_b | {"search_s": 31.2, "epochs_to_network": 37.4}])
+    paired = {"route": "b", "baseline": "a", "search_seeds": 5, "diff_mean": 2.7, "diff_lo": -1.4}
+    paired |= {"diff_hi": 6.8, "same_pick": 2, "detectable": 5.5}
+    write_rows(results / "arid6" / "routes_paired.csv", [paired])
     budget = {"frames": 8, "resolution": 56, "flops": 1e8, "layers": 35}
     study = {
         "commit": "c0ffee",
@@ -483,6 +513,7 @@ def test_results_md_is_written_from_the_numbers(tmp_path):
     assert "| search-stentr | 0.0998 | 870144 | 80.0 ± 5.0 |" in text
     assert "| arid6 | training | 30.00 | 1 | 0.01 |" in text
     assert "| b | 5 | 81.2 ± 2.5 | search seeds | 31 | 37 |" in text  # a route and what it costs
+    assert "| (b) − (a) | 5 | +2.7 [-1.4, +6.8] | 2 | 5.5 |" in text
     assert "* **arid6** (12 epochs): 6 real human actions" in text
     assert "![arid6](results/arid6/scatter.png)" in text and text.endswith(
         "planned\n\n## Reading\nhand-written"

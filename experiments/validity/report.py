@@ -113,6 +113,23 @@ def routes_table(task: str, results: Path) -> str | None:
     return markdown_table(header, cells) if rows else None
 
 
+def paired_routes_table(task: str, results: Path) -> str | None:
+    """Route against route, search seed by search seed (routes_paired.csv)."""
+    rows = read_csv(results / task / "routes_paired.csv")
+    cells = [
+        [
+            f"({r['route']}) − ({r['baseline']})",
+            r["search_seeds"],
+            f"{float(r['diff_mean']):+.1f} [{float(r['diff_lo']):+.1f}, {float(r['diff_hi']):+.1f}]",
+            r["same_pick"],
+            f"{float(r['detectable']):.1f}",
+        ]
+        for r in rows
+    ]
+    header = ["routes", "search seeds", "difference (points), 95 % t CI", "same pick", "detectable (80 %)"]
+    return markdown_table(header, cells) if rows else None
+
+
 def top_k_table(task: str, results: Path) -> str:
     rows = [r for r in read_csv(results / task / "topk.csv") if r["sample"] == "all"]
     cells = [
@@ -292,6 +309,11 @@ def write_results(results: Path, tasks: list[str]) -> Path:
         routes = routes_table(task, results)
         if routes:
             text += ["", "Routes to a network (routes.py), val top-1 % mean ± sd:", "", routes]
+        paired = paired_routes_table(task, results)
+        if paired:
+            text += ["", "Route against route, the same search seed's picks (a pick's mean over its training"]
+            text[-1] += " seeds; 'same pick': seeds where both routes chose one network):"
+            text += ["", paired]
         fidelity = study["tasks"].get(task, {}).get("rung_fidelity")
         if fidelity:
             text += ["", f"Rung fidelity: τ(1-epoch accuracy, full recipe) = {fidelity['tau']:+.2f} over "]

@@ -40,6 +40,8 @@ from experiments.validity.tasks import Task
 ROUTES = ("a", "b", "c", "d")
 #: Finalists that route (b) hands to e3dnas.select.
 FINALISTS = 16
+#: Routes compared search seed by search seed in routes_paired.csv: (route, baseline).
+PAIRS = (("b", "a"), ("a", "c"), ("b", "c"))
 #: The meta key of a saved pick: what its route spent before training it (search seconds, selection epochs).
 ROUTE_COST = "route_cost"
 #: The first rung of a selection: its accuracy against the full recipe's is the rung fidelity.
@@ -171,15 +173,64 @@ def saved_picks(results: Path, task: str) -> dict[str, Path]:
     return {f"route-{p.stem}": p for p in sorted([*folder.glob("*.yaml"), *(folder / task).glob("*.yaml")])}
 
 
+def accuracies(trainings: Ledger) -> dict[str, list[float]]:
+    """Each network's val top-1 (%) per training seed, in ledger order."""
+    found: dict[str, list[float]] = {}
+    for row in trainings.rows:
+        found.setdefault(row["arch"], []).append(100 * float(row["val_top1"]))
+    return found
+
+
+def paired_route_rows(trainings: Ledger, chosen: dict[str, Path], seeds: int) -> list[dict]:
+    """routes_paired.csv: for each pair of PAIRS, the difference of the two routes' pick means search seed by
+    search seed (both picks come from the same seed's search), its mean, a 95 % t interval over the search
+    seeds, and the smallest difference that 80 % power detects at that spread (two-sided α 0.05)."""
+    accuracy = accuracies(trainings)
+
+    def pick_mean(route: str, seed: int) -> float | None:
+        top1 = accuracy.get(f"route-{route}-s{seed}", [])
+        return (
+            statistics.mean(top1[:seeds])
+            if f"route-{route}-s{seed}" in chosen and len(top1) >= seeds
+            else None
+        )
+
+    search_seeds = sorted({int(label.rsplit("s", 1)[1]) for label in chosen})
+    rows = []
+    for route, baseline in PAIRS:
+        trained = [s for s in search_seeds if None not in (pick_mean(route, s), pick_mean(baseline, s))]
+        if len(trained) < 2:
+            continue
+        gaps = np.array([pick_mean(route, s) - pick_mean(baseline, s) for s in trained])
+        same = sum(
+            load_arch(chosen[f"route-{route}-s{s}"]) == load_arch(chosen[f"route-{baseline}-s{s}"])
+            for s in trained
+        )
+        se = float(gaps.std(ddof=1) / np.sqrt(len(gaps)))
+        df = len(gaps) - 1
+        half = float(stats.t.ppf(0.975, df)) * se
+        rows.append(
+            {
+                "route": route,
+                "baseline": baseline,
+                "search_seeds": len(gaps),
+                "diff_mean": float(gaps.mean()),
+                "diff_lo": float(gaps.mean()) - half,
+                "diff_hi": float(gaps.mean()) + half,
+                "same_pick": same,
+                "detectable": float(stats.t.ppf(0.975, df) + stats.t.ppf(0.8, df)) * se,
+            }
+        )
+    return rows
+
+
 def route_rows(trainings: Ledger, chosen: dict[str, Path], seeds: int, recipe_epochs: int) -> list[dict]:
     """routes.csv: per route, the mean over search seeds of each pick's mean val top-1 (%) over ``seeds``
     training seeds, its sd over search seeds, how many picks are fully trained, and what the route costs a
     user: search seconds and the epochs trained until they hold the pick trained to the recipe (a selection
     trains its survivor to the recipe itself). Route (d) is the X3D that winners.py trained (its sd is over
     training seeds)."""
-    accuracy: dict[str, list[float]] = {}
-    for row in trainings.rows:
-        accuracy.setdefault(row["arch"], []).append(100 * float(row["val_top1"]))
+    accuracy = accuracies(trainings)
     members: dict[str, list[str]] = {}
     for label in chosen:
         members.setdefault(label.split("-")[1], []).append(label)

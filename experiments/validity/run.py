@@ -46,6 +46,7 @@ from experiments.validity.report import write_results
 from experiments.validity.routes import (
     ROUTES,
     RUNG_EPOCHS,
+    paired_route_rows,
     picks,
     route_jobs,
     route_rows,
@@ -282,6 +283,7 @@ def main() -> None:
         picked = chosen[name] or saved_picks(args.results, name)
         recipe = args.epochs or task.epochs
         write_csv(out / "routes.csv", route_rows(trainings, picked, args.route_seeds, recipe))
+        write_csv(out / "routes_paired.csv", paired_route_rows(trainings, picked, args.route_seeds))
         fidelity = rung_fidelity(rungs[name], table)
         if table:
             scatter(table, correlations, out / "scatter.png", title=f"{name}: {len(table)} architectures")
