@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import statistics
 from collections.abc import Callable
 from pathlib import Path
@@ -316,8 +317,13 @@ def write_results(results: Path, tasks: list[str]) -> Path:
             text += ["", paired]
         fidelity = study["tasks"].get(task, {}).get("rung_fidelity")
         if fidelity:
-            text += ["", f"Rung fidelity: τ(1-epoch accuracy, full recipe) = {fidelity['tau']:+.2f} over "]
-            text[-1] += f"{fidelity['n_archs']} networks."
+            tau = fidelity["tau"]
+            said = "undefined: every network scored the same" if math.isnan(tau) else f"{tau:+.2f}"
+            text += [
+                "",
+                f"Rung fidelity: τ(1-epoch accuracy, full recipe) {said}, over {fidelity['n_archs']} ",
+            ]
+            text[-1] += "networks."
         text += ["", f"Every number: results/{task}/ (table.csv, correlations.csv, topk.csv, the ledgers)."]
     text += ["", "## Cost", "", cost_table(tasks, results)]
     for hand_written in ("plan.md", "reading.md"):
