@@ -111,6 +111,18 @@ def test_finalists_are_the_best_distinct_networks_near_the_budget_and_diverse(se
     assert max(r["score"] for r in records if r["flops"]["conv_macs"] >= 0.9 * limit) == scores[0]
 
 
+def test_a_first_rung_inside_the_warm_up_is_warned_about(search_dir: Path, caplog):
+    common = [f"run={search_dir}", "trainer.max_epochs=9", "scheduler.warmup_epochs=1"]
+    with caplog.at_level("WARNING", logger="e3dnas.select"):
+        read(compose_select(*common, "select.min_epochs=1"))
+    assert "the first rung (1 epochs) ends within the learning-rate warm-up" in caplog.text
+    assert "select.min_epochs=2" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="e3dnas.select"):
+        read(compose_select(*common, "select.min_epochs=2"))
+    assert "warm-up" not in caplog.text
+
+
 # Known curves (epochs 1..9). One worker runs the finalists in score order; with reduction factor 3 a trial
 # passes a rung when it is in the best third of those that reached it (the best one while fewer than 3 did).
 CURVES = {

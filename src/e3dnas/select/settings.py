@@ -6,6 +6,7 @@ A select config is a training config (conf/train.yaml's keys and groups) plus ``
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from e3dnas.schema import (
 )
 from e3dnas.select.finalists import Finalist, Search, choose_finalists, read_search
 from e3dnas.train.settings import rate_options, run_settings, unset_size
+
+log = logging.getLogger("e3dnas.select")
 
 
 def _fraction(v: Any) -> bool:
@@ -155,3 +158,14 @@ def check(job: SelectJob) -> None:
         )
     if job.training.callbacks.get("early_stopping") not in (None, "none"):
         raise E3DError("callbacks.early_stopping: select decides which trainings stop; leave it null")
+    warmup = OmegaConf.select(job.training, "scheduler.warmup_epochs")
+    if job.rungs and isinstance(warmup, int | float) and job.rungs[0] <= warmup:
+        # seen on the validity study's camera task: after a 1-epoch warm-up every finalist sat at chance
+        log.warning(
+            "select: the first rung (%d epochs) ends within the learning-rate warm-up "
+            "(scheduler.warmup_epochs=%s), where networks are still near chance and tie; "
+            "set select.min_epochs=%d or more",
+            job.rungs[0],
+            warmup,
+            math.floor(warmup) + 1,
+        )
