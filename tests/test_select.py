@@ -205,65 +205,69 @@ def start_worker(args: list[str], env: dict[str, str]) -> subprocess.Popen:
     )
 
 
-def open_at_once(barrier, storage: str, lock: str, outcomes) -> None:
-    barrier.wait()
-    try:
-        open_shared(StudyRef(storage, "s", 1, 3), Path(lock), 1, 3)
-        outcomes.put("opened")
-    except Exception as error:
-        outcomes.put(f"{type(error).__name__}: {error}")
+def at_once(prepare: Callable[[], Callable[[], str]], processes: int = 6) -> list[str]:
+    """In each of ``processes`` forked processes, ``prepare()``, then all together (a barrier) what it
+    returned; each one's result, or its error as ``Type: message``."""
+    fork = multiprocessing.get_context("fork")  # the children only use SQLite; forking is fast
+    barrier, outcomes = fork.Barrier(processes), fork.Queue()
+
+    def child() -> None:
+        act = prepare()
+        barrier.wait()
+        try:
+            outcomes.put(act())
+        except Exception as error:
+            outcomes.put(f"{type(error).__name__}: {error}")
+
+    workers = [fork.Process(target=child) for _ in range(processes)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    return [outcomes.get(timeout=5) for _ in workers]
 
 
 def test_workers_that_create_one_study_at_once_all_open_it(tmp_path: Path):
     # Without the lock, 6 processes creating one SQLite storage fail on its schema tables most times
     # (IntegrityError on alembic_version, as two Slurm workers did in CI).
-    fork = multiprocessing.get_context("fork")  # the children only open SQLite; forking is fast
     for attempt in range(5):
-        storage, lock = f"sqlite:///{tmp_path / f'{attempt}.db'}", str(tmp_path / f"{attempt}.lock")
-        barrier, outcomes = fork.Barrier(6), fork.Queue()
-        workers = [
-            fork.Process(target=open_at_once, args=(barrier, storage, lock, outcomes)) for _ in range(6)
-        ]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join(timeout=120)
-        assert [outcomes.get(timeout=5) for _ in workers] == ["opened"] * 6
+        ref, lock = (
+            StudyRef(f"sqlite:///{tmp_path / f'{attempt}.db'}", "s", 1, 3),
+            tmp_path / f"{attempt}.lock",
+        )
 
+        def opening(ref=ref, lock=lock) -> Callable[[], str]:
+            def act() -> str:
+                open_shared(ref, lock, 1, 3)
+                return "opened"
 
-def claim_at_once(barrier, storage: str, lock: str, outcomes) -> None:
-    study = open_shared(StudyRef(storage, "s", 1, 3), Path(lock), 1, 3)
+            return act
 
-    def objective(trial) -> float:
-        trial.suggest_categorical(PARAM, ["a", "b"])
-        time.sleep(0.2)  # still running while the others look for a waiting trial
-        return 1.0
-
-    barrier.wait()
-    try:
-        outcomes.put("ran" if run_waiting_trial(study, Path(lock), objective) else "none")
-    except Exception as error:
-        outcomes.put(f"{type(error).__name__}: {error}")
+        assert at_once(opening) == ["opened"] * 6
 
 
 def test_workers_that_claim_the_last_waiting_trials_at_once_leave_no_empty_trial(tmp_path: Path):
     # 6 workers race for 2 waiting trials: without claiming under the lock, those that saw a waiting trial
     # but lost it to another made a new, empty trial (a failed trial without a finalist, seen in CI).
-    fork = multiprocessing.get_context("fork")
+    def objective(trial) -> float:
+        trial.suggest_categorical(PARAM, ["a", "b"])
+        time.sleep(0.2)  # still running while the others look for a waiting trial
+        return 1.0
+
     for attempt in range(5):
-        storage, lock = f"sqlite:///{tmp_path / f'{attempt}.db'}", str(tmp_path / f"{attempt}.lock")
-        study = open_shared(StudyRef(storage, "s", 1, 3), Path(lock), 1, 3)
+        ref, lock = (
+            StudyRef(f"sqlite:///{tmp_path / f'{attempt}.db'}", "s", 1, 3),
+            tmp_path / f"{attempt}.lock",
+        )
+        study = open_shared(ref, lock, 1, 3)
         for name in ("a", "b"):
             study.enqueue_trial({PARAM: name})
-        barrier, outcomes = fork.Barrier(6), fork.Queue()
-        workers = [
-            fork.Process(target=claim_at_once, args=(barrier, storage, lock, outcomes)) for _ in range(6)
-        ]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join(timeout=120)
-        assert sorted(outcomes.get(timeout=5) for _ in workers) == ["none"] * 4 + ["ran"] * 2
+
+        def claiming(ref=ref, lock=lock) -> Callable[[], str]:
+            mine = open_shared(ref, lock, 1, 3)
+            return lambda: "ran" if run_waiting_trial(mine, lock, objective) else "none"
+
+        assert sorted(at_once(claiming)) == ["none"] * 4 + ["ran"] * 2
         trials = study.get_trials()
         assert sorted(t.params.get(PARAM) for t in trials) == ["a", "b"], trials
         assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
