@@ -319,11 +319,8 @@ def write_results(results: Path, tasks: list[str]) -> Path:
         if fidelity:
             tau = fidelity["tau"]
             said = "undefined: every network scored the same" if math.isnan(tau) else f"{tau:+.2f}"
-            text += [
-                "",
-                f"Rung fidelity: τ(1-epoch accuracy, full recipe) {said}, over {fidelity['n_archs']} ",
-            ]
-            text[-1] += "networks."
+            over = f"over {fidelity['n_archs']} networks"
+            text += ["", f"Rung fidelity: τ(1-epoch accuracy, full recipe) {said}, {over}."]
         text += ["", f"Every number: results/{task}/ (table.csv, correlations.csv, topk.csv, the ledgers)."]
     text += ["", "## Cost", "", cost_table(tasks, results)]
     for hand_written in ("plan.md", "reading.md"):

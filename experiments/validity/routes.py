@@ -181,34 +181,30 @@ def accuracies(trainings: Ledger) -> dict[str, list[float]]:
     return found
 
 
+def pick_means(trainings: Ledger, chosen: dict[str, Path], seeds: int) -> dict[str, float]:
+    """Each pick's mean val top-1 (%) over its first ``seeds`` training seeds (picks trained that often)."""
+    accuracy = accuracies(trainings)
+    return {x: statistics.mean(accuracy[x][:seeds]) for x in chosen if len(accuracy.get(x, [])) >= seeds}
+
+
 def paired_route_rows(trainings: Ledger, chosen: dict[str, Path], seeds: int) -> list[dict]:
     """routes_paired.csv: for each pair of PAIRS, the difference of the two routes' pick means search seed by
     search seed (both picks come from the same seed's search), its mean, a 95 % t interval over the search
     seeds, and the smallest difference that 80 % power detects at that spread (two-sided α 0.05)."""
-    accuracy = accuracies(trainings)
-
-    def pick_mean(route: str, seed: int) -> float | None:
-        top1 = accuracy.get(f"route-{route}-s{seed}", [])
-        return (
-            statistics.mean(top1[:seeds])
-            if f"route-{route}-s{seed}" in chosen and len(top1) >= seeds
-            else None
-        )
-
+    means = pick_means(trainings, chosen, seeds)
     search_seeds = sorted({int(label.rsplit("s", 1)[1]) for label in chosen})
     rows = []
     for route, baseline in PAIRS:
-        trained = [s for s in search_seeds if None not in (pick_mean(route, s), pick_mean(baseline, s))]
-        if len(trained) < 2:
+        pairs = [(f"route-{route}-s{s}", f"route-{baseline}-s{s}") for s in search_seeds]
+        pairs = [(x, b) for x, b in pairs if x in means and b in means]
+        if len(pairs) < 2:
             continue
-        gaps = np.array([pick_mean(route, s) - pick_mean(baseline, s) for s in trained])
-        same = sum(
-            load_arch(chosen[f"route-{route}-s{s}"]) == load_arch(chosen[f"route-{baseline}-s{s}"])
-            for s in trained
-        )
+        gaps = np.array([means[x] - means[b] for x, b in pairs])
+        same = sum(load_arch(chosen[x]) == load_arch(chosen[b]) for x, b in pairs)
         se = float(gaps.std(ddof=1) / np.sqrt(len(gaps)))
         df = len(gaps) - 1
-        half = float(stats.t.ppf(0.975, df)) * se
+        t_975 = float(stats.t.ppf(0.975, df))
+        half = t_975 * se
         rows.append(
             {
                 "route": route,
@@ -218,7 +214,7 @@ def paired_route_rows(trainings: Ledger, chosen: dict[str, Path], seeds: int) ->
                 "diff_lo": float(gaps.mean()) - half,
                 "diff_hi": float(gaps.mean()) + half,
                 "same_pick": same,
-                "detectable": float(stats.t.ppf(0.975, df) + stats.t.ppf(0.8, df)) * se,
+                "detectable": (t_975 + float(stats.t.ppf(0.8, df))) * se,
             }
         )
     return rows
@@ -230,16 +226,16 @@ def route_rows(trainings: Ledger, chosen: dict[str, Path], seeds: int, recipe_ep
     user: search seconds and the epochs trained until they hold the pick trained to the recipe (a selection
     trains its survivor to the recipe itself). Route (d) is the X3D that winners.py trained (its sd is over
     training seeds)."""
-    accuracy = accuracies(trainings)
+    pick_mean = pick_means(trainings, chosen, seeds)
     members: dict[str, list[str]] = {}
     for label in chosen:
         members.setdefault(label.split("-")[1], []).append(label)
     rows = []
     for route, labels in sorted(members.items()):
-        trained = [x for x in labels if len(accuracy.get(x, [])) >= seeds]
+        trained = [x for x in labels if x in pick_mean]
         if not trained:
             continue
-        means = [statistics.mean(accuracy[x][:seeds]) for x in trained]
+        means = [pick_mean[x] for x in trained]
         documents = [read_arch(chosen[x]) for x in trained]
         spent = [d.meta.get(ROUTE_COST, {}) for d in documents]
         selection = [s.get("selection_epochs", 0) for s in spent]
@@ -255,8 +251,8 @@ def route_rows(trainings: Ledger, chosen: dict[str, Path], seeds: int, recipe_ep
                 "epochs_to_network": statistics.mean(e or recipe_epochs for e in selection),
             }
         )
-    x3d = [label for label in accuracy if label.startswith("x3d-")]
-    for label in x3d:
+    accuracy = accuracies(trainings)
+    for label in [x for x in accuracy if x.startswith("x3d-")]:
         top1 = accuracy[label]
         rows.append({"route": "d", "picks": 1, "val_top1_mean": statistics.mean(top1)})
         rows[-1] |= {"val_top1_sd": statistics.stdev(top1), "over": "training seeds", "gflops": float("nan")}
