@@ -13,7 +13,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from experiments.validity import analyse, decision, jobs, ledger, noise, report, routes, run, sample, tasks
+from experiments.validity import (
+    analyse,
+    decision,
+    jobs,
+    ledger,
+    noise,
+    report,
+    routes,
+    run,
+    sample,
+    tasks,
+    winners,
+)
 from scipy import stats
 
 from e3dnas import cost, scores
@@ -21,12 +33,14 @@ from e3dnas.arch import load_arch, save_arch
 from e3dnas.budget import Budget
 from e3dnas.configs import read_conf
 from e3dnas.data.layouts.folder import FolderLayout
+from e3dnas.models import build_model
+from e3dnas.train.tracking import conv_flops
 
 ROOT = Path(__file__).resolve().parents[1]
 
 CORRELATION_COLUMNS = [
     *("sample", "scorer", "tau", "tau_lo", "tau_hi", "rho", "rho_lo", "rho_hi", "n_archs"),
-    *("seed_tau", "ceiling"),
+    *("seed_tau", "ceiling", "run_sd", "network_sd"),
 ]
 
 
@@ -176,8 +190,29 @@ def test_seed_reliability_compares_seed_0_with_seed_1():
     )
     for row in table:
         row["val_top1_seed1"] = -row["val_top1_seed0"]
-    assert noise.seed_reliability(table) == {"seed_tau": pytest.approx(-1.0), "ceiling": 0.0}
+    assert noise.seed_reliability(table) | {"run_sd": 0, "network_sd": 0} == {
+        "seed_tau": pytest.approx(-1.0),
+        "ceiling": 0.0,
+        "run_sd": 0,
+        "network_sd": 0,
+    }
     assert np.isnan(noise.seed_reliability(table[:4])["seed_tau"])  # too few networks
+
+
+def test_one_runs_noise_and_the_networks_spread_are_told_apart():
+    """12 networks 10 points apart: a seed that adds the same 3 points to every network is no noise (it
+    changes no ranking); ±3 points whose sign changes from network to network are."""
+    true = np.arange(12) * 0.10
+    rows = [{"val_top1_seed0": t + 0.03, "val_top1_seed1": t - 0.03} for t in true]
+    found = noise.seed_reliability(rows)
+    assert found["run_sd"] == pytest.approx(0.0)  # every network's seeds differ by the same 6 points
+    rows = [
+        {"val_top1_seed0": t + e, "val_top1_seed1": t - e}
+        for t, e in zip(true, [0.03, -0.03] * 6, strict=True)
+    ]
+    found = noise.seed_reliability(rows)
+    assert found["run_sd"] == pytest.approx(np.std([0.06, -0.06] * 6, ddof=1) / np.sqrt(2))
+    assert found["network_sd"] ** 2 == pytest.approx(np.var(true, ddof=1) - found["run_sd"] ** 2 / 2)
 
 
 def test_partial_tau_holds_params_fixed():
@@ -231,6 +266,61 @@ def test_ledger_keeps_rows_across_instances_and_refuses_other_columns(tmp_path):
         ledger.Ledger(path, ["arch", "seed", "score"], ["arch"])
 
 
+def test_a_ledger_from_before_a_column_was_added_reads_it_empty_and_gains_it(tmp_path):
+    path = tmp_path / "trainings.csv"
+    ledger.Ledger(path, ["arch", "seed", "val_top1"], ["arch", "seed"]).add(
+        {"arch": "a", "seed": 0, "val_top1": 1}
+    )
+    wider = ledger.Ledger(path, ["arch", "seed", "val_top1", "val_curve"], ["arch", "seed"])
+    assert wider.rows == [{"arch": "a", "seed": "0", "val_top1": "1", "val_curve": ""}]
+    wider.add({"arch": "b", "seed": 0, "val_top1": 0.5, "val_curve": "0.2 0.5"})
+    assert path.read_text().splitlines() == ["arch,seed,val_top1,val_curve", "a,0,1,", "b,0,0.5,0.2 0.5"]
+    with pytest.raises(SystemExit, match="columns"):  # a column dropped or moved is still refused
+        ledger.Ledger(path, ["arch", "val_top1", "seed", "val_curve"], ["arch", "seed"])
+
+
+def test_the_learning_curve_is_read_from_the_runs_csv_log_in_epoch_order(tmp_path):
+    """The rows Lightning's CSVLogger writes: learning rates, losses, then one row per validation."""
+    (tmp_path / "csv").mkdir()
+    (tmp_path / "csv" / "metrics.csv").write_text(
+        "epoch,lr-AdamW/pg1,step,train/loss,val/loss,val/top1\n"
+        ",0.001,9,,,\n0,,9,2.1,,\n0,,9,,1.9,0.2\n1,,19,1.7,,\n1,,19,,1.2,0.53125\n"
+        "2,,29,0.9,,\n2,,29,,0.8,0.6875\n"
+    )
+    assert jobs.val_curve(tmp_path) == "0.2000 0.5312 0.6875"
+
+
+def test_rung_fidelity_compares_an_early_epoch_with_the_end_within_a_run_and_across_seeds(tmp_path):
+    """12 networks whose epoch 1 is the warm-up (all at chance: τ undefined), whose epoch 2 ranks them as
+    their run's end does, and whose seeds end in the same order except two neighbours swapped in seed 1."""
+    trainings = ledger.Ledger(tmp_path / "trainings.csv", run.TRAINING_COLUMNS, ("arch", "seed"))
+    table = [{"arch": f"range-{i:02d}", "sample": "range"} for i in range(12)]
+    for i in range(12):
+        for seed in (0, 1):
+            end = {10: 11, 11: 10}.get(i, i) if seed else i
+            curve = f"0.2 {0.3 + end / 100:.4f} {0.4 + end / 100:.4f}"
+            row = {"arch": f"range-{i:02d}", "seed": seed, "val_top1": 0.4 + end / 100, "seconds": 1.0}
+            row |= {"device": "cpu", "commit": "c", "val_curve": curve}
+            trainings.add(row)
+    trainings.add(row | {"arch": "range-12", "seed": 0})  # one seed only: not among the networks
+    trainings.add(row | {"arch": "range-13", "seed": 0})
+    trainings.add(row | {"arch": "range-13", "seed": 1, "val_curve": "0.3 0.5"})  # resumed: not either
+    table += [{"arch": f"range-{i}", "sample": "range"} for i in (12, 13)]
+    rows = routes.rung_rows(trainings, table, resamples=100)
+    assert [(r["sample"], r["epoch"], r["of_epochs"], r["n_archs"]) for r in rows] == [
+        ("range", 1, 3, 12),
+        ("range", 2, 3, 12),
+        ("all", 1, 3, 12),
+        ("all", 2, 3, 12),
+    ]
+    assert np.isnan(rows[0]["tau_same_run"]) and np.isnan(rows[0]["tau_across_seeds"])
+    seed_tau = 1 - 2 * 2 / (12 * 11)  # one discordant pair of 66
+    assert rows[1]["seed_tau"] == pytest.approx(seed_tau)
+    assert rows[1]["tau_same_run"] == 1
+    assert rows[1]["tau_across_seeds"] == pytest.approx(seed_tau)
+    assert rows[1]["tau_across_seeds_lo"] <= rows[1]["tau_across_seeds"] <= rows[1]["tau_across_seeds_hi"]
+
+
 def test_jobs_run_in_parallel_and_a_failure_is_reported_not_collected(tmp_path, capsys):
     collected = []
     jobs = [
@@ -278,7 +368,7 @@ def test_a_study_redoes_nothing_its_ledgers_hold(study):
         for seed in range(2):
             if (arch, seed) != ("range-00", 1):
                 row = {"arch": arch, "seed": seed, "val_top1": 0.5, "seconds": 1}
-                trainings.add(row | {"device": "cpu", "commit": "c0ffee"})
+                trainings.add(row | {"device": "cpu", "commit": "c0ffee", "val_curve": ""})
         for proxy in run.PROXIES:
             row = {"arch": arch, "scorer": proxy, "score": 1.0, "seconds": 0.1}
             proxies.add(row | {"device": "cpu", "commit": "c0ffee"})
@@ -321,7 +411,6 @@ def test_route_b_runs_select_on_the_search_with_the_study_recipe(study, tmp_path
     assert (
         f"select.finalists={routes.FINALISTS}" in command and f"hydra.run.dir={tmp_path / 'sel'}" in command
     )
-    assert not [c for c in command if "check_val_every_n_epoch" in c]  # select validates every epoch
 
 
 def test_route_c_draws_a_network_near_the_budget(visited):
@@ -333,15 +422,30 @@ def test_route_c_draws_a_network_near_the_budget(visited):
     assert repr(routes.random_near_budget(space, budget, 0, iterations=4000)) == repr(picks[0])
 
 
-def test_rung_trainings_run_one_epoch_beside_the_full_recipe(study):
-    archs, (trainings, _), settings = study
-    rungs = ledger.Ledger(trainings.path.with_name("rungs1.csv"), run.TRAINING_COLUMNS, ("arch", "seed"))
-    made = routes.rung_jobs(tasks.TASKS["camera"], Path("data"), archs, rungs, settings)
-    assert len(made) == 2 and all("trainer.max_epochs=1" in job.command for job in made)
-    run_dirs = {c for job in made for c in job.command if c.startswith("hydra.run.dir=")}
-    assert run_dirs == {
-        f"hydra.run.dir={settings.work / 'camera' / 'runs' / f'rung1-{a}-seed0'}" for a in archs
-    }
+def test_route_d_trains_x3d_at_route_a_pick_flops_under_the_winners_label(study, tmp_path, monkeypatch):
+    _, (trainings, _), settings = study
+    task, budget = tasks.TASKS["camera"], Budget.from_config(read_conf("budget", "demo"))
+    results = tmp_path / "results"
+    with pytest.raises(SystemExit, match=r"a-s0\.yaml: route \(d\) is X3D"):
+        routes.x3d_jobs(task, Path("data"), 5, budget, 3, results, trainings, settings)
+    e3d_s = load_arch(ROOT / "conf" / "arch" / "e3d_s.yaml")
+    save_arch(results / "routes" / "a-s0.yaml", e3d_s)
+    asked = []
+    monkeypatch.setattr(winners, "x3d_width", lambda *given: asked.append(given) or 1.45)  # slow test below
+    row = {"arch": "x3d-w1.45", "seed": 0, "val_top1": 0.5, "seconds": 1, "device": "cpu", "commit": "c"}
+    trainings.add(row | {"val_curve": ""})
+    made = routes.x3d_jobs(task, Path("data"), 5, budget, 3, results, trainings, settings)
+    assert asked == [(cost.cost(e3d_s).flops, budget, 5)]
+    assert [job.label for job in made] == [f"camera train x3d-w1.45 seed {s}" for s in (1, 2)]
+    assert all("model=x3d_xs" in job.command and "model.width_factor=1.45" in job.command for job in made)
+
+
+@pytest.mark.slow
+def test_x3d_width_is_the_one_whose_conv_flops_are_nearest():
+    budget = Budget.from_config(read_conf("budget", "demo"))
+    model = build_model("x3d_xs", num_classes=5, frames=8, resolution=56, width_factor=1.45)
+    flops = conv_flops(model, budget.frames, budget.resolution)[0]
+    assert winners.x3d_width(flops * 1.001, budget, 5) == 1.45
 
 
 def test_routes_table_averages_picks_over_search_seeds_with_each_routes_cost(tmp_path):
@@ -353,9 +457,8 @@ def test_routes_table_averages_picks_over_search_seeds_with_each_routes_cost(tmp
         "x3d-w1.45": (0.5, 0.6),
     }.items():
         for seed, top1 in enumerate(accuracies):
-            trainings.add(
-                {"arch": label, "seed": seed, "val_top1": top1, "seconds": 1, "device": "cpu", "commit": "c"}
-            )
+            row = {"arch": label, "seed": seed, "val_top1": top1, "seconds": 1}
+            trainings.add(row | {"device": "cpu", "commit": "c", "val_curve": ""})
     e3d_s = load_arch(ROOT / "conf" / "arch" / "e3d_s.yaml")
     spent = {
         "route-a-s0": {"search_s": 20.0, "selection_epochs": 0},
@@ -384,7 +487,7 @@ def test_paired_routes_compare_the_picks_of_one_search_seed(tmp_path):
         for search_seed, top1 in enumerate(by_seed):
             for seed in (0, 1):
                 row = {"arch": f"route-{route}-s{search_seed}", "seed": seed, "val_top1": top1 + 0.02 * seed}
-                trainings.add(row | {"seconds": 1, "device": "cpu", "commit": "c"})
+                trainings.add(row | {"seconds": 1, "device": "cpu", "commit": "c", "val_curve": ""})
     e3d_s, e3d_m = (load_arch(ROOT / "conf" / "arch" / f"{n}.yaml") for n in ("e3d_s", "e3d_m"))
     chosen = {
         f"route-{route}-s{s}": save_arch(
@@ -465,6 +568,26 @@ def write_rows(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
+def test_a_task_repeats_only_on_enough_networks_with_a_seed_to_seed_tau_of_one_half(tmp_path):
+    rows = [
+        {"sample": sample, "scorer": "stentr", "n_archs": n, "seed_tau": tau, "ceiling": 0.5}
+        | {"run_sd": noise_sd, "network_sd": spread}
+        for sample, n, tau, noise_sd, spread in (
+            ("all", 48, 0.64, 0.03, 0.065),
+            ("near_budget", 24, -0.05, 0.053, 0.027),
+            ("range", 10, 0.9, "", ""),
+        )
+    ]
+    write_rows(tmp_path / "camera" / "correlations.csv", rows)
+    table = report.repeat_table(["camera"], tmp_path)
+    assert "| camera | all | 48 | +0.64 | 0.50 | 3.0 | 6.5 | repeats |" in table
+    assert (
+        "| camera | near_budget | 24 | -0.05 | 0.50 | 5.3 | 2.7 | **does not repeat: no headline** |" in table
+    )
+    too_few = "too few networks to judge (fewer than 20): no headline"
+    assert f"| camera | range | 10 | +0.90 | 0.50 | – | – | {too_few} |" in table  # a ledger without the sds
+
+
 def test_results_md_is_written_from_the_numbers(tmp_path):
     results = tmp_path / "results"
     write_rows(results / "arid6" / "correlations.csv", analyse.correlation_rows(fake_table(), resamples=200))
@@ -493,6 +616,11 @@ def test_results_md_is_written_from_the_numbers(tmp_path):
     paired = {"route": "b", "baseline": "a", "search_seeds": 5, "diff_mean": 2.7, "diff_lo": -1.4}
     paired |= {"diff_hi": 6.8, "same_pick": 2, "detectable": 5.5}
     write_rows(results / "arid6" / "routes_paired.csv", [paired])
+    rung = {"sample": "all", "epoch": 1, "of_epochs": 5, "n_archs": 48, "seed_tau": 0.64}
+    rung |= {f"tau_{n}{end}": "nan" for n in ("same_run", "across_seeds") for end in ("", "_lo", "_hi")}
+    later = rung | {"epoch": 3, "tau_same_run": 0.5, "tau_same_run_lo": 0.3, "tau_same_run_hi": 0.6}
+    later |= {"tau_across_seeds": 0.4, "tau_across_seeds_lo": 0.2, "tau_across_seeds_hi": 0.55}
+    write_rows(results / "arid6" / "rungs.csv", [rung, later])
     budget = {"frames": 8, "resolution": 56, "flops": 1e8, "layers": 35}
     study = {
         "commit": "c0ffee",
@@ -514,11 +642,17 @@ def test_results_md_is_written_from_the_numbers(tmp_path):
     assert "| arid6 | training | 30.00 | 1 | 0.01 |" in text
     assert "| b | 5 | 81.2 ± 2.5 | search seeds | 31 | 37 |" in text  # a route and what it costs
     assert "| (b) − (a) | 5 | +2.7 [-1.4, +6.8] | 2 | 5.5 |" in text
+    tied = "undefined: all networks tied"
+    assert f"| all | 48 | 1 of 5 | {tied} | {tied} | +0.64 |" in text  # the warm-up epoch, all at chance
+    assert "| all | 48 | 3 of 5 | +0.50 [+0.30, +0.60] | +0.40 [+0.20, +0.55] | +0.64 |" in text
     assert "* **arid6** (12 epochs): 6 real human actions" in text
     assert "![arid6](results/arid6/scatter.png)" in text and text.endswith(
         "planned\n\n## Reading\nhand-written"
     )
-    assert "| arid6 | all | 12 | +1.00 | 1.00 | repeats |" in text  # seed-to-seed τ and its ceiling
+    verdict = "too few networks to judge (fewer than 20): no headline"
+    found = noise.seed_reliability(fake_table())
+    spread = f"{100 * found['run_sd']:.1f} | {100 * found['network_sd']:.1f}"
+    assert f"| arid6 | all | 12 | +1.00 | 1.00 | {spread} | {verdict} |" in text  # τ, ceiling, why
     assert "| scorer | 0%-50% of the budget |" in text and "| stentr | +1.00 [+1.00, +1.00] (6) |" in text
 
 
@@ -527,7 +661,7 @@ def test_results_md_is_written_from_the_numbers(tmp_path):
 def test_a_small_study_on_real_clips_runs_then_resumes_with_nothing_to_redo(
     arid6, tmp_path, launcher, request
 ):
-    """6 architectures × 1 seed × 1 epoch on arid6, trained locally or as Slurm sweeps: ledgers, tables,
+    """6 architectures × 1 seed × 2 epochs on arid6, trained locally or as Slurm sweeps: ledgers, tables,
     figure and results.md; the second run finds every training and proxy score in the ledgers. Started with
     SIGINT at its default, as a user's command is."""
     if launcher == "slurm":
@@ -544,7 +678,7 @@ def test_a_small_study_on_real_clips_runs_then_resumes_with_nothing_to_redo(
         "--seeds",
         "1",
     ]
-    command += ["--epochs", "1", "--no-winners", "--resamples", "200", "--results", str(results)]
+    command += ["--epochs", "2", "--no-winners", "--resamples", "200", "--results", str(results)]
     command += ["--work", str(tmp_path / "work"), "--arid6", str(arid6), "--launcher", launcher]
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # for the Slurm jobs
     env = {**os.environ, "WANDB_MODE": "disabled", "PATH": path}
@@ -561,6 +695,10 @@ def test_a_small_study_on_real_clips_runs_then_resumes_with_nothing_to_redo(
     assert f"{jobs} to run" in study()
     trainings = (results / "arid6" / "trainings.csv").read_text()
     assert len(trainings.splitlines()) == 1 + 6
+    with (results / "arid6" / "trainings.csv").open() as f:
+        for row in csv.DictReader(f):  # validated after each epoch; the curve ends at the row's accuracy
+            curve = [float(v) for v in row["val_curve"].split()]
+            assert len(curve) == 2 and curve[-1] == pytest.approx(float(row["val_top1"]), abs=1e-4)
     with (results / "arid6" / "correlations.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert {r["scorer"] for r in rows if r["sample"] == "all"} == set(analyse.SCORERS)

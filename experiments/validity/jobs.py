@@ -7,6 +7,7 @@ sweep has finished.
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 import time
@@ -21,7 +22,8 @@ from experiments.validity.tasks import Task
 ROOT = Path(__file__).resolve().parents[2]
 
 #: The study's one training recipe besides the task's data and epochs: the demo's (AdamW, clipping 1.0) at
-#: 8×56² with the demo budget's scale jitter, validated once after the last epoch.
+#: 8×56² with the demo budget's scale jitter, validated after every epoch (the learning curve is the rung
+#: fidelity's data; validation changes no weight, so the last epoch's accuracy is as when validated once).
 RECIPE = (
     "+experiment=demo",
     "dataset=folder",
@@ -61,7 +63,6 @@ def training_overrides(task: Task, data: Path, settings: Settings) -> list[str]:
         f"dataset.root={data}",
         f"dataset.flip={task.flip}",
         f"trainer.max_epochs={epochs}",
-        f"+trainer.check_val_every_n_epoch={epochs}",
     ]
 
 
@@ -73,9 +74,16 @@ def last_val_top1(run_dir: Path) -> float:
     return final
 
 
+def val_curve(run_dir: Path) -> str:
+    """The run's validation top-1 after each epoch (its CSV log), space-separated in epoch order."""
+    with (run_dir / "csv" / "metrics.csv").open(newline="") as f:
+        by_epoch = {int(r["epoch"]): float(r["val/top1"]) for r in csv.DictReader(f) if r.get("val/top1")}
+    return " ".join(f"{by_epoch[epoch]:.4f}" for epoch in sorted(by_epoch))
+
+
 def training_row(label: str, seed: int, run_dir: Path, seconds: float, settings: Settings) -> dict:
     row = {"arch": label, "seed": seed, "val_top1": last_val_top1(run_dir), "seconds": round(seconds, 1)}
-    return row | {"device": settings.device, "commit": settings.commit}
+    return row | {"device": settings.device, "commit": settings.commit, "val_curve": val_curve(run_dir)}
 
 
 def training_job(

@@ -32,9 +32,11 @@ class Ledger:
         if path.exists():
             with path.open(newline="") as f:
                 reader = csv.DictReader(f)
-                if reader.fieldnames != self.columns:
-                    raise SystemExit(f"{path}: columns {reader.fieldnames}, expected {self.columns}")
-                self.rows = list(reader)
+                found = reader.fieldnames or []
+                if found != self.columns[: len(found)] or not set(self.key) <= set(found):
+                    raise SystemExit(f"{path}: columns {found}, expected {self.columns}")
+                # A ledger from before a column was added: its rows have that column empty.
+                self.rows = [{c: row.get(c) or "" for c in self.columns} for row in reader]
 
     def key_of(self, row: dict) -> tuple[str, ...]:
         return tuple(str(row[k]) for k in self.key)

@@ -31,10 +31,16 @@ def noise_ceiling(seed_tau: float, seeds: int) -> float:
 
 
 def seed_reliability(rows: list[dict]) -> dict[str, float]:
-    """``seed_tau`` (seed 0 vs seed 1) and ``ceiling`` of the networks ``rows`` (NaN below MIN_ARCHS)."""
+    """``seed_tau`` (seed 0 vs seed 1) and ``ceiling`` of the networks ``rows``, and why a task repeats or
+    not: ``run_sd``, one training's noise (sd of seed 0 − seed 1 over √2), against ``network_sd``, the spread
+    of the networks' true accuracies (the variance of the seed means less the noise they keep, floored at 0).
+    NaN below MIN_ARCHS."""
     seeds = sum(key.startswith("val_top1_seed") for key in rows[0]) if rows else 0
     if len(rows) < MIN_ARCHS or seeds < 2:
-        return {"seed_tau": float("nan"), "ceiling": float("nan")}
+        return dict.fromkeys(("seed_tau", "ceiling", "run_sd", "network_sd"), float("nan"))
     first, second = (np.array([row[f"val_top1_seed{s}"] for row in rows], dtype=float) for s in (0, 1))
     seed_tau = float(stats.kendalltau(first, second).statistic)
-    return {"seed_tau": seed_tau, "ceiling": noise_ceiling(seed_tau, seeds)}
+    run_sd = float(np.std(first - second, ddof=1) / math.sqrt(2))
+    network_var = np.var((first + second) / 2, ddof=1) - run_sd**2 / 2
+    out = {"seed_tau": seed_tau, "ceiling": noise_ceiling(seed_tau, seeds), "run_sd": run_sd}
+    return out | {"network_sd": float(math.sqrt(max(network_var, 0.0)))}

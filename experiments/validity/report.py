@@ -15,6 +15,9 @@ from e3dnas.report.tables import markdown_table
 from experiments.validity.noise import REPEATS
 from experiments.validity.tasks import TASKS
 
+#: Networks below which a sample's seed-to-seed τ is too uncertain to call a task repeating or not (τ's
+#: standard error over n networks is about √(2(2n + 5) / (9n(n − 1))): 0.16 at 20 networks, 0.25 at 10).
+JUDGE_REPEATS = 20
 #: The samples of the tables on differences and decisions: the spanning samples and the decision regions.
 DECISION_SAMPLES = ("all", "near_budget", "top-stentr", "region")
 
@@ -90,19 +93,13 @@ def winners_table(task: str, results: Path) -> str | None:
     )
 
 
+def file_table(path: Path, header: list[str], cells: Callable[[dict[str, str]], list[str]]) -> str | None:
+    """A markdown table of a results CSV, a row per CSV row (``cells`` formats it); None when it is empty."""
+    rows = read_csv(path)
+    return markdown_table(header, [cells(r) for r in rows]) if rows else None
+
+
 def routes_table(task: str, results: Path) -> str | None:
-    rows = read_csv(results / task / "routes.csv")
-    cells = [
-        [
-            r["route"],
-            r["picks"],
-            f"{float(r['val_top1_mean']):.1f} ± {float(r['val_top1_sd']):.1f}",
-            r["over"],
-            f"{float(r['search_s']):.0f}",
-            f"{float(r['epochs_to_network']):.0f}",
-        ]
-        for r in rows
-    ]
     header = [
         "route",
         "picks trained",
@@ -111,24 +108,60 @@ def routes_table(task: str, results: Path) -> str | None:
         "search (s)",
         "epochs to the trained pick",
     ]
-    return markdown_table(header, cells) if rows else None
+    return file_table(
+        results / task / "routes.csv",
+        header,
+        lambda r: [
+            r["route"],
+            r["picks"],
+            f"{float(r['val_top1_mean']):.1f} ± {float(r['val_top1_sd']):.1f}",
+            r["over"],
+            f"{float(r['search_s']):.0f}",
+            f"{float(r['epochs_to_network']):.0f}",
+        ],
+    )
 
 
 def paired_routes_table(task: str, results: Path) -> str | None:
     """Route against route, search seed by search seed (routes_paired.csv)."""
-    rows = read_csv(results / task / "routes_paired.csv")
-    cells = [
-        [
+    header = ["routes", "search seeds", "difference (points), 95 % t CI", "same pick", "detectable (80 %)"]
+    return file_table(
+        results / task / "routes_paired.csv",
+        header,
+        lambda r: [
             f"({r['route']}) − ({r['baseline']})",
             r["search_seeds"],
             f"{float(r['diff_mean']):+.1f} [{float(r['diff_lo']):+.1f}, {float(r['diff_hi']):+.1f}]",
             r["same_pick"],
             f"{float(r['detectable']):.1f}",
-        ]
-        for r in rows
-    ]
-    header = ["routes", "search seeds", "difference (points), 95 % t CI", "same pick", "detectable (80 %)"]
-    return markdown_table(header, cells) if rows else None
+        ],
+    )
+
+
+def tau_cell(row: dict[str, str], name: str) -> str:
+    """τ with its interval, or why there is none (every network at one accuracy, e.g. at chance)."""
+    if math.isnan(float(row[name])):
+        return "undefined: all networks tied"
+    if math.isnan(float(row[f"{name}_lo"])):
+        return f"{float(row[name]):+.2f} (no interval: resamples with every network tied)"
+    return interval(row, name)
+
+
+def rungs_table(task: str, results: Path) -> str | None:
+    """Rung fidelity per sample and epoch (rungs.csv)."""
+    header = ["sample", "networks", "rung (epoch)", "τ same run", "τ other seed's end", "seed-to-seed τ"]
+    return file_table(
+        results / task / "rungs.csv",
+        header,
+        lambda r: [
+            r["sample"],
+            r["n_archs"],
+            f"{r['epoch']} of {r['of_epochs']}",
+            tau_cell(r, "tau_same_run"),
+            tau_cell(r, "tau_across_seeds"),
+            f"{float(r['seed_tau']):+.2f}",
+        ],
+    )
 
 
 def top_k_table(task: str, results: Path) -> str:
@@ -151,8 +184,22 @@ def repeat_table(tasks: list[str], results: Path) -> str:
                 continue
             seed_tau, ceiling = float(row["seed_tau"]), float(row["ceiling"])
             verdict = "repeats" if seed_tau >= REPEATS else "**does not repeat: no headline**"
-            cells.append([task, row["sample"], row["n_archs"], f"{seed_tau:+.2f}", f"{ceiling:.2f}", verdict])
-    return markdown_table(["task", "sample", "networks", "seed-to-seed τ", "ceiling", ""], cells)
+            if int(row["n_archs"]) < JUDGE_REPEATS:
+                verdict = f"too few networks to judge (fewer than {JUDGE_REPEATS}): no headline"
+            spread = [f"{100 * float(row[k]):.1f}" if row.get(k) else "–" for k in ("run_sd", "network_sd")]
+            cells.append(
+                [task, row["sample"], row["n_archs"], f"{seed_tau:+.2f}", f"{ceiling:.2f}", *spread, verdict]
+            )
+    header = [
+        "task",
+        "sample",
+        "networks",
+        "seed-to-seed τ",
+        "ceiling",
+        "one run's noise",
+        "networks' spread",
+    ]
+    return markdown_table([*header, ""], cells)
 
 
 def grid(
@@ -247,7 +294,10 @@ def write_results(results: Path, tasks: list[str]) -> Path:
         "implies: the τ a score that ranks the networks exactly by their true accuracy is expected to reach "
         "with the mean of the seeds (Gaussian model: r = sin(π τ/2), Spearman–Brown reliability of the mean "
         "R = 2r/(1 + r), ceiling 2/π·arcsin √R; noise.py). A task below a seed-to-seed τ of "
-        f"{REPEATS} does not repeat: its τ figures are listed but carry no finding.",
+        f"{REPEATS} does not repeat: its τ figures are listed but carry no finding; fewer than "
+        f"{JUDGE_REPEATS} networks cannot tell either way. Why: one run's noise (sd of a training's "
+        "accuracy around its network's, from the two seeds' differences) against the networks' spread (sd of "
+        "their true accuracies), both in points; a task repeats when the spread is well above the noise.",
         "",
         repeat_table(tasks, results),
         "",
@@ -315,12 +365,14 @@ def write_results(results: Path, tasks: list[str]) -> Path:
             text += ["", "Route against route, the same search seed's picks (a pick's mean over its training"]
             text[-1] += " seeds; 'same pick': seeds where both routes chose one network):"
             text += ["", paired]
-        fidelity = study["tasks"].get(task, {}).get("rung_fidelity")
-        if fidelity:
-            tau = fidelity["tau"]
-            said = "undefined: every network scored the same" if math.isnan(tau) else f"{tau:+.2f}"
-            over = f"over {fidelity['n_archs']} networks"
-            text += ["", f"Rung fidelity: τ(1-epoch accuracy, full recipe) {said}, {over}."]
+        rungs = rungs_table(task, results)
+        if rungs:
+            text += ["", "Does a rung predict the end? Kendall τ of the val top-1 after an epoch of the full"]
+            text[-1] += " schedule (where select reads it) with the last epoch's, within one run and against"
+            text[-1] += (
+                " the other seed's; the last column: the two seeds' last-epoch τ on the same networks:"
+            )
+            text += ["", rungs]
         text += ["", f"Every number: results/{task}/ (table.csv, correlations.csv, topk.csv, the ledgers)."]
     text += ["", "## Cost", "", cost_table(tasks, results)]
     for hand_written in ("plan.md", "reading.md"):

@@ -1,5 +1,5 @@
 """The routes a user can take to a network for a task, each repeated over search seeds, each pick trained with
-the study's recipe and several seeds; and whether one rung (an epoch) predicts the full recipe.
+the study's recipe and several seeds; and whether a rung (an early epoch) predicts the full recipe.
 
 * (a) the winner of a search by STEntr (``search.seed=s``, the demo budget's defaults);
 * (b) that search's finalists narrowed by ``python -m e3dnas.select`` (successive halving by training);
@@ -9,15 +9,15 @@ the study's recipe and several seeds; and whether one rung (an epoch) predicts t
   is over training seeds only; 56 px input and E3D's recipe, far from what X3D was designed for).
 
 Picks are saved once in ``results/routes/`` (route (b)'s per task), and their trainings are rows of the
-task's trainings.csv labelled ``route-<r>-s<seed>``, so a later session redoes nothing. Rung fidelity: the
-study's spanning networks trained for ``RUNG_EPOCHS`` epoch with validation, rows of ``rungs.csv``
-(``results/<task>/``), against their full-recipe accuracy.
+task's trainings.csv labelled ``route-<r>-s<seed>``, so a later session redoes nothing. Rung fidelity: every
+study training validates after each epoch (trainings.csv's ``val_curve``), so a rung's accuracy is read inside
+the full schedule, where select reads it, and compared with the full recipe's at no extra training.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import math
 import statistics
 import sys
 from pathlib import Path
@@ -31,11 +31,14 @@ from e3dnas.budget import Budget
 from e3dnas.scores import ScorerSpec
 from e3dnas.search import SearchSettings
 from e3dnas.space import SearchSpace
+from experiments.validity.analyse import SAMPLES, kendall_tau, paired_bootstrap, sample_rows
 from experiments.validity.jobs import Settings, search_job, training_job, training_overrides
 from experiments.validity.ledger import Job, Ledger, run_jobs
+from experiments.validity.noise import MIN_ARCHS
 from experiments.validity.region import MIN_BUDGET_FRACTION
 from experiments.validity.sample import visited
 from experiments.validity.tasks import Task
+from experiments.validity.winners import x3d_contender
 
 ROUTES = ("a", "b", "c", "d")
 #: Finalists that route (b) hands to e3dnas.select.
@@ -44,8 +47,6 @@ FINALISTS = 16
 PAIRS = (("b", "a"), ("a", "c"), ("b", "c"))
 #: The meta key of a saved pick: what its route spent before training it (search seconds, selection epochs).
 ROUTE_COST = "route_cost"
-#: The first rung of a selection: its accuracy against the full recipe's is the rung fidelity.
-RUNG_EPOCHS = 1
 
 
 def search_dir(seed: int, settings: Settings) -> Path:
@@ -54,14 +55,13 @@ def search_dir(seed: int, settings: Settings) -> Path:
 
 def select_command(search: Path, task: Task, data: Path, out: Path, settings: Settings) -> list[str]:
     """Route (b): ``python -m e3dnas.select`` over ``search``'s finalists with the study's recipe for
-    ``task`` (validated every epoch by select itself); its pick is ``out/selected.yaml``."""
-    recipe = [o for o in training_overrides(task, data, settings) if "check_val_every_n_epoch" not in o]
+    ``task``; its pick is ``out/selected.yaml``."""
     return [
         sys.executable,
         "-m",
         "e3dnas.select",
         f"run={search}",
-        *recipe,
+        *training_overrides(task, data, settings),
         f"select.finalists={FINALISTS}",
         f"hydra.run.dir={out}",
     ]
@@ -86,7 +86,7 @@ def picks(
     settings: Settings,
 ) -> dict[str, Path]:
     """Each route's pick per search seed by label (``route-a-s0`` …), made once and saved in results/routes/.
-    Route (d) is not a pick of a search (winners.py trains its X3D)."""
+    Route (d) is not a pick of a search (x3d_jobs trains its X3D)."""
     folder = results / "routes"
     saved = {
         f"route-{route}-s{seed}": (folder / task.name if route == "b" else folder) / f"{route}-s{seed}.yaml"
@@ -152,18 +152,20 @@ def route_jobs(
     ]
 
 
-def rung_jobs(
-    task: Task, data: Path, archs: dict[str, Path], ledger: Ledger, settings: Settings
+def x3d_jobs(
+    task: Task, data: Path, classes: int, budget: Budget, seeds: int, results: Path, ledger: Ledger, settings
 ) -> list[Job]:
-    """Each network of ``archs`` trained for RUNG_EPOCHS epoch(s) with validation, seed 0: rows of the
-    rungs ledger (the columns of trainings.csv), runs beside the full recipe's as ``rung<E>-<arch>``."""
-    rung = dataclasses.replace(settings, epochs=RUNG_EPOCHS)
+    """Route (d): X3D-XS at the conv FLOPs of route (a)'s seed-0 pick, ``seeds`` trainings under the label
+    winners.py gives it, so a task whose search winners are trained has them already."""
+    pick = results / "routes" / "a-s0.yaml"
+    if not pick.exists():
+        raise SystemExit(f"{pick}: route (d) is X3D at the FLOPs of route (a)'s pick; run with --routes a d")
+    reference = cost.cost(load_arch(pick)).flops
+    label, _, model = x3d_contender(reference, budget, classes)
     return [
-        training_job(
-            task, data, label, 0, [f"arch={path}"], ledger, rung, run_name=f"rung{RUNG_EPOCHS}-{label}"
-        )
-        for label, path in archs.items()
-        if not ledger.has(label, 0)
+        training_job(task, data, label, seed, model, ledger, settings)
+        for seed in range(seeds)
+        if not ledger.has(label, seed)
     ]
 
 
@@ -224,7 +226,7 @@ def route_rows(trainings: Ledger, chosen: dict[str, Path], seeds: int, recipe_ep
     """routes.csv: per route, the mean over search seeds of each pick's mean val top-1 (%) over ``seeds``
     training seeds, its sd over search seeds, how many picks are fully trained, and what the route costs a
     user: search seconds and the epochs trained until they hold the pick trained to the recipe (a selection
-    trains its survivor to the recipe itself). Route (d) is the X3D that winners.py trained (its sd is over
+    trains its survivor to the recipe itself). Route (d) is the X3D of x3d_jobs or winners.py (its sd is over
     training seeds)."""
     pick_mean = pick_means(trainings, chosen, seeds)
     members: dict[str, list[str]] = {}
@@ -260,11 +262,46 @@ def route_rows(trainings: Ledger, chosen: dict[str, Path], seeds: int, recipe_ep
     return rows
 
 
-def rung_fidelity(rungs: Ledger, table: list[dict]) -> dict[str, float] | None:
-    """Kendall τ of the 1-rung accuracy with the full recipe's mean accuracy over the networks with both."""
-    first = {row["arch"]: float(row["val_top1"]) for row in rungs.rows}
-    both = [(first[row["arch"]], row["val_top1_mean"]) for row in table if row["arch"] in first]
-    if len(both) < 5:
-        return None
-    x, y = zip(*both, strict=True)
-    return {"tau": float(stats.kendalltau(x, y).statistic), "n_archs": len(both)}
+def rung_rows(trainings: Ledger, table: list[dict], resamples: int) -> list[dict]:
+    """rungs.csv: per sample and epoch before the last, Kendall τ of the accuracy after that epoch with the
+    full recipe's, over the networks whose two seeds both have a learning curve: within one run (what select
+    sees) and across seeds (a rung's accuracy against the other seed's final one: no shared noise), with the
+    finals' own seed-to-seed τ on the same networks beside them, the most any predictor of one run reaches."""
+    curves = {
+        (row["arch"], int(row["seed"])): [float(v) for v in row["val_curve"].split()]
+        for row in trainings.rows
+        if row["val_curve"]
+    }
+    if not curves:
+        return []
+    # The recipe's epochs; a curve with fewer (a run resumed from a checkpoint logs only its last epochs)
+    # leaves its network out.
+    epochs = max(map(len, curves.values()))
+    with_curves = [
+        r["arch"] for r in table if all(len(curves.get((r["arch"], s), ())) == epochs for s in (0, 1))
+    ]
+
+    def same_run(r0, r1, f0, f1, weights=None):
+        return (kendall_tau(r0, f0, weights) + kendall_tau(r1, f1, weights)) / 2
+
+    def across_seeds(r0, r1, f0, f1, weights=None):
+        return (kendall_tau(r0, f1, weights) + kendall_tau(r1, f0, weights)) / 2
+
+    rows = []
+    for sample in SAMPLES:
+        members = [r["arch"] for r in sample_rows(table, sample) if r["arch"] in with_curves]
+        if len(members) < MIN_ARCHS:
+            continue
+        finals = [np.array([curves[a, s][epochs - 1] for a in members]) for s in (0, 1)]
+        for epoch in range(1, epochs):
+            data = (*(np.array([curves[a, s][epoch - 1] for a in members]) for s in (0, 1)), *finals)
+            row = {"sample": sample, "epoch": epoch, "of_epochs": epochs, "n_archs": len(members)}
+            for name, statistic in (("same_run", same_run), ("across_seeds", across_seeds)):
+                tau = float(statistic(*data))
+                row |= {f"tau_{name}": tau, f"tau_{name}_lo": tau, f"tau_{name}_hi": tau}
+                if not math.isnan(tau):  # undefined where every network ties at this epoch (at chance)
+                    ci = paired_bootstrap(data, statistic, resamples).confidence_interval
+                    row |= {f"tau_{name}_lo": float(ci.low), f"tau_{name}_hi": float(ci.high)}
+            row["seed_tau"] = float(kendall_tau(*finals))
+            rows.append(row)
+    return rows

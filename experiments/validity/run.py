@@ -45,14 +45,13 @@ from experiments.validity.region import REGION_TASKS, REGIONS, region_archs
 from experiments.validity.report import write_results
 from experiments.validity.routes import (
     ROUTES,
-    RUNG_EPOCHS,
     paired_route_rows,
     picks,
     route_jobs,
     route_rows,
-    rung_fidelity,
-    rung_jobs,
+    rung_rows,
     saved_picks,
+    x3d_jobs,
 )
 from experiments.validity.sample import spanning, stratified, visited_architectures
 from experiments.validity.tasks import SOURCES, TASKS
@@ -63,7 +62,7 @@ HERE = Path(__file__).resolve().parent
 ANALYTIC = ("stentr", "entropy", "flops", "params", "random")
 PROXIES = ("naswot", "synflow", "snip", "grad_norm", "zen")
 SAMPLES = ("range", "near_budget")
-TRAINING_COLUMNS = ("arch", "seed", "val_top1", "seconds", "device", "commit")
+TRAINING_COLUMNS = ("arch", "seed", "val_top1", "seconds", "device", "commit", "val_curve")
 PROXY_COLUMNS = ("arch", "scorer", "score", "seconds", "device", "commit")
 
 
@@ -199,7 +198,6 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--search-seeds", type=int, default=5, help="search seeds per route")
     parser.add_argument("--route-seeds", type=int, default=3, help="training seeds per route's pick")
-    parser.add_argument("--rungs", action="store_true", help="1-epoch trainings of the spanning networks")
     return parser.parse_args()
 
 
@@ -238,10 +236,6 @@ def main() -> None:
         )
         for name in args.tasks
     }
-    rungs = {
-        name: Ledger(args.results / name / f"rungs{RUNG_EPOCHS}.csv", TRAINING_COLUMNS, ("arch", "seed"))
-        for name in args.tasks
-    }
     sources = {name: getattr(args, name, None) for name in args.tasks}
     for name, source in sources.items():
         if source is not None and not source.is_dir() and not args.analyse_only:
@@ -256,14 +250,16 @@ def main() -> None:
             for name in args.tasks
             for job in study_jobs(name, task_data[name], archs[name], args.seeds, ledgers[name], settings)
         ]
-        for name in args.tasks if args.rungs else []:
-            jobs += rung_jobs(TASKS[name], task_data[name][1], spread, rungs[name], settings)
         for name in args.tasks if args.routes else []:
             task, data = TASKS[name], task_data[name][1]
             chosen[name] = picks(
                 task, data, space, budget, args.routes, args.search_seeds, args.results, settings
             )
             jobs += route_jobs(task, data, chosen[name], args.route_seeds, ledgers[name][0], settings)
+            if "d" in args.routes:
+                classes = sum(path.is_dir() for path in (task_data[name][0] / "train").iterdir())
+                seeds, trainings = args.route_seeds, ledgers[name][0]
+                jobs += x3d_jobs(task, data, classes, budget, seeds, args.results, trainings, settings)
         log(f"{len(jobs)} jobs to run, {settings.slots} at a time with {settings.threads} thread(s) each")
         failures = run_jobs(jobs, settings.slots, settings.threads)
         if failures:
@@ -284,7 +280,7 @@ def main() -> None:
         recipe = args.epochs or task.epochs
         write_csv(out / "routes.csv", route_rows(trainings, picked, args.route_seeds, recipe))
         write_csv(out / "routes_paired.csv", paired_route_rows(trainings, picked, args.route_seeds))
-        fidelity = rung_fidelity(rungs[name], table)
+        write_csv(out / "rungs.csv", rung_rows(trainings, table, args.resamples))
         if table:
             scatter(table, correlations, out / "scatter.png", title=f"{name}: {len(table)} architectures")
         proxy = best_proxy(correlations)
@@ -297,7 +293,6 @@ def main() -> None:
             rows = decide(task, data, videos, proxy, budget, trainings, out, args.winner_seeds, settings)
             write_csv(out / "winners.csv", rows)
         summary[name] = {"archs": len(table), "best_proxy": proxy, "epochs": recipe}
-        summary[name] |= {"rung_fidelity": fidelity} if fidelity else {}
     study = {
         "commit": settings.commit,
         "machine": machine(args.device),

@@ -69,8 +69,9 @@ class Task:
 
 
 #: ucf9's epochs at the study's 8×56² recipe: one epoch (649 training clips, then the 224 validation clips)
-#: measured 62 CPU-s on one thread, so 6 epochs is about 5 CPU-minutes a training. Whether ucf9 repeats at
-#: 6 epochs (seed-to-seed τ ≥ 0.5) is still to be measured: results.md's plan.
+#: measured 62 CPU-s on one thread, so 6 epochs is about 5 CPU-minutes a training. It does not repeat (21
+#: networks: seed-to-seed τ +0.13, one run's noise 5.2 points against a 2.5-point spread between networks),
+#: nor at 12 epochs (9 of the same networks, pilots/ucf9-12-epochs.csv: τ +0.21, noise 4.1, spread 2.4).
 UCF9_EPOCHS = 6
 ARID6_SPLIT = Split(val_fraction=0.3)
 UCF9_SPLIT = Split(val_fraction=0.25, group_pattern=r"_g(\d+)_")

@@ -46,6 +46,12 @@ def x3d_width(flops: float, budget: Budget, classes: int) -> float:
     return min((round(float(w), 2) for w in np.arange(0.5, 2.51, 0.05)), key=gap)
 
 
+def x3d_contender(flops: float, budget: Budget, classes: int) -> tuple[str, float, list[str]]:
+    """X3D-XS at ``flops``: its ledger label (``x3d-w<width>``), width factor and model overrides."""
+    width = x3d_width(flops, budget, classes)
+    return f"x3d-w{width:g}", width, ["model=x3d_xs", f"model.width_factor={width}"]
+
+
 def search_winners(
     task: Task, videos: Path, proxy: str, results: Path, settings: Settings
 ) -> dict[str, Path]:
@@ -88,9 +94,8 @@ def decide(
     for scorer, path in best.items():
         arch = load_arch(path)
         contenders[f"search-{scorer}"] = ([f"arch={path}"], build_model("e3d", arch=arch, **size))
-    width = x3d_width(cost.cost(load_arch(best["stentr"])).flops, budget, classes)
-    x3d = build_model("x3d_xs", width_factor=width, **size)
-    contenders[f"x3d-w{width:g}"] = (["model=x3d_xs", f"model.width_factor={width}"], x3d)
+    label, width, overrides = x3d_contender(cost.cost(load_arch(best["stentr"])).flops, budget, classes)
+    contenders[label] = (overrides, build_model("x3d_xs", width_factor=width, **size))
     jobs = [
         training_job(task, data, label, seed, model, ledger, settings)
         for label, (model, _) in contenders.items()
