@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from experiments.validity import (
@@ -32,6 +33,7 @@ from e3dnas import cost, scores
 from e3dnas.arch import load_arch, save_arch
 from e3dnas.budget import Budget
 from e3dnas.configs import read_conf
+from e3dnas.data.decode import VideoFile
 from e3dnas.data.layouts.folder import FolderLayout
 from e3dnas.models import build_model
 from e3dnas.train.tracking import conv_flops
@@ -520,6 +522,47 @@ def test_ucf9_split_keeps_each_source_video_on_one_side(ucf9, tmp_path):
         == {p.name for p in ucf9.iterdir() if p.is_dir()}
     )
     assert len(groups["train"]) + len(groups["val"]) == 9 * 18
+
+
+def test_speed_task_plays_each_real_clip_at_one_speed_dealt_evenly_and_groups_kept_apart(ucf9, tmp_path):
+    source = tmp_path / "source"  # two actions, four source videos (groups) each
+    for action in ("Archery", "BabyCrawling"):
+        (source / action).mkdir(parents=True)
+        for clip in sorted((ucf9 / action).glob("*_g0[89]_*.mp4")) + sorted(
+            (ucf9 / action).glob("*_g1[01]_*")
+        ):
+            (source / action / clip.name).symlink_to(clip)
+    out = tasks.speed_folder(source, tmp_path / "videos", tasks.UCF9_SPLIT, tasks.SPEEDS)
+    written = {side: sorted(out.glob(f"{side}/*/*.mp4")) for side in ("train", "val")}
+    names = [p.name for paths in written.values() for p in paths]
+    assert sorted(names) == sorted(p.name for p in source.glob("*/*.mp4"))  # every clip once
+    groups = {side: {p.name.rsplit("_", 1)[0] for p in paths} for side, paths in written.items()}
+    assert groups["val"] and not groups["train"] & groups["val"]
+    for paths in written.values():
+        for action in ("Archery", "BabyCrawling"):
+            counts = [
+                sum(f"_{action}_" in p.name for p in paths if p.parent.name == f"{s}x") for s in tasks.SPEEDS
+            ]
+            assert max(counts) - min(counts) <= 1, counts
+    fast = written["train"][-1]  # a 4x clip: every 4th source frame, each one a key frame
+    assert fast.parent.name == "4x"
+    original = VideoFile(source / fast.name.split("_")[1] / fast.name)
+    played = VideoFile(fast)
+    assert played.num_frames == -(-original.num_frames // 4)
+    shared = played.num_frames - 1  # the frames every start below has
+    decoded = played.read(np.arange(shared)).float()
+    errors = [  # decoded against every 4th source frame from `start`: start 0 matches (codec error only)
+        (decoded - original.read(np.arange(start, original.num_frames, 4)[:shared]).float()).abs().mean()
+        for start in (0, 1, 2)
+    ]
+    assert errors[0] < min(errors[1:]), errors
+    with av.open(str(fast)) as container:
+        assert all(frame.key_frame for frame in container.decode(video=0))
+    stamps = [p.stat().st_mtime_ns for paths in written.values() for p in paths]
+    tasks.speed_folder(source, out, tasks.UCF9_SPLIT, tasks.SPEEDS)  # resumed: nothing rewritten
+    assert [p.stat().st_mtime_ns for paths in written.values() for p in paths] == stamps
+    with pytest.raises(SystemExit, match=r"speeds.*move it away"):  # other speeds never mix into the folder
+        tasks.speed_folder(source, out, tasks.UCF9_SPLIT, (1, 2))
 
 
 def test_arid6_split_is_the_folder_datasets_own_and_idempotent(arid6, tmp_path):

@@ -63,6 +63,7 @@ def training_overrides(task: Task, data: Path, settings: Settings) -> list[str]:
         f"dataset.root={data}",
         f"dataset.flip={task.flip}",
         f"trainer.max_epochs={epochs}",
+        *task.overrides,
     ]
 
 

@@ -54,7 +54,7 @@ from experiments.validity.routes import (
     x3d_jobs,
 )
 from experiments.validity.sample import spanning, stratified, visited_architectures
-from experiments.validity.tasks import SOURCES, TASKS
+from experiments.validity.tasks import CLIPS, TASKS
 from experiments.validity.winners import decide
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -184,7 +184,7 @@ def parse_args() -> argparse.Namespace:
         default=[r.scorer for r in REGIONS],
         help=f"decision regions sampled and trained on {', '.join(REGION_TASKS)} (region.py)",
     )
-    for name, path in SOURCES.items():
+    for name, path in CLIPS.items():
         parser.add_argument(
             f"--{name}", type=Path, default=path, help=f"the {name} clips (env E3DNAS_{name.upper()})"
         )
@@ -236,7 +236,7 @@ def main() -> None:
         )
         for name in args.tasks
     }
-    sources = {name: getattr(args, name, None) for name in args.tasks}
+    sources = {name: getattr(args, TASKS[name].clips) if TASKS[name].clips else None for name in args.tasks}
     for name, source in sources.items():
         if source is not None and not source.is_dir() and not args.analyse_only:
             raise SystemExit(f"{source}: the {name} clips are not there (--{name} or E3DNAS_{name.upper()})")

@@ -7,14 +7,23 @@ batch of the task's training videos.
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import subprocess
 import sys
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+from tqdm.auto import tqdm
+
+from e3dnas.atomic import atomic_write_text
+from e3dnas.data.decode import VideoFile
 from e3dnas.data.demo import build_demo
 from e3dnas.data.layouts.folder import FolderLayout
+from e3dnas.data.writers import write_video
 
 #: Where the shared clips are (the project never ships them): ../shared/data/<name> beside the checkout, or
 #: the environment variable E3DNAS_<NAME> (e.g. E3DNAS_UCF9).
@@ -44,6 +53,9 @@ class Task:
     flip: str  # dataset.flip: "label_pairs" where classes name left/right
     summary: str  # one sentence for results.md
     split: Split | None = None  # None: the camera-motion clips, built with their own train/val
+    clips: str | None = None  # the real clips it is made from (a key of CLIPS); None: the camera clips
+    speeds: tuple[int, ...] = ()  # playback speeds as the classes (speed_folder); (): the clips' own classes
+    overrides: tuple[str, ...] = ()  # the task's own dataset settings, after the study's recipe
 
     def data(self, work: Path, source: Path | None) -> tuple[Path, Path]:
         """(videos, prepared): the task's videos as ``<root>/{train,val}/<class>/<video>`` and the JPEG copy
@@ -51,6 +63,8 @@ class Task:
         real clips' folder."""
         if self.split is None:
             videos = build_demo(work / "camera" / "videos", step=CAMERA_STEP, layout="folder")
+        elif self.speeds:
+            videos = speed_folder(source, work / self.name / "videos", self.split, self.speeds)
         else:
             videos = split_folder(source, work / self.name / "videos", self.split)
         out = work / self.name / "prepared"
@@ -73,6 +87,9 @@ class Task:
 #: networks: seed-to-seed τ +0.13, one run's noise 5.2 points against a 2.5-point spread between networks),
 #: nor at 12 epochs (9 of the same networks, pilots/ucf9-12-epochs.csv: τ +0.21, noise 4.1, spread 2.4).
 UCF9_EPOCHS = 6
+#: The speed task's playback speeds (every s-th frame of a 25 fps clip) and its epochs.
+SPEEDS = (1, 4)
+SPEED_EPOCHS = 24
 ARID6_SPLIT = Split(val_fraction=0.3)
 UCF9_SPLIT = Split(val_fraction=0.25, group_pattern=r"_g(\d+)_")
 TASKS = {
@@ -93,6 +110,7 @@ TASKS = {
         "measures how well a network learns these actions from few clips (appearance as much as motion), "
         "not how it generalises to new people",
         split=ARID6_SPLIT,
+        clips="arid6",
     ),
     "ucf9": Task(
         "ucf9",
@@ -102,25 +120,80 @@ TASKS = {
         f"each class's groups drawn to val until about {UCF9_SPLIT.val_fraction:.0%} of its clips (seed "
         f"{UCF9_SPLIT.seed}), whole groups on one side, so no source video is on both sides",
         split=UCF9_SPLIT,
+        clips="ucf9",
+    ),
+    "speed": Task(
+        "speed",
+        epochs=SPEED_EPOCHS,
+        flip="plain",
+        summary=f"{len(SPEEDS)} playback speeds ({', '.join(f'{s}×' for s in SPEEDS)}) of ucf9's real clips, "
+        "each clip at one speed dealt evenly over its action, split as ucf9 (whole groups on one side); "
+        "8 consecutive frames a clip, so only motion tells the speed: a task that needs time",
+        split=UCF9_SPLIT,
+        clips="ucf9",
+        speeds=SPEEDS,
+        overrides=("dataset.sampling=dense", "dataset.stride=1"),
     ),
 }
-#: The real clips each task is made from.
-SOURCES = {"arid6": ARID6, "ucf9": UCF9}
+#: The real clips' folders, by name (a task's ``clips``).
+CLIPS = {"arid6": ARID6, "ucf9": UCF9}
 
 
-def split_folder(source: Path, out: Path, split: Split) -> Path:
-    """Links to ``source``'s clips in ``out/{train,val}/<class>/``, split as ``dataset=folder`` draws it."""
-    layout = FolderLayout(
+def split_layout(source: Path, split: Split) -> FolderLayout:
+    """``source``'s clips as ``dataset=folder`` splits them."""
+    return FolderLayout(
         source,
         source,
         val_fraction=split.val_fraction,
         split_seed=split.seed,
         group_pattern=split.group_pattern,
     )
+
+
+def split_folder(source: Path, out: Path, split: Split) -> Path:
+    """Links to ``source``'s clips in ``out/{train,val}/<class>/``, split as ``dataset=folder`` draws it."""
+    layout = split_layout(source, split)
     for name in ("train", "val"):
         for record in layout.split(name).records:
             link = out / name / record.video_id
             if not link.exists():
                 link.parent.mkdir(parents=True, exist_ok=True)
                 os.symlink(Path(record.path).resolve(), link)
+    return out
+
+
+def speed_folder(source: Path, out: Path, split: Split, speeds: tuple[int, ...], fps: int = 25) -> Path:
+    """``source``'s clips, each played at one of ``speeds`` (every s-th frame), as
+    ``out/{train,val}/<s>x/<clip>.mp4`` on the side ``split`` puts the clip. Within each side and action the
+    speeds are dealt in turn over the clips in a seeded order, so every speed holds the same actions and a
+    frame alone tells nothing. Each clip is re-encoded intra-only (every frame a key frame), the 1× ones too:
+    no speed leaves its own trace in the compression. A clip already written is kept (a resumed build); a
+    folder built with other speeds or another split is refused, never mixed."""
+    built = {"source": str(source), "speeds": list(speeds), "split": asdict(split), "fps": fps}
+    record = out / "speeds.json"
+    if record.exists() and json.loads(record.read_text()) != built:
+        raise SystemExit(
+            f"{out}: built as {record.read_text().strip()}, now {json.dumps(built)}; move it away"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(record, json.dumps(built) + "\n")
+    layout = split_layout(source, split)
+    draw = random.Random(split.seed)
+    todo = []
+    for name in ("train", "val"):
+        by_action = defaultdict(list)
+        for record in layout.split(name).records:
+            by_action[record.label].append(record)
+        for action in sorted(by_action):
+            records = sorted(by_action[action], key=lambda r: r.video_id)
+            draw.shuffle(records)
+            for i, record in enumerate(records):
+                speed = speeds[i % len(speeds)]
+                todo.append((record.path, speed, out / name / f"{speed}x" / record.path.name))
+    for path, speed, target in tqdm([job for job in todo if not job[2].exists()], desc="speed clips"):
+        video = VideoFile(path)
+        frames = video.read(np.arange(0, video.num_frames, speed)).numpy()
+        staging = target.with_name(f".{target.stem}.staging{target.suffix}")
+        write_video(staging, frames, fps, intra_only=True)
+        os.replace(staging, target)
     return out

@@ -52,9 +52,11 @@ class Clip:
 Rows = dict[SplitName, list[Clip]]
 
 
-def write_video(path: Path, frames: np.ndarray, fps: int) -> None:
-    """Encode ``frames`` as VP9 (``.webm``) or H.264 (``.mp4``) in yuv420p, as the datasets ship them."""
+def write_video(path: Path, frames: np.ndarray, fps: int, intra_only: bool = False) -> None:
+    """Encode ``frames`` as VP9 (``.webm``) or H.264 (``.mp4``) in yuv420p, as the datasets ship them;
+    ``intra_only``: every frame a key frame, so that no frame's artefacts depend on its neighbours."""
     codec, options = CODECS[path.suffix.lstrip(".")]
+    options = options | {"g": "1"} if intra_only else options
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w", options={"fflags": "+bitexact"}) as container:
         stream = container.add_stream(codec, rate=fps, options=options)
