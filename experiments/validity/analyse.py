@@ -7,6 +7,7 @@ measured on the others, and ``n_archs`` says on how many.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -80,14 +81,16 @@ def paired_bootstrap(data: tuple[np.ndarray, ...], statistic, resamples: int, se
         counts = np.bincount((indices + offsets).ravel(), minlength=indices.size).reshape(-1, n)
         return statistic(*data, weights=counts)
 
-    return stats.bootstrap(
-        (np.arange(n),),
-        on_resamples,
-        vectorized=True,
-        n_resamples=resamples,
-        method="percentile",
-        random_state=seed,
-    )
+    with warnings.catch_warnings():  # a degenerate interval (every resample tied) comes back NaN: the tables
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)  # say "no interval" there themselves
+        return stats.bootstrap(
+            (np.arange(n),),
+            on_resamples,
+            vectorized=True,
+            n_resamples=resamples,
+            method="percentile",
+            random_state=seed,
+        )
 
 
 def correlation(x: np.ndarray, y: np.ndarray, resamples: int, seed: int) -> dict[str, float]:

@@ -87,10 +87,10 @@ class Task:
 #: networks: seed-to-seed τ +0.13, one run's noise 5.2 points against a 2.5-point spread between networks),
 #: nor at 12 epochs (9 of the same networks, pilots/ucf9-12-epochs.csv: τ +0.21, noise 4.1, spread 2.4).
 UCF9_EPOCHS = 6
-#: The speed task's playback speeds (every s-th frame of a 25 fps clip) and its epochs. Pilots (pilots/): with
-#: 1×, 2× and 4× four networks sat at chance after 6 epochs (31–38 %, chance 33 %) and route (a)'s network at
-#: 39 % after 24; with 1× and 4× that network left chance at epoch 12 and ended at 70 % (chance 50 %). An epoch
-#: costs about 10 CPU-s (8 consecutive frames of 649 clips, then 224 to validate).
+#: The speed task's playback speeds (every s-th frame of a 25 fps clip) and its epochs. Pilots (pilots/):
+#: with 1×, 2× and 4× four networks sat at chance after 6 epochs (31–38 %, chance 33 %) and route (a)'s
+#: network at 39 % after 24; with 1× and 4× that network left chance at epoch 12 and ended at 70 % (chance
+#: 50 %). An epoch costs about 10 CPU-s (8 consecutive frames of 649 clips, then 224 to validate).
 SPEEDS = (1, 4)
 SPEED_EPOCHS = 24
 ARID6_SPLIT = Split(val_fraction=0.3)
