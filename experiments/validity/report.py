@@ -30,7 +30,11 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def interval(row: dict[str, str], name: str) -> str:
-    return f"{float(row[name]):+.2f} [{float(row[name + '_lo']):+.2f}, {float(row[name + '_hi']):+.2f}]"
+    """A statistic and its 95 % interval; none where every bootstrap resample was degenerate (NaN)."""
+    value, low, high = (float(row[key]) for key in (name, f"{name}_lo", f"{name}_hi"))
+    if math.isnan(low) or math.isnan(high):
+        return f"{value:+.2f} (no interval)"
+    return f"{value:+.2f} [{low:+.2f}, {high:+.2f}]"
 
 
 def visited_line(results: Path) -> str:
