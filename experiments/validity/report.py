@@ -29,11 +29,11 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def interval(row: dict[str, str], name: str) -> str:
+def interval(row: dict[str, str], name: str, why_none: str = "") -> str:
     """A statistic and its 95 % interval; none where every bootstrap resample was degenerate (NaN)."""
     value, low, high = (float(row[key]) for key in (name, f"{name}_lo", f"{name}_hi"))
     if math.isnan(low) or math.isnan(high):
-        return f"{value:+.2f} (no interval)"
+        return f"{value:+.2f} (no interval{why_none})"
     return f"{value:+.2f} [{low:+.2f}, {high:+.2f}]"
 
 
@@ -146,9 +146,7 @@ def tau_cell(row: dict[str, str], name: str) -> str:
     """τ with its interval, or why there is none (every network at one accuracy, e.g. at chance)."""
     if math.isnan(float(row[name])):
         return "undefined: all networks tied"
-    if math.isnan(float(row[f"{name}_lo"])):
-        return f"{float(row[name]):+.2f} (no interval: resamples with every network tied)"
-    return interval(row, name)
+    return interval(row, name, ": resamples with every network tied")
 
 
 def rungs_table(task: str, results: Path) -> str | None:

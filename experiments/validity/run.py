@@ -55,7 +55,7 @@ from experiments.validity.routes import (
     x3d_jobs,
 )
 from experiments.validity.sample import spanning, stratified, visited_architectures
-from experiments.validity.tasks import CLIPS, TASKS
+from experiments.validity.tasks import CLIPS, TASKS, class_count
 from experiments.validity.winners import decide
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -258,7 +258,7 @@ def main() -> None:
             )
             jobs += route_jobs(task, data, chosen[name], args.route_seeds, ledgers[name][0], settings)
             if "d" in args.routes:
-                classes = sum(path.is_dir() for path in (task_data[name][0] / "train").iterdir())
+                classes = class_count(task_data[name][0])
                 seeds, trainings = args.route_seeds, ledgers[name][0]
                 jobs += x3d_jobs(task, data, classes, budget, seeds, args.results, trainings, settings)
         log(f"{len(jobs)} jobs to run, {settings.slots} at a time with {settings.threads} thread(s) each")

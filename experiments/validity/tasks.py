@@ -142,6 +142,11 @@ TASKS = {
 CLIPS = {"arid6": ARID6, "ucf9": UCF9}
 
 
+def class_count(videos: Path) -> int:
+    """Classes of a task's videos (``<videos>/train/<class>/``)."""
+    return sum(path.is_dir() for path in (videos / "train").iterdir())
+
+
 def split_layout(source: Path, split: Split) -> FolderLayout:
     """``source``'s clips as ``dataset=folder`` splits them."""
     return FolderLayout(
@@ -173,13 +178,13 @@ def speed_folder(source: Path, out: Path, split: Split, speeds: tuple[int, ...],
     no speed leaves its own trace in the compression. A clip already written is kept (a resumed build); a
     folder built with other speeds or another split is refused, never mixed."""
     built = {"source": str(source), "speeds": list(speeds), "split": asdict(split), "fps": fps}
-    record = out / "speeds.json"
-    if record.exists() and json.loads(record.read_text()) != built:
+    settings = out / "speeds.json"
+    if settings.exists() and json.loads(settings.read_text()) != built:
         raise SystemExit(
-            f"{out}: built as {record.read_text().strip()}, now {json.dumps(built)}; move it away"
+            f"{out}: built as {settings.read_text().strip()}, now {json.dumps(built)}; move it away"
         )
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(record, json.dumps(built) + "\n")
+    atomic_write_text(settings, json.dumps(built) + "\n")
     layout = split_layout(source, split)
     draw = random.Random(split.seed)
     todo = []

@@ -22,7 +22,7 @@ from e3dnas.train.tracking import conv_flops
 from experiments.validity.jobs import Settings, search_job, training_job
 from experiments.validity.ledger import Ledger, run_jobs
 from experiments.validity.proxy_scores import takes_data
-from experiments.validity.tasks import Task
+from experiments.validity.tasks import Task, class_count
 
 #: Candidates of a proxy-driven search (its seconds per candidate are in results.md's cost table).
 PROXY_SEARCH = ("search.iterations=256", "search.population=32", "search.batch=16")
@@ -87,7 +87,7 @@ def decide(
     settings: Settings,
 ) -> list[dict]:
     """Train every contender ``seeds`` times (ledgered); one winners.csv row per contender."""
-    classes = len([p for p in (videos / "train").iterdir() if p.is_dir()])
+    classes = class_count(videos)
     size = {"frames": budget.frames, "resolution": budget.resolution, "num_classes": classes}
     contenders: dict[str, tuple[list[str], torch.nn.Module]] = {}
     best = search_winners(task, videos, proxy, results, settings)
