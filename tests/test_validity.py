@@ -404,15 +404,18 @@ def ucf9() -> Path:
     return tasks.UCF9
 
 
-def test_route_b_runs_select_on_the_search_with_the_study_recipe(study, tmp_path):
+def test_routes_b_and_b2_run_select_on_the_search_with_the_study_recipe(study, tmp_path):
     _, _, settings = study
     task = tasks.TASKS["camera"]
-    command = routes.select_command(tmp_path / "search", task, tmp_path / "data", tmp_path / "sel", settings)
-    assert command[1:4] == ["-m", "e3dnas.select", f"run={tmp_path / 'search'}"]
-    assert f"dataset.root={tmp_path / 'data'}" in command and "trainer.max_epochs=5" in command
-    assert (
-        f"select.finalists={routes.FINALISTS}" in command and f"hydra.run.dir={tmp_path / 'sel'}" in command
-    )
+    search, data, out = tmp_path / "search", tmp_path / "data", tmp_path / "sel"
+    command = routes.select_command(search, task, data, "b", out, settings)
+    assert command[1:4] == ["-m", "e3dnas.select", f"run={search}"]
+    assert f"dataset.root={data}" in command and "trainer.max_epochs=5" in command
+    assert f"select.finalists={routes.FINALISTS}" in command and f"hydra.run.dir={out}" in command
+    assert not any(c.startswith("select.min_epochs") for c in command)  # select's default first rung
+    later = routes.select_command(search, task, data, "b2", out, settings)
+    assert later == [*command[:-1], "select.min_epochs=2", command[-1]]  # the first rung after the warm-up
+    assert routes.selection_dir(task, "b", 0, settings) != routes.selection_dir(task, "b2", 0, settings)
 
 
 def test_route_c_draws_a_network_near_the_budget(visited):

@@ -2,16 +2,18 @@
 the study's recipe and several seeds; and whether a rung (an early epoch) predicts the full recipe.
 
 * (a) the winner of a search by STEntr (``search.seed=s``, the demo budget's defaults);
-* (b) that search's finalists narrowed by ``python -m e3dnas.select`` (successive halving by training);
+* (b) that search's finalists narrowed by ``python -m e3dnas.select`` (successive halving by training) at
+  select's defaults, whose first rung (epoch 1) ends with the recipe's one-epoch learning-rate warm-up;
+* (b2) the same with the first rung one epoch later (``select.min_epochs=2``), after the warm-up;
 * (c) a network drawn at random from the distinct networks at ≥ 90 % of the budget that a 100k-candidate
   STEntr search with seed s visits (a random near-budget network, as a user without a score would take);
 * (d) X3D-XS at the width whose conv FLOPs are nearest route (a)'s seed-0 winner's (one network: its spread
   is over training seeds only; 56 px input and E3D's recipe, far from what X3D was designed for).
 
-Picks are saved once in ``results/routes/`` (route (b)'s per task), and their trainings are rows of the
-task's trainings.csv labelled ``route-<r>-s<seed>``, so a later session redoes nothing. Rung fidelity: every
-study training validates after each epoch (trainings.csv's ``val_curve``), so a rung's accuracy is read inside
-the full schedule, where select reads it, and compared with the full recipe's at no extra training.
+Picks are saved once in ``results/routes/`` (the selecting routes' per task), and their trainings are rows of
+the task's trainings.csv labelled ``route-<r>-s<seed>``, so a later session redoes nothing. Rung fidelity:
+every study training validates after each epoch (trainings.csv's ``val_curve``), so a rung's accuracy is read
+inside the full schedule, where select reads it, and compared with the full recipe's at no extra training.
 """
 
 from __future__ import annotations
@@ -40,11 +42,13 @@ from experiments.validity.sample import visited
 from experiments.validity.tasks import Task
 from experiments.validity.winners import x3d_contender
 
-ROUTES = ("a", "b", "c", "d")
+ROUTES = ("a", "b", "b2", "c", "d")
+#: The routes that narrow a search's finalists with e3dnas.select, and the select settings each adds.
+SELECTIONS = {"b": (), "b2": ("select.min_epochs=2",)}
 #: Finalists that route (b) hands to e3dnas.select.
 FINALISTS = 16
 #: Routes compared search seed by search seed in routes_paired.csv: (route, baseline).
-PAIRS = (("b", "a"), ("a", "c"), ("b", "c"))
+PAIRS = (("b", "a"), ("b2", "a"), ("b2", "b"), ("a", "c"), ("b", "c"))
 #: The meta key of a saved pick: what its route spent before training it (search seconds, selection epochs).
 ROUTE_COST = "route_cost"
 
@@ -53,9 +57,11 @@ def search_dir(seed: int, settings: Settings) -> Path:
     return settings.work / "routes" / f"search-stentr-seed{seed}"
 
 
-def select_command(search: Path, task: Task, data: Path, out: Path, settings: Settings) -> list[str]:
-    """Route (b): ``python -m e3dnas.select`` over ``search``'s finalists with the study's recipe for
-    ``task``; its pick is ``out/selected.yaml``."""
+def select_command(
+    search: Path, task: Task, data: Path, route: str, out: Path, settings: Settings
+) -> list[str]:
+    """A selecting route: ``python -m e3dnas.select`` over ``search``'s finalists with the study's recipe
+    for ``task`` and the route's own select settings; its pick is ``out/selected.yaml``."""
     return [
         sys.executable,
         "-m",
@@ -63,6 +69,7 @@ def select_command(search: Path, task: Task, data: Path, out: Path, settings: Se
         f"run={search}",
         *training_overrides(task, data, settings),
         f"select.finalists={FINALISTS}",
+        *SELECTIONS[route],
         f"hydra.run.dir={out}",
     ]
 
@@ -89,12 +96,13 @@ def picks(
     Route (d) is not a pick of a search (x3d_jobs trains its X3D)."""
     folder = results / "routes"
     saved = {
-        f"route-{route}-s{seed}": (folder / task.name if route == "b" else folder) / f"{route}-s{seed}.yaml"
+        f"route-{route}-s{seed}": (folder / task.name if route in SELECTIONS else folder)
+        / f"{route}-s{seed}.yaml"
         for route in routes
         if route != "d"
         for seed in range(seeds)
     }
-    searched = [r for r in routes if r in ("a", "b")]
+    searched = [r for r in routes if r == "a" or r in SELECTIONS]
     searches = [
         search_job("stentr", search_dir(seed, settings), [f"search.seed={seed}"])
         for seed in range(seeds)
@@ -103,15 +111,22 @@ def picks(
     ]
     selections = [
         Job(
-            f"{task.name} select over search seed {seed}",
+            f"{task.name} route ({route}) select over search seed {seed}",
             select_command(
-                search_dir(seed, settings), task, data, selection_dir(task, seed, settings), settings
+                search_dir(seed, settings),
+                task,
+                data,
+                route,
+                selection_dir(task, route, seed, settings),
+                settings,
             ),
             lambda seconds: None,
             Path(__file__).resolve().parents[2],
         )
+        for route in routes
+        if route in SELECTIONS
         for seed in range(seeds)
-        if "b" in routes and not saved[f"route-b-s{seed}"].exists()
+        if not saved[f"route-{route}-s{seed}"].exists()
     ]
     for phase in (searches, selections):
         if run_jobs(phase, settings.slots, settings.threads):
@@ -121,13 +136,13 @@ def picks(
             continue
         route, seed = label.split("-")[1], int(label.rsplit("s", 1)[1])
         spent = {"search_s": 0.0, "selection_epochs": 0}
-        if route in ("a", "b"):
+        if route == "a" or route in SELECTIONS:
             search = json.loads((search_dir(seed, settings) / "summary.json").read_text())
             spent["search_s"] = float(search["seconds"])
         if route == "a":
             arch = load_arch(search_dir(seed, settings) / "best.yaml")
-        elif route == "b":
-            selection = selection_dir(task, seed, settings)
+        elif route in SELECTIONS:
+            selection = selection_dir(task, route, seed, settings)
             arch = load_arch(selection / "selected.yaml")
             spent["selection_epochs"] = json.loads((selection / "summary.json").read_text())["cost"]["epochs"]
         else:
@@ -136,8 +151,8 @@ def picks(
     return saved
 
 
-def selection_dir(task: Task, seed: int, settings: Settings) -> Path:
-    return settings.work / task.name / "routes" / f"select-seed{seed}"
+def selection_dir(task: Task, route: str, seed: int, settings: Settings) -> Path:
+    return settings.work / task.name / "routes" / f"select-{route}-seed{seed}"
 
 
 def route_jobs(
@@ -170,7 +185,8 @@ def x3d_jobs(
 
 
 def saved_picks(results: Path, task: str) -> dict[str, Path]:
-    """The picks saved by earlier runs (``route-a-s0`` …): routes (a), (c) shared, (b) the task's own."""
+    """The picks saved by earlier runs (``route-a-s0`` …): routes (a), (c) shared, the selecting routes' the
+    task's own."""
     folder = results / "routes"
     return {f"route-{p.stem}": p for p in sorted([*folder.glob("*.yaml"), *(folder / task).glob("*.yaml")])}
 
