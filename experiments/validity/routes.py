@@ -4,7 +4,7 @@ the study's recipe and several seeds; and whether a rung (an early epoch) predic
 * (a) the winner of a search by STEntr (``search.seed=s``, the demo budget's defaults);
 * (b) that search's finalists narrowed by ``python -m e3dnas.select`` (successive halving by training) at
   select's defaults, whose first rung (epoch 1) ends with the recipe's one-epoch learning-rate warm-up;
-* (b2) the same with the first rung one epoch later (``select.min_epochs=2``), after the warm-up;
+* (b2), (b3) the same with the first rung at epoch 2 or 3 (``select.min_epochs``), after the warm-up;
 * (c) a network drawn at random from the distinct networks at ≥ 90 % of the budget that a 100k-candidate
   STEntr search with seed s visits (a random near-budget network, as a user without a score would take);
 * (d) X3D-XS at the width whose conv FLOPs are nearest route (a)'s seed-0 winner's (one network: its spread
@@ -42,13 +42,13 @@ from experiments.validity.sample import visited
 from experiments.validity.tasks import Task
 from experiments.validity.winners import x3d_contender
 
-ROUTES = ("a", "b", "b2", "c", "d")
+ROUTES = ("a", "b", "b2", "b3", "c", "d")
 #: The routes that narrow a search's finalists with e3dnas.select, and the select settings each adds.
-SELECTIONS = {"b": (), "b2": ("select.min_epochs=2",)}
+SELECTIONS = {"b": (), "b2": ("select.min_epochs=2",), "b3": ("select.min_epochs=3",)}
 #: Finalists that route (b) hands to e3dnas.select.
 FINALISTS = 16
 #: Routes compared search seed by search seed in routes_paired.csv: (route, baseline).
-PAIRS = (("b", "a"), ("b2", "a"), ("b2", "b"), ("a", "c"), ("b", "c"))
+PAIRS = (("b", "a"), ("b2", "a"), ("b3", "a"), ("a", "c"), ("b", "c"))
 #: The meta key of a saved pick: what its route spent before training it (search seconds, selection epochs).
 ROUTE_COST = "route_cost"
 
