@@ -45,7 +45,9 @@ from experiments.validity.winners import x3d_contender
 ROUTES = ("a", "b", "b2", "b3", "c", "d")
 #: The routes that narrow a search's finalists with e3dnas.select, and the select settings each adds.
 SELECTIONS = {"b": (), "b2": ("select.min_epochs=2",), "b3": ("select.min_epochs=3",)}
-#: Finalists that route (b) hands to e3dnas.select.
+#: The routes whose pick comes from a STEntr search (route (a) takes its winner).
+SEARCHED = ("a", *SELECTIONS)
+#: Finalists that a selecting route hands to e3dnas.select.
 FINALISTS = 16
 #: Routes compared search seed by search seed in routes_paired.csv: (route, baseline).
 PAIRS = (("b", "a"), ("b2", "a"), ("b3", "a"), ("a", "c"), ("b", "c"))
@@ -102,7 +104,7 @@ def picks(
         if route != "d"
         for seed in range(seeds)
     }
-    searched = [r for r in routes if r == "a" or r in SELECTIONS]
+    searched = [r for r in routes if r in SEARCHED]
     searches = [
         search_job("stentr", search_dir(seed, settings), [f"search.seed={seed}"])
         for seed in range(seeds)
@@ -136,7 +138,7 @@ def picks(
             continue
         route, seed = label.split("-")[1], int(label.rsplit("s", 1)[1])
         spent = {"search_s": 0.0, "selection_epochs": 0}
-        if route == "a" or route in SELECTIONS:
+        if route in SEARCHED:
             search = json.loads((search_dir(seed, settings) / "summary.json").read_text())
             spent["search_s"] = float(search["seconds"])
         if route == "a":
@@ -185,8 +187,8 @@ def x3d_jobs(
 
 
 def saved_picks(results: Path, task: str) -> dict[str, Path]:
-    """The picks saved by earlier runs (``route-a-s0`` …): routes (a), (c) shared, the selecting routes' the
-    task's own."""
+    """The picks saved by earlier runs (``route-a-s0`` …): routes (a), (c) shared by the tasks, the selecting
+    routes' per task."""
     folder = results / "routes"
     return {f"route-{p.stem}": p for p in sorted([*folder.glob("*.yaml"), *(folder / task).glob("*.yaml")])}
 
