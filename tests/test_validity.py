@@ -527,15 +527,22 @@ def test_ucf9_split_keeps_each_source_video_on_one_side(ucf9, tmp_path):
     assert len(groups["train"]) + len(groups["val"]) == 9 * 18
 
 
-def test_speed_task_plays_each_real_clip_at_one_speed_dealt_evenly_and_groups_kept_apart(ucf9, tmp_path):
-    source = tmp_path / "source"  # two actions, four source videos (groups) each
+@pytest.fixture
+def two_actions(ucf9, tmp_path) -> Path:
+    """Two of ucf9's actions, four source videos (groups) each."""
+    source = tmp_path / "source"
     for action in ("Archery", "BabyCrawling"):
         (source / action).mkdir(parents=True)
         for clip in sorted((ucf9 / action).glob("*_g0[89]_*.mp4")) + sorted(
             (ucf9 / action).glob("*_g1[01]_*")
         ):
             (source / action / clip.name).symlink_to(clip)
-    out = tasks.speed_folder(source, tmp_path / "videos", tasks.UCF9_SPLIT, tasks.SPEEDS)
+    return source
+
+
+def dealt(source: Path, out: Path, classes: tuple[str, ...]) -> dict[str, list[Path]]:
+    """The derived task's clips by side, checked: every source clip once, the groups apart, and each action's
+    clips dealt evenly over the classes."""
     written = {side: sorted(out.glob(f"{side}/*/*.mp4")) for side in ("train", "val")}
     names = [p.name for paths in written.values() for p in paths]
     assert sorted(names) == sorted(p.name for p in source.glob("*/*.mp4"))  # every clip once
@@ -543,10 +550,17 @@ def test_speed_task_plays_each_real_clip_at_one_speed_dealt_evenly_and_groups_ke
     assert groups["val"] and not groups["train"] & groups["val"]
     for paths in written.values():
         for action in ("Archery", "BabyCrawling"):
-            counts = [
-                sum(f"_{action}_" in p.name for p in paths if p.parent.name == f"{s}x") for s in tasks.SPEEDS
-            ]
+            counts = [sum(f"_{action}_" in p.name for p in paths if p.parent.name == c) for c in classes]
             assert max(counts) - min(counts) <= 1, counts
+    return written
+
+
+def test_speed_task_plays_each_real_clip_at_one_speed_dealt_evenly_and_groups_kept_apart(
+    two_actions, tmp_path
+):
+    source = two_actions
+    out = tasks.derived_folder(source, tmp_path / "videos", tasks.UCF9_SPLIT, "speed")
+    written = dealt(source, out, tasks.DERIVED["speed"][0])
     fast = written["train"][-1]  # a 4x clip: every 4th source frame, each one a key frame
     assert fast.parent.name == "4x"
     original = VideoFile(source / fast.name.split("_")[1] / fast.name)
@@ -562,10 +576,40 @@ def test_speed_task_plays_each_real_clip_at_one_speed_dealt_evenly_and_groups_ke
     with av.open(str(fast)) as container:
         assert all(frame.key_frame for frame in container.decode(video=0))
     stamps = [p.stat().st_mtime_ns for paths in written.values() for p in paths]
-    tasks.speed_folder(source, out, tasks.UCF9_SPLIT, tasks.SPEEDS)  # resumed: nothing rewritten
+    tasks.derived_folder(source, out, tasks.UCF9_SPLIT, "speed")  # resumed: nothing rewritten
     assert [p.stat().st_mtime_ns for paths in written.values() for p in paths] == stamps
-    with pytest.raises(SystemExit, match=r"speeds.*move it away"):  # other speeds never mix into the folder
-        tasks.speed_folder(source, out, tasks.UCF9_SPLIT, (1, 2))
+    with pytest.raises(
+        SystemExit, match=r"classes.*move it away"
+    ):  # another task never mixes into the folder
+        tasks.derived_folder(source, out, tasks.UCF9_SPLIT, "pan")
+
+
+def window_position(window: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """(y, x) where ``window`` (grey) best matches inside ``frame`` (grey), by exhaustive search."""
+    candidates = np.lib.stride_tricks.sliding_window_view(frame, window.shape)
+    errors = np.abs(candidates - window).mean(axis=(-2, -1))
+    return np.array(np.unravel_index(errors.argmin(), errors.shape))
+
+
+def test_pan_task_slides_the_camera_tasks_window_over_real_scenes_in_each_class_direction(
+    two_actions, tmp_path
+):
+    out = tasks.derived_folder(two_actions, tmp_path / "videos", tasks.UCF9_SPLIT, "pan")
+    written = dealt(two_actions, out, tuple(tasks.PAN_MOTIONS))
+    assert VideoFile(written["val"][0]).num_frames == tasks.PAN.frames
+    last = tasks.PAN.frames - 1
+    for source in sorted(two_actions.glob("*/*.mp4"))[::5]:
+        video = VideoFile(source, max_short=tasks.PAN.source_side)
+        start = np.random.default_rng(0).integers(0, video.num_frames - last)  # pan_clip's first draw
+        scene = video.read(np.array([start, start + last])).numpy().astype(np.float64).mean(-1)
+        for label, (dx, dy, _) in tasks.PAN_MOTIONS.items():
+            clip = tasks.pan_clip(source, label, np.random.default_rng(0)).astype(np.float64).mean(-1)
+            assert clip.shape == (tasks.PAN.frames, tasks.PAN.size, tasks.PAN.size)
+            # where the window sits in the scene's own frames, first and last: it has moved step px a frame
+            # in the label's direction (turning left moves the view left), whatever the scene does
+            travel = window_position(clip[last], scene[1]) - window_position(clip[0], scene[0])
+            expected = np.array([dy, dx]) * tasks.CAMERA_STEP * last
+            assert np.abs(travel - expected).max() <= 1, (source.name, label, travel)
 
 
 def test_arid6_split_is_the_folder_datasets_own_and_idempotent(arid6, tmp_path):

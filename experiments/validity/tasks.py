@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from e3dnas.atomic import atomic_write_text
 from e3dnas.data.decode import VideoFile
-from e3dnas.data.demo import build_demo
+from e3dnas.data.demo import DemoSpec, build_demo, camera_clip
 from e3dnas.data.layouts.folder import FolderLayout
 from e3dnas.data.writers import write_video
 
@@ -54,7 +54,7 @@ class Task:
     summary: str  # one sentence for results.md
     split: Split | None = None  # None: the camera-motion clips, built with their own train/val
     clips: str | None = None  # the real clips it is made from (a key of CLIPS); None: the camera clips
-    speeds: tuple[int, ...] = ()  # playback speeds as the classes (speed_folder); (): the clips' own classes
+    derived: str | None = None  # classes made from each clip (a key of DERIVED); None: the clips' actions
     overrides: tuple[str, ...] = ()  # the task's own dataset settings, after the study's recipe
 
     def data(self, work: Path, source: Path | None) -> tuple[Path, Path]:
@@ -63,8 +63,8 @@ class Task:
         real clips' folder."""
         if self.split is None:
             videos = build_demo(work / "camera" / "videos", step=CAMERA_STEP, layout="folder")
-        elif self.speeds:
-            videos = speed_folder(source, work / self.name / "videos", self.split, self.speeds)
+        elif self.derived:
+            videos = derived_folder(source, work / self.name / "videos", self.split, self.derived)
         else:
             videos = split_folder(source, work / self.name / "videos", self.split)
         out = work / self.name / "prepared"
@@ -93,6 +93,21 @@ UCF9_EPOCHS = 6
 #: 50 %). An epoch costs about 10 CPU-s (8 consecutive frames of 649 clips, then 224 to validate).
 SPEEDS = (1, 4)
 SPEED_EPOCHS = 24
+#: The pan task: the camera task's windows (CAMERA_STEP px a frame, 16 frames, 64² from a 128 px short side)
+#: slid over ucf9's real scenes. Pilot (pilots/pan-5-epochs.csv): at 5 epochs route (a)'s network was still
+#: climbing (64 and 73 % for its two seeds, chance 20 %), so its recipe is 8 epochs; an epoch costs about
+#: 10 CPU-s (649 training clips of 16 frames, then 224 to validate). The demo's other task, playback
+#: (forwards or backwards at 1× or 2×), was tried first: 4 networks × 2 seeds sat at chance (19–31 %, chance
+#: 25 %) after 10 epochs (pilots/playback-10-epochs.csv).
+PAN_EPOCHS = 8
+PAN = DemoSpec(step=CAMERA_STEP, frames=16, size=64)
+PAN_MOTIONS = {
+    "still": (0, 0, 0),
+    "left": (-1, 0, 0),
+    "right": (1, 0, 0),
+    "up": (0, -1, 0),
+    "down": (0, 1, 0),
+}
 ARID6_SPLIT = Split(val_fraction=0.3)
 UCF9_SPLIT = Split(val_fraction=0.25, group_pattern=r"_g(\d+)_")
 TASKS = {
@@ -103,6 +118,17 @@ TASKS = {
         summary=f"5 camera-motion classes (still, pan left/right/up/down at {CAMERA_STEP:g} px/frame) made "
         "by sliding a window over real footage; 320 train and 160 val clips from disjoint parts of the "
         "source videos",
+    ),
+    "pan": Task(
+        "pan",
+        epochs=PAN_EPOCHS,
+        flip="label_pairs",
+        summary=f"the camera task's 5 classes (still, pan left/right/up/down at {CAMERA_STEP:g} px/frame) "
+        "made on ucf9's real scenes, one class a clip dealt evenly over its action, split as ucf9 (whole "
+        "groups on one side): camera motion amid the scenes' own motion",
+        split=UCF9_SPLIT,
+        clips="ucf9",
+        derived="pan",
     ),
     "arid6": Task(
         "arid6",
@@ -134,7 +160,7 @@ TASKS = {
         "8 consecutive frames a clip, so only motion tells the speed: a task that needs time",
         split=UCF9_SPLIT,
         clips="ucf9",
-        speeds=SPEEDS,
+        derived="speed",
         overrides=("dataset.sampling=dense", "dataset.stride=1"),
     ),
 }
@@ -170,15 +196,39 @@ def split_folder(source: Path, out: Path, split: Split) -> Path:
     return out
 
 
-def speed_folder(source: Path, out: Path, split: Split, speeds: tuple[int, ...], fps: int = 25) -> Path:
-    """``source``'s clips, each played at one of ``speeds`` (every s-th frame), as
-    ``out/{train,val}/<s>x/<clip>.mp4`` on the side ``split`` puts the clip. Within each side and action the
-    speeds are dealt in turn over the clips in a seeded order, so every speed holds the same actions and a
-    frame alone tells nothing. Each clip is re-encoded intra-only (every frame a key frame), the 1× ones too:
-    no speed leaves its own trace in the compression. A clip already written is kept (a resumed build); a
-    folder built with other speeds or another split is refused, never mixed."""
-    built = {"source": str(source), "speeds": list(speeds), "split": asdict(split), "fps": fps}
-    settings = out / "speeds.json"
+def speed_clip(path: Path, label: str, rng: np.random.Generator) -> np.ndarray:
+    """The whole clip played at ``label`` (``"4x"``: every 4th frame)."""
+    video = VideoFile(path)
+    return video.read(np.arange(0, video.num_frames, int(label.rstrip("x")))).numpy()
+
+
+def pan_clip(path: Path, label: str, rng: np.random.Generator) -> np.ndarray:
+    """The camera task's geometry on this clip's scene: a ``PAN.size``² window moving ``CAMERA_STEP`` px a
+    frame in ``label``'s direction over ``PAN.frames`` consecutive frames from a random start, the clip
+    decoded at short side ``PAN.source_side``. The scene's own motion (actors, a handheld camera) stays in."""
+    video = VideoFile(path, max_short=PAN.source_side)
+    start = int(rng.integers(0, max(video.num_frames - PAN.frames, 0) + 1))
+    frames = video.read(np.minimum(np.arange(start, start + PAN.frames), video.num_frames - 1)).numpy()
+    return camera_clip(PAN, frames, PAN_MOTIONS[label], rng)
+
+
+#: A derived task's classes (dealt over each action's clips) and how a clip of each class is made.
+DERIVED = {
+    "speed": (tuple(f"{s}x" for s in SPEEDS), speed_clip),
+    "pan": (tuple(PAN_MOTIONS), pan_clip),
+}
+
+
+def derived_folder(source: Path, out: Path, split: Split, derived: str, fps: int = 25) -> Path:
+    """``source``'s clips, each remade as one class of the ``derived`` task (DERIVED), as
+    ``out/{train,val}/<class>/<clip>.mp4`` on the side ``split`` puts the clip. Within each side and action
+    the classes are dealt in turn over the clips in a seeded order, so every class holds the same actions
+    and the action tells nothing. Each clip is re-encoded intra-only (every frame a key frame): no class
+    leaves its own trace in the compression. A clip already written is kept (a resumed build); a folder built
+    with other classes or another split is refused, never mixed."""
+    classes, make = DERIVED[derived]
+    built = {"source": str(source), "classes": list(classes), "split": asdict(split), "fps": fps}
+    settings = out / "built.json"
     if settings.exists() and json.loads(settings.read_text()) != built:
         raise SystemExit(
             f"{out}: built as {settings.read_text().strip()}, now {json.dumps(built)}; move it away"
@@ -196,11 +246,10 @@ def speed_folder(source: Path, out: Path, split: Split, speeds: tuple[int, ...],
             records = sorted(by_action[action], key=lambda r: r.video_id)
             draw.shuffle(records)
             for i, record in enumerate(records):
-                speed = speeds[i % len(speeds)]
-                todo.append((record.path, speed, out / name / f"{speed}x" / record.path.name))
-    for path, speed, target in tqdm([job for job in todo if not job[2].exists()], desc="speed clips"):
-        video = VideoFile(path)
-        frames = video.read(np.arange(0, video.num_frames, speed)).numpy()
+                label = classes[i % len(classes)]
+                todo.append((record.path, label, out / name / label / record.path.name, len(todo)))
+    for path, label, target, number in tqdm([job for job in todo if not job[2].exists()], desc=derived):
+        frames = make(path, label, np.random.default_rng([split.seed, number]))
         staging = target.with_name(f".{target.stem}.staging{target.suffix}")
         write_video(staging, frames, fps, intra_only=True)
         os.replace(staging, target)
