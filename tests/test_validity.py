@@ -705,7 +705,8 @@ def test_results_md_is_written_from_the_numbers(tmp_path):
     write_rows(results / "arid6" / "routes.csv", [route_b | {"search_s": 31.2, "epochs_to_network": 37.4}])
     paired = {"route": "b", "baseline": "a", "search_seeds": 5, "diff_mean": 2.7, "diff_lo": -1.4}
     paired |= {"diff_hi": 6.8, "same_pick": 2, "detectable": 5.5}
-    write_rows(results / "arid6" / "routes_paired.csv", [paired])
+    same = paired | {"route": "b2", "diff_mean": 0.0, "diff_lo": 0.0, "diff_hi": 0.0, "same_pick": 5}
+    write_rows(results / "arid6" / "routes_paired.csv", [paired, same | {"detectable": 0.0}])
     rung = {"sample": "all", "epoch": 1, "of_epochs": 5, "n_archs": 48, "seed_tau": 0.64}
     rung |= {f"tau_{n}{end}": "nan" for n in ("same_run", "across_seeds") for end in ("", "_lo", "_hi")}
     later = rung | {"epoch": 3, "tau_same_run": 0.5, "tau_same_run_lo": 0.3, "tau_same_run_hi": 0.6}
@@ -732,6 +733,7 @@ def test_results_md_is_written_from_the_numbers(tmp_path):
     assert "| arid6 | training | 30.00 | 1 | 0.01 |" in text
     assert "| b | 5 | 81.2 ± 2.5 | search seeds | 31 | 37 |" in text  # a route and what it costs
     assert "| (b) − (a) | 5 | +2.7 [-1.4, +6.8] | 2 | 5.5 |" in text
+    assert "| (b2) − (a) | 5 | +0.0 (no spread between seeds) | 5 | — |" in text  # the same networks
     tied = "undefined: all networks tied"
     assert f"| all | 48 | 1 of 5 | {tied} | {tied} | +0.64 |" in text  # the warm-up epoch, all at chance
     assert "| all | 48 | 3 of 5 | +0.50 [+0.30, +0.60] | +0.40 [+0.20, +0.55] | +0.64 |" in text

@@ -127,19 +127,22 @@ def routes_table(task: str, results: Path) -> str | None:
 
 
 def paired_routes_table(task: str, results: Path) -> str | None:
-    """Route against route, search seed by search seed (routes_paired.csv)."""
+    """Route against route, search seed by search seed (routes_paired.csv). Two routes that trained the same
+    networks on one machine differ by exactly 0 in every seed: no spread, no interval, nothing to detect."""
     header = ["routes", "search seeds", "difference (points), 95 % t CI", "same pick", "detectable (80 %)"]
-    return file_table(
-        results / task / "routes_paired.csv",
-        header,
-        lambda r: [
+
+    def cells(r: dict[str, str]) -> list[str]:
+        mean, lo, hi = (float(r[key]) for key in ("diff_mean", "diff_lo", "diff_hi"))
+        spread = lo != hi
+        return [
             f"({r['route']}) − ({r['baseline']})",
             r["search_seeds"],
-            f"{float(r['diff_mean']):+.1f} [{float(r['diff_lo']):+.1f}, {float(r['diff_hi']):+.1f}]",
+            f"{mean:+.1f} [{lo:+.1f}, {hi:+.1f}]" if spread else f"{mean:+.1f} (no spread between seeds)",
             r["same_pick"],
-            f"{float(r['detectable']):.1f}",
-        ],
-    )
+            f"{float(r['detectable']):.1f}" if spread else "—",
+        ]
+
+    return file_table(results / task / "routes_paired.csv", header, cells)
 
 
 def tau_cell(row: dict[str, str], name: str) -> str:

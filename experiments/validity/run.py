@@ -1,7 +1,7 @@
 """Does the score pick better networks?  ``make validity`` or ``python -m experiments.validity.run``
 
 For each task (tasks.py: camera motion on real footage, arid6's and ucf9's real actions, the playback
-speed of ucf9's clips):
+speed of ucf9's clips, camera motion over ucf9's scenes):
 
 1. ``--archs`` architectures twice from what a search at the demo budget visits: evenly spaced over its
    whole STEntr range (``range``), and one per equal-count STEntr stratum, where the search spends its time
