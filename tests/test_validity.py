@@ -578,9 +578,8 @@ def test_speed_task_plays_each_real_clip_at_one_speed_dealt_evenly_and_groups_ke
     stamps = [p.stat().st_mtime_ns for paths in written.values() for p in paths]
     tasks.derived_folder(source, out, tasks.UCF9_SPLIT, "speed")  # resumed: nothing rewritten
     assert [p.stat().st_mtime_ns for paths in written.values() for p in paths] == stamps
-    with pytest.raises(
-        SystemExit, match=r"classes.*move it away"
-    ):  # another task never mixes into the folder
+    # another task never mixes into the folder
+    with pytest.raises(SystemExit, match=r"classes.*move it away"):
         tasks.derived_folder(source, out, tasks.UCF9_SPLIT, "pan")
 
 
